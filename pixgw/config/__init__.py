@@ -1,0 +1,1 @@
+"""PIX 6.3 configuration: model, parser, renderer."""

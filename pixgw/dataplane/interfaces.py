@@ -1,0 +1,113 @@
+"""The dataplane seam: where ESP SAs live and how L2TP and inside IP packets move.
+
+Three implementations provide :class:`IDataplane`: ``userspace`` (ESP in Python, RFC 4303 and
+RFC 3948), ``xfrm`` (kernel ESP over NETLINK_XFRM) and ``memory`` (an in-memory fake for tests).
+
+Ownership: the IKE transport owns UDP 500 and 4500. Datagrams on 4500 that are not IKE (no
+non-ESP marker, RFC 3948 §2.2) are handed to :meth:`IDataplane.esp_in_udp_received`; the dataplane
+sends ESP-in-UDP through the ``send_udp`` callable it is given. Decapsulated L2TP (UDP 1701 to the
+gateway) goes to the ``l2tp_received`` callable with an :class:`L2tpPeer` that names the SA it
+came through, so that clients behind one NAT never collide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+
+from zope.interface import Attribute, Interface
+
+from pixgw.ike.events import ChildSaDeleted, ChildSaEstablished
+
+
+@dataclass(frozen=True)
+class L2tpPeer:
+    """Where an L2TP datagram came from: the child SA (None for the kernel dataplane, where the
+    kernel has already removed ESP), the client's outer address and port, and the inner UDP
+    source port of the L2TP packet (1701, or ephemeral for macOS/iOS)."""
+
+    child_sa_id: int | None
+    address: IPv4Address
+    outer_port: int
+    l2tp_port: int
+
+
+@dataclass(frozen=True)
+class SaCounters:
+    """What ``show crypto ipsec sa`` prints for one SA pair."""
+
+    encaps: int = 0
+    encrypt: int = 0
+    digest: int = 0
+    decaps: int = 0
+    decrypt: int = 0
+    verify: int = 0
+    send_errors: int = 0
+    recv_errors: int = 0
+    replay_failures: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    inbound_seconds_left: int = 0
+    outbound_seconds_left: int = 0
+    inbound_kilobytes_left: int = 0
+    outbound_kilobytes_left: int = 0
+
+
+@dataclass(frozen=True)
+class DataplaneCounters:
+    """Drops the dataplane counted rather than delivered."""
+
+    esp_unknown_spi: int = 0
+    esp_malformed: int = 0
+    esp_auth_failed: int = 0
+    esp_replayed: int = 0
+    l2tp_without_ipsec: int = 0  # "PIX does not accept L2TP requests without IPsec protection"
+    nat_keepalives: int = 0
+    tun_no_session: int = 0
+
+
+SendUdp = Callable[[bytes, tuple[str, int]], None]
+L2tpReceived = Callable[[L2tpPeer, bytes], None]
+IpReceived = Callable[[bytes], None]
+
+
+class IDataplane(Interface):
+    """ESP SAs, L2TP delivery, and the TUN device for the inside network."""
+
+    name = Attribute("'userspace', 'xfrm' or 'memory'")
+
+    def start(l2tp_received: L2tpReceived, send_udp: SendUdp) -> None:
+        """Open what the backend needs (raw ESP socket, TUN, netlink). *l2tp_received* is called
+        with every L2TP datagram that arrived through an SA."""
+
+    def stop() -> None:
+        """Remove our SAs, routes and devices; close sockets."""
+
+    def install_child_sa(event: ChildSaEstablished) -> None:
+        """Install the inbound and outbound SA of a finished quick mode."""
+
+    def remove_child_sa(event: ChildSaDeleted) -> None:
+        """Remove both SAs of a child SA; unknown ids are ignored."""
+
+    def esp_in_udp_received(data: bytes, source: tuple[str, int]) -> None:
+        """A datagram on UDP 4500 that is not IKE: ESP (RFC 3948), or a 0xFF NAT keepalive."""
+
+    def send_l2tp(peer: L2tpPeer, payload: bytes) -> None:
+        """Send an L2TP datagram (UDP payload, from local port 1701) to *peer* through its SA."""
+
+    def add_client_route(address: IPv4Address, deliver: IpReceived, mtu: int) -> None:
+        """Packets from the inside network to *address* (a pool address) are given to
+        *deliver*; TCP MSS in both directions is clamped to fit *mtu*."""
+
+    def remove_client_route(address: IPv4Address) -> None:
+        """Stop delivering to *address*."""
+
+    def send_ip(packet: bytes) -> None:
+        """An IP packet from a client (out of PPP) towards the inside network."""
+
+    def sa_counters(child_sa_id: int) -> SaCounters | None:
+        """Counters of one child SA, or None when the dataplane has no such SA."""
+
+    def counters() -> DataplaneCounters:
+        """Dataplane-wide drop counters."""

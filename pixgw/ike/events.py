@@ -1,0 +1,99 @@
+"""Events the IKEv1 responder core emits for the rest of the gateway (RFC 2409 §5.5 quick mode
+results, RFC 2408 §3.15 deletes).
+
+These are the contract between :mod:`pixgw.ike` and the dataplane: the dataplane installs an
+inbound and an outbound ESP SA for every :class:`ChildSaEstablished` and removes them on
+:class:`ChildSaDeleted`; the gateway tears down what rode on an IKE SA on :class:`IkeSaDeleted`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+from typing import Literal
+
+# ESP transform ids (RFC 2407 §4.4.4) and authentication algorithms (§4.5), by PIX name.
+EspCipher = Literal["esp-des", "esp-3des", "esp-aes", "esp-aes-192", "esp-aes-256", "esp-null"]
+EspIntegrity = Literal["esp-md5-hmac", "esp-sha-hmac", "esp-sha256-hmac"]
+# RFC 3947 §5.2 / RFC 2407: how ESP travels.
+Encapsulation = Literal["transport", "tunnel", "udp-transport", "udp-tunnel"]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    address: IPv4Address
+    port: int
+
+
+@dataclass(frozen=True)
+class TrafficSelector:
+    """A quick-mode ID (RFC 2407 §4.6.2): an address range, an IP protocol (0 = any) and a port
+    (0 = any)."""
+
+    first: IPv4Address
+    last: IPv4Address
+    protocol: int = 0
+    port: int = 0
+
+
+@dataclass(frozen=True)
+class EspSaParameters:
+    """One direction of an ESP SA."""
+
+    spi: int
+    cipher: EspCipher
+    integrity: EspIntegrity | None
+    encryption_key: bytes
+    integrity_key: bytes
+    truncated_sha256: bool = False  # Android 6/7: HMAC-SHA2-256 truncated to 96 bits
+
+
+@dataclass(frozen=True)
+class ChildSaEstablished:
+    """A quick mode finished: install these SAs.
+
+    ``local``/``remote`` are the outer (IKE) endpoints as the packets travel: with UDP
+    encapsulation ``remote.port`` is the client's NAT-mapped source port of 4500.
+    """
+
+    ike_sa_id: bytes  # initiator cookie + responder cookie (16 bytes)
+    child_sa_id: int  # gateway-wide id, the PIX's ``conn id``
+    local: Endpoint
+    remote: Endpoint
+    inbound: EspSaParameters  # client -> gateway; SPI chosen by us
+    outbound: EspSaParameters  # gateway -> client; SPI chosen by the client
+    encapsulation: Encapsulation
+    local_selector: TrafficSelector
+    remote_selector: TrafficSelector
+    lifetime_seconds: int
+    lifetime_kilobytes: int
+    crypto_map: str  # map tag for ``show crypto ipsec sa``
+    crypto_map_sequence: int
+    remote_behind_nat: bool
+    peer_vendor: str | None = None  # e.g. "MSWIN2K", "Windows 8+", for rekey policy
+    nat_oa_initiator: IPv4Address | None = None  # NAT-OA of the client (its private address)
+    nat_oa_responder: IPv4Address | None = None
+
+
+@dataclass(frozen=True)
+class ChildSaDeleted:
+    ike_sa_id: bytes
+    child_sa_id: int
+    inbound_spi: int
+    outbound_spi: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class IkeSaDeleted:
+    ike_sa_id: bytes
+    remote: Endpoint
+    reason: str
+
+
+@dataclass(frozen=True)
+class RekeyRequested:
+    """The dataplane's soft lifetime expired for an SA: the core decides whether to rekey (never
+    towards a NATed Windows peer)."""
+
+    child_sa_id: int

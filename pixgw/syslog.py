@@ -1,0 +1,93 @@
+"""The one place pixgw logs: PIX syslog messages (``%PIX-6-603106: ...``) and ``debug`` lines.
+
+Every layer calls :func:`pix_log` with a PIX message id (the PIX 6.3 System Log Messages guide
+numbers and texts) or :func:`debug` with a PIX debug category (``crypto isakmp``, ``vpdn event``,
+``ppp io``, ...). Both go through :mod:`twisted.logger` as structured events; the service's
+:class:`pixgw.logrouter.PixLogRouter` applies ``logging on``/``console``/``buffered``/``host`` and
+sends debug lines to the CLI connections that asked for the category, like the PIX does.
+Nothing here touches the reactor or the OS, so protocol cores may call it.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from twisted.logger import Logger
+
+_log: Final = Logger(namespace="pixgw")
+
+# Message id -> severity (0 emergencies .. 7 debugging), as the PIX 6.3 message guide gives them.
+SEVERITY: dict[int, int] = {
+    # AAA / uauth
+    109011: 6,  # Authen Session Start: user 'U', sid N
+    109012: 6,  # Authen Session End: user 'U', sid N, elapsed S seconds
+    113004: 6,  # AAA user authentication Successful
+    113005: 6,  # AAA user authentication Rejected
+    113014: 3,  # AAA authentication server not accessible
+    # system
+    111008: 5,  # User 'U' executed the 'C' command.
+    199002: 6,  # startup completed
+    199005: 5,  # Reloading / stopping
+    # IKE / IPsec
+    602201: 6,  # ISAKMP Phase 1 SA created (...)
+    602202: 6,  # ISAKMP session connected / deleted
+    602301: 6,  # sa created, (sa) sa_dest= ...
+    602302: 6,  # deleting SA, (sa) sa_dest= ...
+    702201: 7,  # ISAKMP Phase 1 delete received
+    702202: 7,  # ISAKMP Phase 1 delete sent
+    702208: 7,  # ISAKMP Phase 1 exchange started
+    702209: 7,  # ISAKMP Phase 2 exchange started
+    702210: 7,  # ISAKMP Phase 1 exchange completed
+    702211: 7,  # ISAKMP Phase 2 exchange completed
+    702303: 7,  # sa_request, (key eng. msg.) ...
+    402101: 4,  # decaps: rec'd IPSEC packet has invalid spi
+    402102: 4,  # decapsulate: packet missing {AH|ESP}
+    402103: 4,  # identity doesn't match negotiated identity
+    402106: 4,  # Rec'd packet not an IPSEC packet
+    402114: 4,  # IPSEC: Received an ESP packet with invalid SPI (extension wording)
+    402115: 4,  # IPSEC: Received a packet failing authentication (extension wording)
+    402116: 4,  # IPSEC: Received a replayed packet (extension wording)
+    713900: 1,  # extension: IKE refused a peer (which transform, why)
+    # L2TP / PPP / VPDN
+    603101: 6,  # PPTP received out of seq or duplicate pkt
+    603102: 6,  # PPP virtual interface N - user: U aaa authentication started
+    603103: 6,  # PPP virtual interface N - user: U aaa authentication succeed|failed
+    603104: 6,  # PPTP Tunnel created
+    603105: 6,  # PPTP Tunnel deleted
+    603106: 6,  # L2TP Tunnel created, tunnel_id is T, ...
+    603107: 6,  # L2TP Tunnel deleted, tunnel_id = T, remote_peer_ip = A
+    603108: 6,  # Built PPTP Tunnel / L2TP session
+    603109: 6,  # Teardown PPPOE / L2TP session
+    603110: 4,  # Failed to establish L2TP session (extension numbering, used for "one per tunnel")
+    # PKI
+    717001: 3,  # Querying keypair failed / enrollment errors (ASA numbering, used for CA errors)
+    717025: 6,  # enrollment succeeded (ASA numbering)
+}
+
+DEFAULT_SEVERITY: Final = 6
+
+
+def format_message(message_id: int, text: str) -> str:
+    """``%PIX-6-603106: L2TP Tunnel created, ...``"""
+    return f"%PIX-{severity(message_id)}-{message_id}: {text}"
+
+
+def severity(message_id: int) -> int:
+    return SEVERITY.get(message_id, DEFAULT_SEVERITY)
+
+
+def pix_log(message_id: int, text: str) -> None:
+    """Log a PIX syslog message. *text* must never contain a secret."""
+    _log.info(
+        "{pix_line}",
+        pix_id=message_id,
+        pix_severity=severity(message_id),
+        pix_text=text,
+        pix_line=format_message(message_id, text),
+    )
+
+
+def debug(category: str, text: str) -> None:
+    """A ``debug CATEGORY`` line (e.g. ``debug("crypto isakmp", "ISAKMP (0): atts are
+    acceptable.")``). Shown only to the CLI connections that turned the category on."""
+    _log.debug("{pix_debug_text}", pix_debug=category, pix_debug_text=text)

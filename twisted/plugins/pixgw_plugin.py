@@ -1,0 +1,1 @@
+from pixgw.tap import serviceMaker  # noqa: F401  (twistd discovers the pixgw service here)
