@@ -48,6 +48,7 @@ LOG_LEVELS: tuple[LogLevel, ...] = (
 )
 AclAction = Literal["permit", "deny"]
 CaMode = Literal["ca", "ra"]
+HOST_MASK = IPv4Address("255.255.255.255")
 
 
 # --- interfaces ---------------------------------------------------------------------------------
@@ -231,7 +232,7 @@ class IsakmpKey:
 
     key: str
     address: IPv4Address
-    netmask: IPv4Address = IPv4Address("255.255.255.255")
+    netmask: IPv4Address = HOST_MASK
     no_xauth: bool = False
     no_config_mode: bool = False
 
