@@ -70,12 +70,12 @@ class Reader:
         start = self._take(8)
         return int(_U64.unpack_from(self._data, start)[0])
 
-    def bytes(self, n: int) -> bytes:
+    def read(self, n: int) -> bytes:
         start = self._take(n)
         return self._data[start : start + n]
 
     def rest(self) -> bytes:
-        return self.bytes(self.remaining)
+        return self.read(self.remaining)
 
     def sub(self, n: int) -> Reader:
         """A reader over the next *n* bytes; this reader moves past them."""
@@ -119,7 +119,7 @@ class Writer:
         self._parts.append(_U64.pack(value))
         return self
 
-    def bytes(self, value: bytes) -> Writer:
+    def write(self, value: bytes) -> Writer:
         self._parts.append(bytes(value))
         return self
 
