@@ -2,19 +2,32 @@
 
 Every layer calls :func:`pix_log` with a PIX message id (the PIX 6.3 System Log Messages guide
 numbers and texts) or :func:`debug` with a PIX debug category (``crypto isakmp``, ``vpdn event``,
-``ppp io``, ...). Both go through :mod:`twisted.logger` as structured events; the service's
-:class:`pixgw.logrouter.PixLogRouter` applies ``logging on``/``console``/``buffered``/``host`` and
-sends debug lines to the CLI connections that asked for the category, like the PIX does.
-Nothing here touches the reactor or the OS, so protocol cores may call it.
+``ppp io``, ...). Both go as structured :mod:`twisted.logger` events to a publisher of their own,
+not the global one, so that the PIX ``logging`` commands alone decide what reaches the console:
+the service's :class:`pixgw.logrouter.PixLogRouter` observes it, applies ``logging on``,
+``console``,
+``buffered`` and ``host``, and sends debug lines to the CLI connections that asked for the
+category, like the PIX does. Nothing here touches the reactor or the OS, so protocol cores may
+call it.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-from twisted.logger import Logger
+from twisted.logger import ILogObserver, Logger, LogPublisher
 
-_log: Final = Logger(namespace="pixgw")
+_publisher: Final = LogPublisher()
+_log: Final = Logger(namespace="pixgw", observer=_publisher)
+
+
+def add_observer(observer: ILogObserver) -> None:
+    """Receive every PIX message and debug line (the log router; tests)."""
+    _publisher.addObserver(observer)
+
+
+def remove_observer(observer: ILogObserver) -> None:
+    _publisher.removeObserver(observer)
 
 # Message id -> severity (0 emergencies .. 7 debugging), as the PIX 6.3 message guide gives them.
 SEVERITY: dict[int, int] = {

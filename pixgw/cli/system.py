@@ -1,0 +1,132 @@
+"""System commands: ``show version``, ``show running-config``/``write terminal``, ``write
+memory``, ``show logging``/``clear logging``, ``debug``/``undebug``/``show debug``, ``help``.
+
+The texts follow PIX 6.3 (Cisco PIX Firewall Command Reference 6.3). Renderers are pure functions
+of their inputs; the handlers only fetch those inputs from the gateway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pixgw.cli.commands import CliError, CommandContext, CommandTable, Handler
+from pixgw.gateway import Gateway, VersionInfo
+
+# ``debug`` categories a PIX 6.3 offers for this feature (the reference lists each).
+DEBUG_CATEGORIES: tuple[str, ...] = (
+    "crypto ipsec",
+    "crypto isakmp",
+    "crypto engine",
+    "crypto ca",
+    "ppp io",
+    "ppp error",
+    "ppp uauth",
+    "vpdn error",
+    "vpdn packet",
+    "vpdn event",
+    "radius",
+    "ldap",
+)
+
+
+def gateway_of(context: CommandContext) -> Gateway:
+    if not isinstance(context.gateway, Gateway):
+        raise CliError("ERROR: no gateway")
+    return context.gateway
+
+
+def format_uptime(seconds: float) -> str:
+    total = int(seconds)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{days} days {hours} hours {minutes} mins {secs} secs"
+
+
+def render_version(hostname: str, info: VersionInfo, uptime: float, dataplane: str) -> str:
+    return "\n".join(
+        [
+            f"pixgw Version {info.pixgw} (Cisco PIX Firewall 6.3 configuration syntax)",
+            f"Twisted {info.twisted}, Python {info.python}",
+            "",
+            f"{hostname} up {format_uptime(uptime)}",
+            "",
+            f"Hardware:   {info.system}",
+            f"Dataplane:  {dataplane}",
+            "Licensed Features:",
+            "Failover:                    Disabled",
+            "VPN-DES:                     Enabled",
+            "VPN-3DES-AES:                Enabled",
+            "Maximum Interfaces:          2",
+        ]
+    )
+
+
+def render_debug(categories: Sequence[str]) -> str:
+    return "\n".join(f"debug {c}" for c in sorted(categories))
+
+
+def register(table: CommandTable) -> None:
+    def show_version(ctx: CommandContext, args: Sequence[str]) -> str:
+        gw = gateway_of(ctx)
+        return render_version(gw.config.hostname, gw.version(), gw.uptime(), gw.dataplane_name)
+
+    def show_running_config(ctx: CommandContext, args: Sequence[str]) -> str:
+        return gateway_of(ctx).running_config().rstrip("\n")
+
+    def write_memory(ctx: CommandContext, args: Sequence[str]) -> str:
+        try:
+            path = gateway_of(ctx).write_memory()
+        except OSError as e:
+            raise CliError(f"ERROR: write memory failed: {e}") from e
+        return f"Building configuration...\nCryptochecksum written to {path}\n[OK]"
+
+    def show_logging(ctx: CommandContext, args: Sequence[str]) -> str:
+        return gateway_of(ctx).log_router.show_logging()
+
+    def clear_logging(ctx: CommandContext, args: Sequence[str]) -> str:
+        gateway_of(ctx).log_router.clear_buffer()
+        return ""
+
+    def show_debug(ctx: CommandContext, args: Sequence[str]) -> str:
+        return render_debug(sorted(ctx.connection.debug_categories) if ctx.connection else [])
+
+    def undebug_all(ctx: CommandContext, args: Sequence[str]) -> str:
+        if ctx.connection is not None:
+            ctx.connection.debug_categories.clear()
+        return ""
+
+    def help_(ctx: CommandContext, args: Sequence[str]) -> str:
+        return "\n".join(table.help_lines(args))
+
+    table.register("show version", show_version, "Display the software version and uptime")
+    table.register("show running-config", show_running_config, "Display the running config")
+    table.register("write terminal", show_running_config, "Display the running config")
+    table.register("write memory", write_memory, "Save the running config to its file")
+    table.register("show logging", show_logging, "Show the logging settings and buffer")
+    table.register("clear logging", clear_logging, "Clear the logging buffer")
+    table.register("show debug", show_debug, "Show the debug categories of this session")
+    table.register("undebug all", undebug_all, "Turn off every debug category")
+    table.register("no debug all", undebug_all, "Turn off every debug category")
+    table.register("help", help_, "List the commands", max_args=None)
+
+    for category in DEBUG_CATEGORIES:
+        table.register(
+            f"debug {category}", _debug_switch(category, on=True), f"Show {category} events"
+        )
+        table.register(
+            f"no debug {category}", _debug_switch(category, on=False), f"Stop {category} debug"
+        )
+
+
+def _debug_switch(category: str, *, on: bool) -> Handler:
+    def switch(ctx: CommandContext, args: Sequence[str]) -> str:
+        if ctx.connection is None:
+            raise CliError("ERROR: debug needs an interactive connection")
+        if on:
+            ctx.connection.debug_categories.add(category)
+        else:
+            ctx.connection.debug_categories.discard(category)
+        return ""
+
+    return switch

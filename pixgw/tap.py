@@ -1,0 +1,187 @@
+"""``twistd pixgw``: options and the service tree. The only wiring code.
+
+``twistd -n pixgw --config FILE [--control unix:PATH] [--manhole ENDPOINT] [--dataplane
+auto|userspace|xfrm|memory]``. A configuration that does not parse stops startup with the same
+text ``pixgw config check`` prints.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+from twisted.application import internet, service, strports
+from twisted.application.service import ServiceMaker
+from twisted.internet import reactor as _global_reactor
+from twisted.internet.protocol import DatagramProtocol
+from twisted.logger import Logger
+from twisted.python import usage
+
+from pixgw import syslog
+from pixgw.cli import system
+from pixgw.cli.commands import CommandTable
+from pixgw.cli.shell import ControlFactory
+from pixgw.config.parser import ConfigError, ParseResult, parse_file
+from pixgw.gateway import Gateway
+from pixgw.logrouter import PixLogRouter
+from pixgw.manhole import ManholeError, make_manhole_service
+
+DEFAULT_CONTROL = "unix:/run/pixgw/control"
+DEFAULT_STATE_DIR = "/var/lib/pixgw"
+DATAPLANES = ("auto", "userspace", "xfrm", "memory")
+
+_log = Logger(namespace="pixgw")
+
+
+def control_endpoint(value: str) -> str:
+    """An endpoint string for the control socket: ``unix:PATH`` (mode 0600), a bare path, or
+    ``tcp:PORT:interface=127.0.0.1``."""
+    if value.startswith("/"):
+        value = f"unix:{value}"
+    if value.startswith("unix:") and ":mode=" not in value:
+        value = f"{value}:mode=600"
+    if value.startswith("unix:") and ":lockfile=" not in value:
+        value = f"{value}:lockfile=1"  # a stale socket is replaced, a live gateway's is not
+    return value
+
+
+def control_path(endpoint: str) -> str | None:
+    if not endpoint.startswith("unix:"):
+        return None
+    return endpoint[len("unix:") :].split(":", 1)[0]
+
+
+class Options(usage.Options):
+    synopsis = "[options]"
+    longdesc = "L2TP/IPsec remote-access VPN gateway configured in Cisco PIX 6.3 syntax."
+    optParameters = [
+        ["config", "c", "/etc/pixgw/pixgw.conf", "PIX 6.3 configuration file"],
+        ["control", None, DEFAULT_CONTROL, "control socket (unix:PATH, or tcp on loopback)"],
+        ["manhole", None, None, "manhole SSH endpoint, e.g. tcp:2222:interface=127.0.0.1"],
+        ["manhole-passwords", None, None, "file of user:password lines for the manhole"],
+        ["manhole-keys", None, None, "authorized_keys file for the manhole"],
+        ["dataplane", None, "auto", "auto, userspace, xfrm or memory"],
+        ["state-dir", None, DEFAULT_STATE_DIR, "keys, certificates, spools, host keys"],
+    ]
+
+    def postOptions(self) -> None:
+        if self["dataplane"] not in DATAPLANES:
+            raise usage.UsageError(f"--dataplane must be one of {', '.join(DATAPLANES)}")
+        try:
+            self["parsed"] = parse_file(self["config"])
+        except ConfigError as e:
+            raise usage.UsageError(f"{self['config']}:\n{e}") from e
+        self["control"] = control_endpoint(self["control"])
+
+
+class _SyslogSender(DatagramProtocol):
+    """``logging host``: RFC 3164 datagrams from one unbound UDP socket."""
+
+    def send(self, datagram: bytes, address: tuple[str, int]) -> None:
+        if self.transport is not None:
+            self.transport.write(datagram, address)
+
+
+class PixgwService(service.MultiService):
+    """The gateway's services; also hooks the log router into the PIX log publisher."""
+
+    def __init__(self, router: PixLogRouter) -> None:
+        super().__init__()
+        self.router = router
+
+    def startService(self) -> None:
+        syslog.add_observer(self.router)
+        super().startService()
+        syslog.pix_log(199002, "PIX startup completed. Beginning operation.")
+
+    def stopService(self) -> Any:
+        syslog.pix_log(199005, "PIX Startup begin")
+        result = super().stopService()
+        syslog.remove_observer(self.router)
+        return result
+
+
+def atomic_writer(path: str) -> Any:
+    """``write memory``: write to a temporary file beside *path*, fsync, rename."""
+
+    def write(text: str) -> None:
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix=".pixgw-", dir=directory)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            if os.path.exists(path):
+                os.chmod(tmp, os.stat(path).st_mode & 0o7777)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    return write
+
+
+def build_command_table() -> CommandTable:
+    table = CommandTable()
+    system.register(table)
+    return table
+
+
+def makeService(options: Options) -> service.IService:
+    parsed: ParseResult = options["parsed"]
+    config = parsed.config
+    reactor: Any = _global_reactor
+    sender = _SyslogSender()
+    router = PixLogRouter(
+        config.logging,
+        console=lambda line: _log.info("{line}", line=line),
+        send_syslog=sender.send,
+        clock=reactor.seconds,
+        hostname=config.hostname,
+    )
+    top = PixgwService(router)
+    for warning in parsed.warnings:
+        _log.warn("{warning}", warning=str(warning))
+
+    gateway = Gateway(
+        config,
+        reactor=reactor,
+        log_router=router,
+        config_path=options["config"],
+        dataplane_name=options["dataplane"],
+        save_config=atomic_writer(options["config"]),
+    )
+    table = build_command_table()
+
+    if config.logging.hosts:
+        internet.UDPServer(0, sender).setServiceParent(top)
+
+    control = options["control"]
+    path = control_path(control)
+    if path is not None:
+        os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+    strports.service(control, ControlFactory(table, gateway, router)).setServiceParent(top)
+
+    if options["manhole"]:
+        try:
+            make_manhole_service(
+                options["manhole"],
+                {"gateway": gateway, "config": config, "commands": table},
+                state_dir=options["state-dir"],
+                passwords=options["manhole-passwords"],
+                authorized_keys=options["manhole-keys"],
+            ).setServiceParent(top)
+        except ManholeError as e:
+            raise usage.UsageError(str(e)) from e
+    return top
+
+
+serviceMaker = ServiceMaker(
+    "pixgw",
+    "pixgw.tap",
+    "L2TP/IPsec remote-access VPN gateway configured in Cisco PIX 6.3 syntax",
+    "pixgw",
+)
