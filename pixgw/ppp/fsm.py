@@ -333,7 +333,9 @@ class ControlProtocol:
             if verdict.kind == "nak" and self._naks_sent >= self.max_failure:
                 # §4.6 Max-Failure: stop Naking, Reject the same options instead.
                 naked = {o.type for o in verdict.options}
-                verdict = RequestVerdict("reject", tuple(o for o in options if o.type in naked))
+                rejected = tuple(o for o in options if o.type in naked)
+                # An option Nak'ed in (not in the request) cannot be Rejected: give up on it.
+                verdict = RequestVerdict("reject", rejected) if rejected else RequestVerdict("ack")
             self._verdict = verdict
             self._fire(Event.RCR_PLUS if verdict.kind == "ack" else Event.RCR_MINUS, now)
         elif code in (CODE_CONFIGURE_ACK, CODE_CONFIGURE_NAK, CODE_CONFIGURE_REJECT):
@@ -364,9 +366,9 @@ class ControlProtocol:
         elif code == CODE_TERMINATE_ACK:
             self._fire(Event.RTA, now)
         elif code == CODE_CODE_REJECT:
-            rejected = packet.data[0] if packet.data else 0
+            rejected_code = packet.data[0] if packet.data else 0
             # §5.7: a rejected code this implementation cannot do without is catastrophic.
-            fatal = 1 <= rejected <= 7
+            fatal = 1 <= rejected_code <= 7
             self._fire(Event.RXJ_MINUS if fatal else Event.RXJ_PLUS, now)
         elif code in self.extra_codes:
             self.receive_extra(packet, now)
