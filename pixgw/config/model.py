@@ -368,6 +368,9 @@ class Ca:
     # Extension: where the ``file`` certificate-authority plugin and ``ca save all`` keep keys and
     # certificates (``ca store DIRECTORY``).
     store: str | None = None
+    # ``ca generate rsa key N`` (an exec command on a PIX) kept as configuration: the modulus of
+    # the key the gateway generates at startup when it has none yet.
+    rsa_key_modulus: int | None = None
 
     def configure_for(self, name: str) -> CaConfigure | None:
         return next((c for c in self.configures if c.name == name), None)
