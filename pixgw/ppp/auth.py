@@ -273,7 +273,7 @@ class PeerAuthenticator:
                 f" M={message or 'Authentication failure'}"
             )
         elif self.protocol == "mschap":
-            text = f"E={failure_code} R=0 V=2"
+            text = f"E={failure_code} R=0"  # no V=: we offer no password change
         else:
             text = message or "Authentication failure"
         packet = ControlPacket(CHAP_FAILURE, identifier, text.encode())

@@ -134,6 +134,7 @@ class PppSession:
         self._out: list[bytes] = []
         self._down_reported = False
         self._was_up = False
+        self._lcp_opened = False
         self._close_reason = ""
         self.username = ""
         self.peer_address: IPv4Address | None = None
@@ -353,6 +354,7 @@ class PppSession:
     # --- layer callbacks -----------------------------------------------------------------------
 
     def _lcp_up(self, now: float) -> None:
+        self._lcp_opened = True
         if self._down_reported:
             return
         protocol = self.lcp.auth
@@ -383,9 +385,15 @@ class PppSession:
         if self.ipcp.state not in (State.INITIAL, State.STARTING):
             self.ipcp.down(now)
         self.phase = "dead" if self.lcp.state in (State.INITIAL, State.STARTING) else "terminate"
-        reason = self._close_reason or (
-            "peer terminated" if self.lcp.state == State.STOPPING else what
-        )
+        if self._close_reason:
+            reason = self._close_reason
+        elif self.lcp.state == State.STOPPING:
+            reason = "peer terminated"
+        elif not self._lcp_opened:
+            reason = "LCP negotiation failed"
+        else:
+            reason = what
+        self._lcp_opened = False
         self._report_down(reason)
 
     def _ipcp_up(self, now: float) -> None:

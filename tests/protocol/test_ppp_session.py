@@ -417,6 +417,7 @@ def test_lcp_negotiation_timeout_when_peer_silent():
     assert sent == settings.max_configure  # RFC 1661 Max-Configure Configure-Requests
     event = session.next_event()
     assert isinstance(event, LinkDown)
+    assert event.reason == "LCP negotiation failed"
     assert session.lcp.state == State.STOPPED
 
 
