@@ -459,7 +459,12 @@ class ControlProtocol:
         pass
 
     def code_reject_data(self, packet: ControlPacket) -> bytes:
-        return encode_packet(packet)[:1496]
+        """§5.7: the rejected packet, truncated to fit the peer's MRU."""
+        return encode_packet(packet)[: self.reply_limit - 4]
+
+    @property
+    def reply_limit(self) -> int:
+        return 1500
 
     def layer_up(self, now: float) -> None:
         pass

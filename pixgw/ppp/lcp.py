@@ -111,6 +111,10 @@ class LcpLayer(ControlProtocol):
         self._on_down = on_down
         self._on_protocol_rejected = on_protocol_rejected
 
+    @property
+    def reply_limit(self) -> int:
+        return self.peer_mru
+
     def _new_magic(self) -> int:
         for _ in range(8):
             value = int.from_bytes(self._random_bytes(4), "big")

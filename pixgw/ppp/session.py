@@ -43,6 +43,7 @@ from pixgw.syslog import debug, pix_log
 from pixgw.wire import MalformedMessage
 
 __all__ = [
+    "DEFAULT_AUTHENTICATION",
     "AuthenticationRequested",
     "IpPacketReceived",
     "LinkDown",
@@ -50,6 +51,9 @@ __all__ = [
     "PppSession",
     "PppSettings",
 ]
+
+# What a vpdn group without ``ppp authentication`` lines offers (CHAP first, like the reference).
+DEFAULT_AUTHENTICATION: tuple[AuthName, ...] = ("chap", "mschapv2")
 
 Phase = Literal["dead", "establish", "authenticate", "network", "up", "terminate"]
 
@@ -80,10 +84,13 @@ class PppSettings:
         interface_id: int,
         local_address: IPv4Address | None = None,
     ) -> PppSettings:
-        """Settings from ``vpdn group``; change the rest with :func:`dataclasses.replace`."""
+        """Settings from ``vpdn group``; change the rest with :func:`dataclasses.replace`.
+
+        A group without ``ppp authentication`` lines gets :data:`DEFAULT_AUTHENTICATION`,
+        never an unauthenticated link."""
         return cls(
             interface_id=interface_id,
-            authentication=group.ppp_authentication,
+            authentication=group.ppp_authentication or DEFAULT_AUTHENTICATION,
             local_address=local_address,
             dns=group.dns,
             wins=group.wins,

@@ -486,6 +486,8 @@ def test_from_vpdn_group():
     assert settings.authentication == ("chap", "mschap")
     assert settings.dns == DNS and settings.interface_id == 7
     assert replace(settings, mru_cap=1300).mru_cap == 1300
+    bare = PppSettings.from_vpdn_group(VpdnGroup("g"), interface_id=1)
+    assert bare.authentication == ("chap", "mschapv2")  # never an unauthenticated link
 
 
 def test_password_not_in_repr():
