@@ -19,6 +19,78 @@ from ipaddress import IPv4Address  # noqa: F401
 
 # === l2tp ========================================================================================
 
+
+@dataclass(frozen=True)
+class L2tpTunnelStatus:
+    """One L2TP tunnel (``show vpdn tunnel``). Ids are ours (``local_tunnel_id``) and the
+    peer's (``remote_tunnel_id``); ``local_address`` is filled by the gateway when the core does
+    not know it."""
+
+    local_tunnel_id: int
+    remote_tunnel_id: int
+    state: str  # idle | wait-ctl-conn | established | shutting-down
+    seconds_since_change: int
+    remote_address: IPv4Address
+    remote_port: int
+    remote_host_name: str = ""
+    local_address: IPv4Address | None = None
+    local_port: int = 1701
+    active_sessions: int = 0
+    packets_sent: int = 0
+    packets_received: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    control_ns: int = 0
+    control_nr: int = 0
+    local_rws: int = 8
+    remote_rws: int = 4
+    retransmit_time: int = 1
+    retransmit_time_max: int = 1
+    unsent_queue: int = 0
+    unsent_queue_max: int = 0
+    resend_queue: int = 0
+    resend_queue_max: int = 0
+    total_resends: int = 0
+    zlb_acks: int = 0
+    retransmit_distribution: tuple[int, ...] = (0, 0, 0, 0, 0, 0, 0, 0, 0)
+    child_sa_id: int | None = None
+    outer_port: int = 0
+
+
+@dataclass(frozen=True)
+class L2tpSessionStatus:
+    """One L2TP session (``show vpdn session``). ``username`` and ``ppp_interface_id`` come
+    from the PPP layer: the gateway fills them (``dataclasses.replace``)."""
+
+    call_id: int  # our session id
+    tunnel_id: int  # our tunnel id
+    remote_call_id: int
+    remote_tunnel_id: int
+    remote_host_name: str
+    remote_address: IPv4Address
+    state: str  # wait-connect | established
+    seconds_since_change: int
+    interface: str = "outside"
+    username: str = ""
+    ppp_interface_id: int | None = None
+    packets_sent: int = 0
+    packets_received: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    sequencing: bool = False
+
+
+@dataclass(frozen=True)
+class L2tpCounters:
+    """Datagrams the LNS dropped rather than processed."""
+
+    malformed: int = 0
+    unknown_tunnel: int = 0
+    unknown_session: int = 0
+    unexpected: int = 0
+    data_out_of_order: int = 0
+    sessions_refused: int = 0
+
 # === ppp / uauth / pools =========================================================================
 
 
