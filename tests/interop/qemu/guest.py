@@ -1,0 +1,163 @@
+"""Boot and stop QEMU guests of the interop harness (TCG, stock Debian kernel, initramfs root).
+
+Test infrastructure, stdlib only.  Each guest gets a tap on the outside bridge (or behind the
+NAT router), a virtio-net NIC, a virtio-serial port for qemu-guest-agent (the command channel,
+see ``agent.py``), the serial console logged to ``console.log``, and a QMP socket.  QEMU runs in
+the foreground of its own session under ``ip netns exec`` (where its tap is), so the harness
+knows its pid and stops it by pid: agent ``guest-shutdown``, then QMP ``quit``, then SIGTERM and
+SIGKILL, each bounded.  No user-mode networking; addresses must be documentation addresses.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from .agent import ExecResult, GuestAgent
+from .build import GuestImage
+from .netns import DOC_PREFIXES, Topology, pid_alive, run, stop_pid
+
+BOOT_TIMEOUT_S = 180.0
+
+
+@dataclass
+class Guest:
+    """One running QEMU guest and its agent."""
+
+    name: str
+    ip: str
+    netns: str
+    tap: str
+    rundir: Path
+    popen: subprocess.Popen[bytes]
+    agent: GuestAgent
+    boot_seconds: float = 0.0
+    _log_fh: IO[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def running(self) -> bool:
+        return self.popen.poll() is None
+
+    def sh(self, script: str, timeout: float = 60.0) -> ExecResult:
+        return self.agent.sh(script, timeout=timeout)
+
+    def console_log(self) -> str:
+        try:
+            return (self.rundir / "console.log").read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def _qmp_quit(self) -> None:
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(3.0)
+                s.connect(str(self.rundir / "qmp.sock"))
+                s.recv(4096)
+                s.sendall(json.dumps({"execute": "qmp_capabilities"}).encode() + b"\n")
+                s.recv(4096)
+                s.sendall(json.dumps({"execute": "quit"}).encode() + b"\n")
+                s.recv(4096)
+        except OSError:
+            pass
+
+    def stop(self, grace: float = 15.0) -> None:
+        """Clean power-off, with bounded fallbacks; always ends with the QEMU pid gone."""
+        if self.running():
+            try:
+                self.agent.shutdown()
+            except Exception:  # noqa: BLE001 - any failure just means: use the next fallback
+                pass
+            deadline = time.monotonic() + grace
+            while time.monotonic() < deadline and self.running():
+                time.sleep(0.2)
+        if self.running():
+            self._qmp_quit()
+            deadline = time.monotonic() + 3.0
+            while time.monotonic() < deadline and self.running():
+                time.sleep(0.1)
+        if self.running():
+            stop_pid(self.popen.pid, grace=3.0)
+        try:
+            self.popen.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        self.agent.close()
+        if self._log_fh is not None:
+            self._log_fh.close()
+            self._log_fh = None
+        run(["ip", "-n", self.netns, "link", "del", self.tap], check=False)
+
+
+def boot_guest(
+    image: GuestImage,
+    topology: Topology,
+    name: str,
+    ip: str,
+    index: int,
+    gw: str | None = None,
+    behind_nat: bool = False,
+    mem_mib: int = 512,
+    smp: int = 2,
+    boot_timeout: float = BOOT_TIMEOUT_S,
+) -> Guest:
+    """Start QEMU for one guest (``ip`` as A.B.C.D/NN) and wait, bounded, for its agent."""
+    if not ip.startswith(DOC_PREFIXES) or (gw is not None and not gw.startswith(DOC_PREFIXES)):
+        raise ValueError("interop guests use documentation addresses only")
+    if not (name.isalnum() and len(name) <= 10):
+        raise ValueError("guest name: up to 10 letters/digits")
+    tap = f"t{name}"[:15]
+    rundir = topology.workdir / name
+    rundir.mkdir(parents=True, exist_ok=True)
+    for stale in ("ga.sock", "qmp.sock", "serial.sock"):
+        (rundir / stale).unlink(missing_ok=True)
+    ns = topology.add_tap(behind_nat, tap)
+    kargs = f"console=ttyS0,115200 panic=-1 quiet loglevel=3 pixgw.name={name} pixgw.ip={ip}"
+    if gw:
+        kargs += f" pixgw.gw={gw}"
+    mac = f"52:54:00:c0:{index // 256:02x}:{index % 256:02x}"
+    argv = [
+        "ip", "netns", "exec", ns, "qemu-system-x86_64",
+        "-name", f"pixgw-{name},process=pixgw-{name}",
+        "-machine", "pc", "-accel", "tcg,thread=multi,tb-size=128", "-cpu", "max",
+        "-smp", str(smp), "-m", str(mem_mib),
+        "-nodefaults", "-no-user-config", "-display", "none", "-vga", "none", "-no-reboot",
+        "-kernel", str(image.kernel), "-initrd", str(image.initrd), "-append", kargs,
+        "-chardev", f"socket,id=ser0,path={rundir}/serial.sock,server=on,wait=off,logfile={rundir}/console.log",
+        "-serial", "chardev:ser0",
+        "-device", "virtio-serial-pci,id=vser0",
+        "-chardev", f"socket,id=ga0,path={rundir}/ga.sock,server=on,wait=off",
+        "-device", "virtserialport,bus=vser0.0,chardev=ga0,name=org.qemu.guest_agent.0",
+        "-netdev", f"tap,id=net0,ifname={tap},script=no,downscript=no",
+        "-device", f"virtio-net-pci,netdev=net0,mac={mac}",
+        "-device", "virtio-rng-pci",
+        "-qmp", f"unix:{rundir}/qmp.sock,server=on,wait=off",
+    ]  # fmt: skip
+    log_fh = open(rundir / "qemu.log", "wb")
+    t0 = time.monotonic()
+    popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log_fh, stderr=subprocess.STDOUT, start_new_session=True)
+    agent = GuestAgent(rundir / "ga.sock")
+    guest = Guest(name, ip.split("/")[0], ns, tap, rundir, popen, agent, _log_fh=log_fh)
+    try:
+        deadline = time.monotonic() + 30.0
+        while not (rundir / "ga.sock").exists():
+            if popen.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"QEMU for {name} did not start: {(rundir / 'qemu.log').read_text(errors='replace')}")
+            time.sleep(0.05)
+        agent.wait_ready(boot_timeout)
+        guest.sh("test -f /run/pixgw-ready", timeout=30).check()
+    except BaseException:
+        guest.stop(grace=2.0)
+        raise
+    guest.boot_seconds = time.monotonic() - t0
+    return guest
+
+
+__all__ = ["Guest", "boot_guest", "pid_alive"]
