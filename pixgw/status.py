@@ -17,6 +17,59 @@ from ipaddress import IPv4Address  # noqa: F401
 
 # === ipsec / dataplane ===========================================================================
 
+
+@dataclass(frozen=True)
+class IpsecSaStatus:
+    """One SA pair for ``show crypto ipsec sa`` (counters as in
+    :class:`pixgw.dataplane.interfaces.SaCounters`). Selectors are (address, mask, protocol,
+    port); no keys here."""
+
+    interface: str
+    crypto_map: str
+    crypto_map_sequence: int
+    local_address: IPv4Address
+    remote_address: IPv4Address
+    remote_port: int
+    local_ident: tuple[IPv4Address, IPv4Address, int, int]
+    remote_ident: tuple[IPv4Address, IPv4Address, int, int]
+    transform: str  # "esp-des esp-md5-hmac "
+    mode: str  # "Transport" | "Tunnel" | "Transport, UDP-Encaps" ...
+    inbound_spi: int
+    outbound_spi: int
+    inbound_conn_id: int
+    outbound_conn_id: int
+    iv_size: int
+    ipsec_overhead: int
+    path_mtu: int = 1500
+    media_mtu: int = 1500
+    encaps: int = 0
+    encrypt: int = 0
+    digest: int = 0
+    decaps: int = 0
+    decrypt: int = 0
+    verify: int = 0
+    send_errors: int = 0
+    recv_errors: int = 0
+    replay_failures: int = 0
+    inbound_kilobytes_left: int = 0
+    inbound_seconds_left: int = 0
+    outbound_kilobytes_left: int = 0
+    outbound_seconds_left: int = 0
+    replay_detection: bool = True
+
+
+@dataclass(frozen=True)
+class DataplaneStatus:
+    """Which dataplane runs and what it dropped (extension: ``show crypto ipsec sa`` footer)."""
+
+    name: str
+    esp_unknown_spi: int = 0
+    esp_malformed: int = 0
+    esp_auth_failed: int = 0
+    esp_replayed: int = 0
+    l2tp_without_ipsec: int = 0
+    nat_keepalives: int = 0
+
 # === l2tp ========================================================================================
 
 

@@ -18,7 +18,7 @@ from ipaddress import IPv4Address
 
 from zope.interface import Attribute, Interface
 
-from pixgw.ike.events import ChildSaDeleted, ChildSaEstablished
+from pixgw.ike.events import ChildSaDeleted, ChildSaEstablished, RekeyRequested
 
 
 @dataclass(frozen=True)
@@ -65,11 +65,17 @@ class DataplaneCounters:
     l2tp_without_ipsec: int = 0  # "PIX does not accept L2TP requests without IPsec protection"
     nat_keepalives: int = 0
     tun_no_session: int = 0
+    esp_not_l2tp: int = 0  # decrypted fine, but not UDP to port 1701
+    send_no_sa: int = 0  # send_l2tp for a child SA that is gone
+    tun_write_failed: int = 0
 
 
 SendUdp = Callable[[bytes, tuple[str, int]], None]
 L2tpReceived = Callable[[L2tpPeer, bytes], None]
 IpReceived = Callable[[bytes], None]
+# Soft expiry -> RekeyRequested (the IKE core decides); hard expiry -> the SA pair is already gone
+# from the dataplane and ChildSaDeleted(reason="lifetime expired") tells IKE to send a Delete.
+LifetimeListener = Callable[[RekeyRequested | ChildSaDeleted], None]
 
 
 class IDataplane(Interface):
@@ -111,3 +117,9 @@ class IDataplane(Interface):
 
     def counters() -> DataplaneCounters:
         """Dataplane-wide drop counters."""
+
+    def set_lifetime_listener(listener: LifetimeListener) -> None:
+        """Who hears of soft (RekeyRequested) and hard (ChildSaDeleted) lifetime expiries."""
+
+    def note_l2tp_without_ipsec(source: tuple[str, int] | None) -> None:
+        """Count a plain UDP 1701 datagram that arrived without IPsec (dropped)."""

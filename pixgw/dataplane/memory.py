@@ -1,0 +1,195 @@
+"""An in-memory :class:`IDataplane` for the other layers' tests (no sockets, no ESP bytes).
+
+It records what the gateway asks of a dataplane (installed and removed child SAs, L2TP sent to
+peers, IP packets sent inside) and lets a test play the network: :meth:`MemoryDataplane.
+receive_l2tp` as if an L2TP datagram had arrived through an SA (RFC 4303 processing assumed
+done), :meth:`MemoryDataplane.receive_ip` as if the inside network sent a packet to a pool
+address, :meth:`MemoryDataplane.expire` as if a lifetime ran out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from ipaddress import IPv4Address
+
+from zope.interface import implementer
+
+from pixgw.dataplane.interfaces import (
+    DataplaneCounters,
+    IDataplane,
+    IpReceived,
+    L2tpPeer,
+    L2tpReceived,
+    LifetimeListener,
+    SaCounters,
+    SendUdp,
+)
+from pixgw.dataplane.snapshot import ipsec_sa_status
+from pixgw.esp.sa import CIPHERS, INTEGRITIES
+from pixgw.ike.events import ChildSaDeleted, ChildSaEstablished, RekeyRequested
+from pixgw.status import IpsecSaStatus
+
+__all__ = ["MemoryDataplane", "SentL2tp"]
+
+
+@dataclass(frozen=True)
+class SentL2tp:
+    peer: L2tpPeer
+    payload: bytes
+
+
+@dataclass
+class _Route:
+    deliver: IpReceived
+    mtu: int
+
+
+@implementer(IDataplane)
+@dataclass
+class MemoryDataplane:
+    """Everything kept in lists and dicts for inspection."""
+
+    name: str = "memory"
+    started: bool = False
+    child_sas: dict[int, ChildSaEstablished] = field(default_factory=dict)
+    removed: list[ChildSaDeleted] = field(default_factory=list)
+    sent_l2tp: list[SentL2tp] = field(default_factory=list)
+    sent_ip: list[bytes] = field(default_factory=list)
+    esp_in_udp: list[tuple[bytes, tuple[str, int]]] = field(default_factory=list)
+    routes: dict[IPv4Address, _Route] = field(default_factory=dict)
+    _counters: DataplaneCounters = field(default_factory=DataplaneCounters)
+    _sa_counters: dict[int, SaCounters] = field(default_factory=dict)
+    _l2tp_received: L2tpReceived | None = None
+    _send_udp: SendUdp | None = None
+    _lifetime_listener: LifetimeListener | None = None
+
+    # --- IDataplane -----------------------------------------------------------------------------
+
+    def start(self, l2tp_received: L2tpReceived, send_udp: SendUdp) -> None:
+        self._l2tp_received = l2tp_received
+        self._send_udp = send_udp
+        self.started = True
+
+    def stop(self) -> None:
+        self.started = False
+        self.child_sas.clear()
+        self.routes.clear()
+
+    def install_child_sa(self, event: ChildSaEstablished) -> None:
+        self.child_sas[event.child_sa_id] = event
+        self._sa_counters[event.child_sa_id] = SaCounters(
+            inbound_seconds_left=event.lifetime_seconds,
+            outbound_seconds_left=event.lifetime_seconds,
+            inbound_kilobytes_left=event.lifetime_kilobytes,
+            outbound_kilobytes_left=event.lifetime_kilobytes,
+        )
+
+    def remove_child_sa(self, event: ChildSaDeleted) -> None:
+        if self.child_sas.pop(event.child_sa_id, None) is not None:
+            self._sa_counters.pop(event.child_sa_id, None)
+            self.removed.append(event)
+
+    def esp_in_udp_received(self, data: bytes, source: tuple[str, int]) -> None:
+        if data == b"\xff":
+            self._counters = replace(
+                self._counters, nat_keepalives=self._counters.nat_keepalives + 1
+            )
+            return
+        self.esp_in_udp.append((data, source))
+
+    def send_l2tp(self, peer: L2tpPeer, payload: bytes) -> None:
+        self.sent_l2tp.append(SentL2tp(peer, payload))
+        if peer.child_sa_id is not None and peer.child_sa_id in self._sa_counters:
+            c = self._sa_counters[peer.child_sa_id]
+            self._sa_counters[peer.child_sa_id] = replace(
+                c,
+                encaps=c.encaps + 1,
+                encrypt=c.encrypt + 1,
+                digest=c.digest + 1,
+                bytes_out=c.bytes_out + len(payload) + 8,
+            )
+
+    def add_client_route(self, address: IPv4Address, deliver: IpReceived, mtu: int) -> None:
+        self.routes[address] = _Route(deliver, mtu)
+
+    def remove_client_route(self, address: IPv4Address) -> None:
+        self.routes.pop(address, None)
+
+    def send_ip(self, packet: bytes) -> None:
+        self.sent_ip.append(packet)
+
+    def sa_counters(self, child_sa_id: int) -> SaCounters | None:
+        return self._sa_counters.get(child_sa_id)
+
+    def counters(self) -> DataplaneCounters:
+        return self._counters
+
+    def set_lifetime_listener(self, listener: LifetimeListener) -> None:
+        self._lifetime_listener = listener
+
+    def note_l2tp_without_ipsec(self, source: tuple[str, int] | None) -> None:
+        self._counters = replace(
+            self._counters, l2tp_without_ipsec=self._counters.l2tp_without_ipsec + 1
+        )
+
+    # --- the test's side ------------------------------------------------------------------------
+
+    def receive_l2tp(self, child_sa_id: int, payload: bytes, l2tp_port: int = 1701) -> L2tpPeer:
+        """An L2TP datagram arrives through child SA *child_sa_id*; returns the peer given."""
+        event = self.child_sas[child_sa_id]
+        udp = event.encapsulation.startswith("udp")
+        peer = L2tpPeer(
+            child_sa_id, event.remote.address, event.remote.port if udp else 0, l2tp_port
+        )
+        c = self._sa_counters[child_sa_id]
+        self._sa_counters[child_sa_id] = replace(
+            c,
+            decaps=c.decaps + 1,
+            decrypt=c.decrypt + 1,
+            verify=c.verify + 1,
+            bytes_in=c.bytes_in + len(payload) + 8,
+        )
+        if self._l2tp_received is not None:
+            self._l2tp_received(peer, payload)
+        return peer
+
+    def receive_ip(self, packet: bytes) -> bool:
+        """The inside network sends *packet*; True when a client route took it."""
+        route = self.routes.get(IPv4Address(packet[16:20])) if len(packet) >= 20 else None
+        if route is None:
+            self._counters = replace(
+                self._counters, tun_no_session=self._counters.tun_no_session + 1
+            )
+            return False
+        route.deliver(packet)
+        return True
+
+    def expire(self, child_sa_id: int, *, hard: bool) -> None:
+        """A lifetime runs out: soft -> RekeyRequested; hard -> the SA goes, ChildSaDeleted."""
+        if self._lifetime_listener is None:
+            return
+        if not hard:
+            self._lifetime_listener(RekeyRequested(child_sa_id))
+            return
+        event = self.child_sas.pop(child_sa_id, None)
+        if event is None:
+            return
+        self._sa_counters.pop(child_sa_id, None)
+        self._lifetime_listener(
+            ChildSaDeleted(
+                event.ike_sa_id,
+                child_sa_id,
+                event.inbound.spi,
+                event.outbound.spi,
+                "lifetime expired",
+            )
+        )
+
+    def snapshot(self) -> tuple[IpsecSaStatus, ...]:
+        out = []
+        for child_id, event in sorted(self.child_sas.items()):
+            spec = CIPHERS[event.inbound.cipher]
+            icv = INTEGRITIES[event.inbound.integrity].icv_length if event.inbound.integrity else 0
+            overhead = 8 + (spec.block_size if spec.block_size > 1 else 0) + 2 + icv
+            out.append(ipsec_sa_status(event, self._sa_counters[child_id], overhead))
+        return tuple(out)

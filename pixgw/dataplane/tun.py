@@ -1,0 +1,102 @@
+"""The TUN device of the inside network (Linux ``Documentation/networking/tuntap.rst``: TUNSETIFF
+with IFF_TUN | IFF_NO_PI, so each read and write is exactly one IP packet, RFC 791), configured
+with pyroute2 (MTU, address, link up, routes for the ``ip local pool`` ranges), and a reactor
+reader on its file descriptor that reads in batches.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import struct
+from collections.abc import Callable, Iterable
+from ipaddress import IPv4Address, IPv4Network
+from typing import Final
+
+from twisted.internet.interfaces import IReadDescriptor
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+TUNSETIFF: Final = 0x400454CA
+IFF_TUN: Final = 0x0001
+IFF_NO_PI: Final = 0x1000
+READ_BATCH: Final = 64
+READ_SIZE: Final = 65535
+
+
+def open_tun(name: str) -> tuple[int, str]:
+    """Create (or attach to) TUN device *name*; returns (non-blocking fd, interface name)."""
+    fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        request = struct.pack("16sH", name.encode()[:15], IFF_TUN | IFF_NO_PI)
+        answer = fcntl.ioctl(fd, TUNSETIFF, request)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd, answer[:16].rstrip(b"\0").decode()
+
+
+def configure_tun(
+    name: str,
+    *,
+    mtu: int,
+    address: IPv4Address | None,
+    routes: Iterable[IPv4Network],
+) -> None:
+    """MTU, address (a /32 of the gateway on the inside of the pools), link up, pool routes."""
+    from pyroute2 import IPRoute  # noqa: PLC0415  (imported where used: slow import)
+
+    with IPRoute() as ipr:
+        index = ipr.link_lookup(ifname=name)[0]
+        ipr.link("set", index=index, mtu=mtu, state="up")
+        if address is not None:
+            ipr.addr("replace", index=index, address=str(address), prefixlen=32)
+        for network in routes:
+            ipr.route(
+                "replace", dst=str(network.network_address), dst_len=network.prefixlen, oif=index
+            )
+
+
+def remove_tun(name: str) -> None:
+    from pyroute2 import IPRoute  # noqa: PLC0415
+
+    with IPRoute() as ipr:
+        found = ipr.link_lookup(ifname=name)
+        if found:
+            ipr.link("del", index=found[0])
+
+
+@implementer(IReadDescriptor)
+class FdPacketReader:
+    """Reads whole packets from a non-blocking fd (TUN, raw or UDP socket) when the reactor says
+    it is readable, up to :data:`READ_BATCH` per wake-up, and gives each to *received*."""
+
+    def __init__(
+        self, fd: int, received: Callable[[bytes], None], read: Callable[[int], bytes] | None = None
+    ) -> None:
+        self._fd = fd
+        self._received = received
+        self._read: Callable[[int], bytes] = read or (lambda n: os.read(fd, n))
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def doRead(self) -> None:
+        read = self._read
+        received = self._received
+        for _ in range(READ_BATCH):
+            try:
+                data = read(READ_SIZE)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            if not data:
+                return
+            received(data)
+
+    def connectionLost(self, reason: Failure) -> None:
+        pass
+
+    def logPrefix(self) -> str:
+        return "pixgw-dataplane"

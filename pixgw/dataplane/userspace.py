@@ -1,0 +1,492 @@
+"""The userspace dataplane: ESP in Python (RFC 4303 transport mode, tunnel mode accepted), raw on
+IP protocol 50 or UDP-encapsulated on port 4500 (RFC 3948 §2.1 ESP-in-UDP, §2.2 the non-ESP
+marker belongs to IKE, §2.3 0xFF NAT keepalives dropped), the TUN device of the inside network.
+
+Demultiplexing: inbound SAs are keyed by (our SPI, outer source address, outer source port; 0 for
+raw ESP), so each client behind one NAT keeps its own SA and its own L2TP tunnel. After
+decapsulation only UDP to port 1701 reaches L2TP; the inner UDP checksum is ignored, as RFC 3948
+§3.1.2 allows for transport mode (the ICV covers the segment; with NAT the checksum was computed on
+the client's private address). Outbound L2TP is a UDP segment from port 1701 to the client's L2TP
+port, its checksum computed over the addresses the client knows (the NAT-OA payloads of RFC 3947
+§5.2 when present), encrypted with the peer's outbound SA and sent the way its SA came.
+
+Plain UDP 1701 from outside: a guard socket on UDP 1701 (owned here, userspace mode only) reads and
+counts such datagrams ("PIX does not accept L2TP requests without IPsec protection"); the xfrm
+backend's L2TP transport reports its own through :meth:`note_l2tp_without_ipsec`.
+
+Lifetimes: polled once a second; a soft expiry gives a :class:`RekeyRequested` (the IKE core
+decides whether to rekey), a hard expiry removes the SA pair and gives a :class:`ChildSaDeleted`
+to the lifetime listener, whose owner sends the IKE Delete.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
+from typing import Any, Final
+
+from twisted.internet.task import LoopingCall
+from zope.interface import implementer
+
+from pixgw.dataplane.interfaces import (
+    DataplaneCounters,
+    IDataplane,
+    IpReceived,
+    L2tpPeer,
+    L2tpReceived,
+    LifetimeListener,
+    SaCounters,
+    SendUdp,
+)
+from pixgw.dataplane.ipv4 import (
+    PROTO_ESP,
+    PROTO_UDP,
+    build_ipv4,
+    build_udp,
+    clamp_tcp_mss,
+    parse_ipv4,
+    parse_udp,
+)
+from pixgw.dataplane.snapshot import ipsec_sa_status
+from pixgw.dataplane.tun import FdPacketReader, configure_tun, open_tun, remove_tun
+from pixgw.esp.sa import EspDrop, EspSa
+from pixgw.ike.events import ChildSaDeleted, ChildSaEstablished, RekeyRequested
+from pixgw.status import IpsecSaStatus
+from pixgw.syslog import debug, pix_log
+
+__all__ = ["TunSettings", "UserspaceDataplane"]
+
+L2TP_PORT: Final = 1701
+PROTO_IPIP: Final = 4
+NAT_KEEPALIVE: Final = b"\xff"
+NON_ESP_MARKER: Final = b"\0\0\0\0"
+
+
+@dataclass(frozen=True)
+class TunSettings:
+    """The inside network's TUN device: name, MTU, the gateway's inside address (optional) and
+    the ``ip local pool`` ranges routed into it."""
+
+    name: str = "pixgw0"
+    mtu: int = 1500
+    address: IPv4Address | None = None
+    routes: tuple[IPv4Network, ...] = ()
+
+
+class _ChildSa:
+    """An installed SA pair and what ``show crypto ipsec sa`` counts beyond the SAs themselves."""
+
+    __slots__ = (
+        "event",
+        "inbound",
+        "inner_local",
+        "inner_remote",
+        "key",
+        "outbound",
+        "peers",
+        "recv_errors",
+        "remote_host",
+        "remote_port",
+        "send_errors",
+        "soft_reported",
+        "tunnel",
+        "udp",
+    )
+
+    def __init__(self, event: ChildSaEstablished, inbound: EspSa, outbound: EspSa) -> None:
+        self.event = event
+        self.inbound = inbound
+        self.outbound = outbound
+        self.udp = event.encapsulation.startswith("udp")
+        self.tunnel = event.encapsulation.endswith("tunnel")
+        self.remote_host = str(event.remote.address)
+        self.remote_port = event.remote.port if self.udp else 0
+        self.key = (event.inbound.spi, self.remote_host, self.remote_port)
+        self.inner_local = (event.nat_oa_responder or event.local.address).packed
+        self.inner_remote = (event.nat_oa_initiator or event.remote.address).packed
+        self.send_errors = 0
+        self.recv_errors = 0
+        self.soft_reported = False
+        self.peers: dict[int, L2tpPeer] = {}
+
+
+def transform_name(event: ChildSaEstablished) -> str:
+    """The PIX's ``sa_trans=`` text, e.g. ``esp-des esp-md5-hmac ``."""
+    integrity = event.inbound.integrity
+    return f"{event.inbound.cipher} {integrity or ''} "
+
+
+@implementer(IDataplane)
+class UserspaceDataplane:
+    """ESP and ESP-in-UDP in Python, the TUN device, and the guard on plain UDP 1701.
+
+    *reactor* must provide ``addReader``/``removeReader``/``callLater``/``seconds``. Sockets that
+    are not wanted (tests) are switched off with ``raw_esp=False``, ``tun=None``,
+    ``guard_l2tp=False``.
+    """
+
+    name = "userspace"
+
+    def __init__(
+        self,
+        reactor: Any,
+        *,
+        local_address: IPv4Address | None = None,
+        raw_esp: bool = True,
+        tun: TunSettings | None = None,
+        guard_l2tp: bool = True,
+        random_bytes: Callable[[int], bytes] = os.urandom,
+        replay_window: int = 64,
+        lifetime_poll_seconds: float = 1.0,
+    ) -> None:
+        self._reactor = reactor
+        self._local_address = local_address
+        self._want_raw = raw_esp
+        self._tun_settings = tun
+        self._want_guard = guard_l2tp
+        self._random_bytes = random_bytes
+        self._replay_window = replay_window
+        self._poll_seconds = lifetime_poll_seconds
+        self._by_key: dict[tuple[int, str, int], _ChildSa] = {}
+        self._by_id: dict[int, _ChildSa] = {}
+        self._routes: dict[bytes, tuple[IpReceived, int]] = {}
+        self._l2tp_received: L2tpReceived | None = None
+        self._send_udp: SendUdp | None = None
+        self._lifetime_listener: LifetimeListener | None = None
+        self._raw: socket.socket | None = None
+        self._guard: socket.socket | None = None
+        self._tun_fd: int | None = None
+        self._tun_name: str | None = None
+        self._readers: list[FdPacketReader] = []
+        self._poller: LoopingCall | None = None
+        self._c: dict[str, int] = dict.fromkeys(DataplaneCounters.__dataclass_fields__, 0)
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def start(self, l2tp_received: L2tpReceived, send_udp: SendUdp) -> None:
+        self._l2tp_received = l2tp_received
+        self._send_udp = send_udp
+        bind_host = str(self._local_address) if self._local_address else ""
+        if self._want_raw:
+            raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, PROTO_ESP)
+            raw.setblocking(False)
+            if bind_host:
+                raw.bind((bind_host, 0))
+            self._raw = raw
+            self._add_reader(raw.fileno(), self._raw_received, raw.recv)
+        if self._want_guard:
+            guard = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            guard.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            guard.setblocking(False)
+            guard.bind((bind_host, L2TP_PORT))
+            self._guard = guard
+
+            def guarded(data: bytes) -> None:
+                self.note_l2tp_without_ipsec(None)
+
+            self._add_reader(guard.fileno(), guarded, guard.recv)
+        if self._tun_settings is not None:
+            settings = self._tun_settings
+            fd, name = open_tun(settings.name)
+            self._tun_fd, self._tun_name = fd, name
+            configure_tun(name, mtu=settings.mtu, address=settings.address, routes=settings.routes)
+            self._add_reader(fd, self._tun_received, None)
+        if self._poll_seconds > 0:
+            self._poller = LoopingCall(self.poll_lifetimes)
+            self._poller.clock = self._reactor
+            self._poller.start(self._poll_seconds, now=False)
+
+    def stop(self) -> None:
+        if self._poller is not None and self._poller.running:
+            self._poller.stop()
+        self._poller = None
+        for reader in self._readers:
+            self._reactor.removeReader(reader)
+        self._readers.clear()
+        for sock in (self._raw, self._guard):
+            if sock is not None:
+                sock.close()
+        self._raw = self._guard = None
+        if self._tun_fd is not None:
+            os.close(self._tun_fd)
+            self._tun_fd = None
+            if self._tun_name is not None:
+                try:
+                    remove_tun(self._tun_name)
+                except Exception:
+                    debug("crypto ipsec", f"TUN {self._tun_name} already gone")
+        for child in list(self._by_id.values()):
+            self._forget(child)
+
+    def _add_reader(
+        self, fd: int, received: Callable[[bytes], None], read: Callable[[int], bytes] | None
+    ) -> None:
+        reader = FdPacketReader(fd, received, read)
+        self._readers.append(reader)
+        self._reactor.addReader(reader)
+
+    def set_lifetime_listener(self, listener: LifetimeListener) -> None:
+        self._lifetime_listener = listener
+
+    # --- SAs ------------------------------------------------------------------------------------
+
+    def install_child_sa(self, event: ChildSaEstablished) -> None:
+        now = self._reactor.seconds()
+        common: dict[str, Any] = {
+            "now": now,
+            "random_bytes": self._random_bytes,
+            "lifetime_seconds": event.lifetime_seconds,
+            "lifetime_kilobytes": event.lifetime_kilobytes,
+            "replay_window": self._replay_window,
+        }
+        child = _ChildSa(event, EspSa(event.inbound, **common), EspSa(event.outbound, **common))
+        old = self._by_id.get(event.child_sa_id)
+        if old is not None:
+            self._forget(old)
+        self._by_id[event.child_sa_id] = child
+        self._by_key[child.key] = child
+        trans = transform_name(event)
+        for spi, dest in (
+            (event.inbound.spi, event.local.address),
+            (event.outbound.spi, event.remote.address),
+        ):
+            pix_log(
+                602301,
+                f"sa created, (sa) sa_dest= {dest}, sa_prot= 50, sa_spi= 0x{spi:x}({spi}), "
+                f"sa_trans= {trans}, sa_conn_id= {event.child_sa_id}",
+            )
+
+    def remove_child_sa(self, event: ChildSaDeleted) -> None:
+        child = self._by_id.get(event.child_sa_id)
+        if child is not None:
+            self._forget(child)
+
+    def _forget(self, child: _ChildSa) -> None:
+        event = child.event
+        self._by_id.pop(event.child_sa_id, None)
+        if self._by_key.get(child.key) is child:
+            del self._by_key[child.key]
+        trans = transform_name(event)
+        for spi, dest in (
+            (event.inbound.spi, event.local.address),
+            (event.outbound.spi, event.remote.address),
+        ):
+            pix_log(
+                602302,
+                f"deleting SA, (sa) sa_dest= {dest}, sa_prot= 50, sa_spi= 0x{spi:x}({spi}), "
+                f"sa_trans= {trans}, sa_conn_id= {event.child_sa_id}",
+            )
+
+    def poll_lifetimes(self) -> None:
+        """Report soft expiries (once) and remove hard-expired SA pairs."""
+        now = self._reactor.seconds()
+        for child in list(self._by_id.values()):
+            events = (child.inbound.poll_lifetime(now), child.outbound.poll_lifetime(now))
+            event = child.event
+            if "hard" in events or child.inbound.expired or child.outbound.expired:
+                self._forget(child)
+                self._notify(
+                    ChildSaDeleted(
+                        event.ike_sa_id,
+                        event.child_sa_id,
+                        event.inbound.spi,
+                        event.outbound.spi,
+                        "lifetime expired",
+                    )
+                )
+            elif "soft" in events and not child.soft_reported:
+                child.soft_reported = True
+                self._notify(RekeyRequested(event.child_sa_id))
+
+    def _notify(self, event: RekeyRequested | ChildSaDeleted) -> None:
+        if self._lifetime_listener is not None:
+            self._lifetime_listener(event)
+
+    # --- inbound --------------------------------------------------------------------------------
+
+    def esp_in_udp_received(self, data: bytes, source: tuple[str, int]) -> None:
+        if data == NAT_KEEPALIVE:
+            self._c["nat_keepalives"] += 1
+            return
+        if data[:4] == NON_ESP_MARKER:  # IKE: not ours (RFC 3948 §2.2)
+            self._c["esp_malformed"] += 1
+            return
+        self.esp_received(data, source[0], source[1])
+
+    def _raw_received(self, packet: bytes) -> None:
+        ip = parse_ipv4(packet)
+        if ip is None or ip.protocol != PROTO_ESP:
+            self._c["esp_malformed"] += 1
+            return
+        self.esp_received(
+            packet[ip.header_length : ip.total_length], socket.inet_ntoa(ip.source), 0
+        )
+
+    def esp_received(self, esp: bytes, host: str, port: int) -> None:
+        """One ESP packet (SPI onwards) from *host*:*port* (port 0: raw ESP)."""
+        if len(esp) < 8:
+            self._c["esp_malformed"] += 1
+            return
+        spi = int.from_bytes(esp[:4], "big")
+        child = self._by_key.get((spi, host, port))
+        if child is None:
+            count = self._c["esp_unknown_spi"] = self._c["esp_unknown_spi"] + 1
+            if count & (count - 1) == 0:  # 1, 2, 4, 8, ...: bounded logging under a flood
+                pix_log(
+                    402101,
+                    f"decaps: rec'd IPSEC packet has invalid spi for destaddr=local, "
+                    f"prot=esp, spi=0x{spi:x}, src {host}",
+                )
+            return
+        try:
+            next_header, payload = child.inbound.decrypt(esp)
+        except EspDrop as drop:
+            if drop.reason == "replay":
+                self._c["esp_replayed"] += 1
+            elif drop.reason == "authentication":
+                self._c["esp_auth_failed"] += 1
+                child.recv_errors += 1
+            else:
+                self._c["esp_malformed"] += 1
+                child.recv_errors += 1
+            return
+        if next_header == PROTO_UDP:
+            segment = payload
+        elif next_header == PROTO_IPIP:
+            inner = parse_ipv4(payload)
+            if inner is None or inner.protocol != PROTO_UDP or inner.fragment:
+                self._c["esp_not_l2tp"] += 1
+                return
+            segment = payload[inner.header_length : inner.total_length]
+        else:
+            self._c["esp_not_l2tp"] += 1
+            return
+        udp = parse_udp(segment)
+        if udp is None or udp.destination_port != L2TP_PORT:
+            self._c["esp_not_l2tp"] += 1
+            return
+        peer = child.peers.get(udp.source_port)
+        if peer is None:
+            peer = L2tpPeer(
+                child.event.child_sa_id, child.event.remote.address, port, udp.source_port
+            )
+            child.peers[udp.source_port] = peer
+        if self._l2tp_received is not None:
+            self._l2tp_received(peer, udp.payload)
+
+    def note_l2tp_without_ipsec(self, source: tuple[str, int] | None) -> None:
+        """A plain (unprotected) UDP 1701 datagram arrived: count and drop it."""
+        count = self._c["l2tp_without_ipsec"] = self._c["l2tp_without_ipsec"] + 1
+        if count & (count - 1) == 0:
+            where = f" from {source[0]}" if source else ""
+            debug(
+                "vpdn error", f"PIX does not accept L2TP requests without IPsec protection{where}"
+            )
+
+    # --- outbound -------------------------------------------------------------------------------
+
+    def send_l2tp(self, peer: L2tpPeer, payload: bytes) -> None:
+        child = self._by_id.get(peer.child_sa_id) if peer.child_sa_id is not None else None
+        if child is None:
+            self._c["send_no_sa"] += 1
+            return
+        segment = build_udp(
+            L2TP_PORT,
+            peer.l2tp_port,
+            payload,
+            source=child.inner_local,
+            destination=child.inner_remote,
+        )
+        try:
+            if child.tunnel:
+                inner = build_ipv4(child.inner_local, child.inner_remote, PROTO_UDP, segment)
+                esp = child.outbound.encrypt(PROTO_IPIP, inner)
+            else:
+                esp = child.outbound.encrypt(PROTO_UDP, segment)
+        except EspDrop:
+            child.send_errors += 1
+            return
+        if child.udp:
+            if self._send_udp is None:
+                child.send_errors += 1
+                return
+            self._send_udp(esp, (child.remote_host, child.remote_port))
+        elif self._raw is not None:
+            try:
+                self._raw.sendto(esp, (child.remote_host, 0))
+            except OSError:
+                child.send_errors += 1
+        else:
+            child.send_errors += 1
+
+    # --- TUN ------------------------------------------------------------------------------------
+
+    def add_client_route(self, address: IPv4Address, deliver: IpReceived, mtu: int) -> None:
+        self._routes[address.packed] = (deliver, max(mtu - 40, 536))
+
+    def remove_client_route(self, address: IPv4Address) -> None:
+        self._routes.pop(address.packed, None)
+
+    def send_ip(self, packet: bytes) -> None:
+        if self._tun_fd is None or len(packet) < 20:
+            self._c["tun_write_failed"] += 1
+            return
+        route = self._routes.get(packet[12:16])
+        if route is not None:
+            packet = clamp_tcp_mss(packet, route[1])
+        try:
+            os.write(self._tun_fd, packet)
+        except OSError:
+            self._c["tun_write_failed"] += 1
+
+    def _tun_received(self, packet: bytes) -> None:
+        if len(packet) < 20 or packet[0] >> 4 != 4:
+            return  # IPv6 and junk: the pools are IPv4
+        route = self._routes.get(packet[16:20])
+        if route is None:
+            self._c["tun_no_session"] += 1
+            return
+        route[0](clamp_tcp_mss(packet, route[1]))
+
+    # --- status ---------------------------------------------------------------------------------
+
+    def sa_counters(self, child_sa_id: int) -> SaCounters | None:
+        child = self._by_id.get(child_sa_id)
+        if child is None:
+            return None
+        now = self._reactor.seconds()
+        out, inb = child.outbound, child.inbound
+        digest_out = out.packets if out.integrity else 0
+        verify_in = inb.packets if inb.integrity else 0
+        return SaCounters(
+            encaps=out.packets,
+            encrypt=out.packets if out.cipher != "esp-null" else 0,
+            digest=digest_out,
+            decaps=inb.packets,
+            decrypt=inb.packets if inb.cipher != "esp-null" else 0,
+            verify=verify_in,
+            send_errors=child.send_errors,
+            recv_errors=child.recv_errors,
+            replay_failures=inb.replay_failures,
+            bytes_in=inb.bytes,
+            bytes_out=out.bytes,
+            inbound_seconds_left=inb.seconds_left(now),
+            outbound_seconds_left=out.seconds_left(now),
+            inbound_kilobytes_left=inb.kilobytes_left(),
+            outbound_kilobytes_left=out.kilobytes_left(),
+        )
+
+    def counters(self) -> DataplaneCounters:
+        return DataplaneCounters(**self._c)
+
+    def snapshot(self) -> tuple[IpsecSaStatus, ...]:
+        """Every SA pair for ``show crypto ipsec sa``."""
+        out: list[IpsecSaStatus] = []
+        for child_id, child in sorted(self._by_id.items()):
+            counters = self.sa_counters(child_id)
+            if counters is not None:
+                out.append(ipsec_sa_status(child.event, counters, child.outbound.overhead(0)))
+        return tuple(out)
