@@ -1,0 +1,1245 @@
+"""The L2TP network server (LNS): tunnels, sessions and data, sans-I/O.
+
+RFC 2661, LNS side:
+
+- §5.1 / §6.1-§6.3: control connection establishment (SCCRQ -> SCCRP -> SCCCN), with tunnel
+  authentication (§4.4.3 Challenge / Challenge Response, §5.1.1) when a secret is configured;
+  the response is MD5(message type || secret || challenge) like CHAP (RFC 1994).
+- §5.5 / §6.5: HELLO after ``hello_interval`` seconds without anything from the peer; an
+  unacknowledged HELLO ends the tunnel through the retransmission limit of §5.8.
+- §5.7 / §6.4: StopCCN with result codes (§4.4.2), sent and received; sessions go with it.
+- §5.4.2 / §6.6-§6.8: incoming calls (ICRQ -> ICRP -> ICCN); §5.7 / §6.12: CDN both ways;
+  §6.13-§6.14: WEN and SLI are accepted (nothing to do for them on an LNS without HDLC).
+- §4.1: an unrecognized AVP with the M bit ends the session (CDN) or the tunnel (StopCCN) with
+  result code 2 and error code 8; §4.4.1: an unknown message type with M set ends the tunnel.
+- §3.1 / §5.8: data messages with the L, S and O bits; sequencing when the LAC asks for it.
+- Tunnels are found by (peer, tunnel id): an SCCRQ by (peer, the peer's Assigned Tunnel ID),
+  everything after it by our tunnel id *and* the peer's address and ports, so that two clients
+  behind one NAT never meet. The peer's ``child_sa_id`` may change (an IPsec rekey): the tunnel
+  follows the newest SA.
+- The PIX allows one session per tunnel: a further ICRQ gets a CDN (result 4) and syslog 603110.
+
+Time comes in as ``now`` arguments; randomness (tunnel and session ids, challenges) from the
+injected ``random_bytes``. Nothing from the wire raises out of :meth:`L2tpLns.receive_datagram`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address
+
+from pixgw.config.model import VpdnGroup
+from pixgw.dataplane.interfaces import L2tpPeer
+from pixgw.l2tp.avp import Avp, AvpType, decode_avps, encode_avps, result_code_value
+from pixgw.l2tp.channel import ControlChannel
+from pixgw.l2tp.message import (
+    CdnResult,
+    ControlMessage,
+    DataMessage,
+    ErrorCode,
+    MessageType,
+    StopCcnResult,
+    decode,
+    encode_control,
+    encode_data,
+    message_name,
+)
+from pixgw.l2tp.trace import (
+    error_line,
+    event_line,
+    log_error,
+    log_event,
+    log_packet,
+    packet_line,
+)
+from pixgw.status import L2tpCounters, L2tpSessionStatus, L2tpTunnelStatus
+from pixgw.syslog import pix_log
+from pixgw.wire import MalformedMessage
+
+__all__ = [
+    "L2tpLns",
+    "L2tpSettings",
+    "PppFrameReceived",
+    "SessionClosed",
+    "SessionEstablished",
+    "SessionKey",
+    "TunnelClosed",
+    "TunnelEstablished",
+    "TunnelKey",
+    "challenge_response",
+]
+
+FRAMING_SYNC = 1
+FRAMING_ASYNC = 2
+MAX_IDS_TRIES = 64
+
+#: Messages that belong to a session (§4.1: an unknown M AVP in them ends only the session).
+SESSION_MESSAGES = frozenset(
+    {
+        MessageType.OCRQ,
+        MessageType.OCRP,
+        MessageType.OCCN,
+        MessageType.ICRQ,
+        MessageType.ICRP,
+        MessageType.ICCN,
+        MessageType.CDN,
+        MessageType.WEN,
+        MessageType.SLI,
+    }
+)
+
+
+def challenge_response(message_type: int, secret: bytes, challenge: bytes) -> bytes:
+    """§4.4.3: MD5 over the message type (one octet), the secret and the challenge."""
+    return hashlib.md5(bytes((message_type,)) + secret + challenge, usedforsecurity=False).digest()
+
+
+# --- settings, keys, events ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class L2tpSettings:
+    """What the LNS does, mostly from the ``vpdn group``."""
+
+    hello_interval: float = 60.0  # ``vpdn group G l2tp tunnel hello S``
+    secret: bytes | None = None  # tunnel secret: Challenge AVPs and hidden AVPs
+    host_name: str = "pixgw"
+    vendor_name: str = "pixgw"
+    firmware_revision: int = 0x0603
+    receive_window: int = 8  # our RWS
+    max_retries: int = 5  # retransmissions before the tunnel is given up
+    retransmit_initial: float = 1.0
+    retransmit_cap: float = 8.0
+    ack_delay: float = 0.25
+    sessions_per_tunnel: int = 1  # the PIX allows one
+    setup_timeout: float = 30.0  # SCCCN after SCCRP, ICCN after ICRP
+    stop_linger: float = 31.0  # keep a stopped tunnel to acknowledge StopCCN retransmissions
+    interface: str = "outside"
+    local_address: IPv4Address | None = None
+
+    @classmethod
+    def from_vpdn_group(
+        cls, group: VpdnGroup, *, hostname: str | None = None, **overrides: object
+    ) -> L2tpSettings:
+        values: dict[str, object] = {"hello_interval": float(group.l2tp_tunnel_hello)}
+        if hostname:
+            values["host_name"] = hostname
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class TunnelKey:
+    """A tunnel, by our tunnel id (unique in the LNS)."""
+
+    tunnel_id: int
+
+
+@dataclass(frozen=True)
+class SessionKey:
+    """A session, by our tunnel id and our session (call) id."""
+
+    tunnel_id: int
+    session_id: int
+
+    @property
+    def tunnel(self) -> TunnelKey:
+        return TunnelKey(self.tunnel_id)
+
+
+@dataclass(frozen=True)
+class TunnelEstablished:
+    key: TunnelKey
+    peer: L2tpPeer
+    remote_tunnel_id: int
+    remote_host_name: str
+
+
+@dataclass(frozen=True)
+class SessionEstablished:
+    """An ICCN completed a call: PPP may start. Everything the gateway logs (603106) is here or
+    in the PPP layer."""
+
+    key: SessionKey
+    peer: L2tpPeer
+    tunnel_id: int
+    remote_tunnel_id: int
+    session_id: int
+    remote_session_id: int
+    remote_host_name: str
+    calling_number: str = ""
+    called_number: str = ""
+    call_serial_number: int = 0
+    tx_connect_speed: int = 0
+    framing_type: int = 0
+    sequencing_required: bool = False
+    interface: str = "outside"
+
+
+@dataclass(frozen=True)
+class PppFrameReceived:
+    key: SessionKey
+    frame: bytes
+
+
+@dataclass(frozen=True)
+class SessionClosed:
+    """A session ended (CDN either way, its tunnel ended, or it was refused before ICCN:
+    ``was_established`` says whether a :class:`SessionEstablished` came before)."""
+
+    key: SessionKey
+    peer: L2tpPeer
+    result_code: int
+    error_code: int | None = None
+    message: str = ""
+    by_peer: bool = False
+    was_established: bool = False
+
+
+@dataclass(frozen=True)
+class TunnelClosed:
+    """A tunnel ended: StopCCN either way, or the peer stopped acknowledging (``reason``)."""
+
+    key: TunnelKey
+    peer: L2tpPeer
+    remote_tunnel_id: int
+    result_code: int
+    error_code: int | None = None
+    message: str = ""
+    by_peer: bool = False
+    reason: str = ""
+    was_established: bool = False
+
+
+Event = TunnelEstablished | SessionEstablished | PppFrameReceived | SessionClosed | TunnelClosed
+
+
+# --- state -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Session:
+    session_id: int
+    remote_session_id: int
+    state: str
+    changed_at: float
+    call_serial_number: int = 0
+    calling_number: str = ""
+    called_number: str = ""
+    sequencing: bool = False
+    data_ns: int = 0
+    data_nr: int = 0
+    packets_sent: int = 0
+    packets_received: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+
+
+@dataclass
+class _Tunnel:
+    tunnel_id: int
+    remote_tunnel_id: int
+    peer: L2tpPeer
+    channel: ControlChannel
+    state: str
+    changed_at: float
+    last_heard: float
+    remote_host_name: str = ""
+    challenge: bytes | None = None
+    sessions: dict[int, _Session] = field(default_factory=dict)
+    linger_until: float | None = None
+    stop_sent: bool = False
+    last_hello: float = 0.0
+    packets_sent: int = 0
+    packets_received: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+
+
+def _same_client(a: L2tpPeer, b: L2tpPeer) -> bool:
+    return a.address == b.address and a.outer_port == b.outer_port and a.l2tp_port == b.l2tp_port
+
+
+def _text(avp: Avp | None) -> str:
+    return avp.value.decode("utf-8", "replace") if avp is not None else ""
+
+
+class L2tpLns:
+    """The LNS: every tunnel and session, fed datagrams and time, giving datagrams and events."""
+
+    def __init__(self, settings: L2tpSettings, *, random_bytes: Callable[[int], bytes]) -> None:
+        self.settings = settings
+        self._random_bytes = random_bytes
+        self._tunnels: dict[int, _Tunnel] = {}
+        self._by_remote: dict[tuple[L2tpPeer, int], int] = {}
+        self._events: deque[Event] = deque()
+        self._outgoing: list[tuple[bytes, L2tpPeer]] = []
+        self._now = 0.0
+        self._counters = {name: 0 for name in L2tpCounters.__dataclass_fields__}
+
+    # --- public API ----------------------------------------------------------------------
+
+    def receive_datagram(self, data: bytes, peer: L2tpPeer, now: float) -> None:
+        """One UDP/1701 payload that arrived through *peer*'s SA."""
+        self._now = now
+        try:
+            message = decode(data)
+        except MalformedMessage as exc:
+            self._count("malformed")
+            log_error(error_line(None, None, f"Malformed packet from {peer.address}: {exc}"))
+            return
+        if isinstance(message, DataMessage):
+            self._receive_data(message, len(data), peer, now)
+        else:
+            self._receive_control(message, len(data), peer, now)
+
+    def datagrams_to_send(self, now: float) -> list[tuple[bytes, L2tpPeer]]:
+        self._now = now
+        for tunnel in list(self._tunnels.values()):
+            self._flush(tunnel, now)
+        out, self._outgoing = self._outgoing, []
+        return out
+
+    def get_timer(self) -> float | None:
+        deadlines: list[float] = []
+        for tunnel in self._tunnels.values():
+            channel_deadline = tunnel.channel.deadline()
+            if channel_deadline is not None:
+                deadlines.append(max(channel_deadline, self._now))
+            if tunnel.linger_until is not None:
+                deadlines.append(tunnel.linger_until)
+                continue
+            if tunnel.state == "wait-ctl-conn":
+                deadlines.append(tunnel.changed_at + self.settings.setup_timeout)
+            elif tunnel.state == "established" and self.settings.hello_interval > 0:
+                deadlines.append(self._next_hello(tunnel))
+            for session in tunnel.sessions.values():
+                if session.state == "wait-connect":
+                    deadlines.append(session.changed_at + self.settings.setup_timeout)
+        return min(deadlines) if deadlines else None
+
+    def handle_timer(self, now: float) -> None:
+        self._now = now
+        for tunnel in list(self._tunnels.values()):
+            if tunnel.linger_until is not None:
+                if now >= tunnel.linger_until:
+                    self._forget(tunnel)
+                    continue
+            elif tunnel.state == "wait-ctl-conn":
+                if now >= tunnel.changed_at + self.settings.setup_timeout:
+                    self._stop_tunnel(
+                        tunnel, StopCcnResult.GENERAL_ERROR, None, "no SCCCN in time", now
+                    )
+            elif tunnel.state == "established":
+                for session in list(tunnel.sessions.values()):
+                    if (
+                        session.state == "wait-connect"
+                        and now >= session.changed_at + self.settings.setup_timeout
+                    ):
+                        self._disconnect(
+                            tunnel, session, CdnResult.NOT_ESTABLISHED_IN_TIME, None, "", now
+                        )
+                if (
+                    self.settings.hello_interval > 0
+                    and now >= self._next_hello(tunnel)
+                    and tunnel.channel.idle
+                ):
+                    tunnel.last_hello = now
+                    self._send_control(
+                        tunnel, 0, [Avp.of_u16(AvpType.MESSAGE_TYPE, MessageType.HELLO)]
+                    )
+                    log_event(event_line(tunnel.tunnel_id, None, "O HELLO (keepalive)"))
+            if tunnel.tunnel_id in self._tunnels:
+                self._flush(tunnel, now)
+
+    def next_event(self) -> Event | None:
+        return self._events.popleft() if self._events else None
+
+    def send_ppp(self, session_key: SessionKey, frame: bytes, now: float) -> None:
+        """A PPP frame (as given: with or without FF 03) as a data message to the LAC."""
+        self._now = now
+        tunnel = self._tunnels.get(session_key.tunnel_id)
+        if tunnel is None or tunnel.state != "established":
+            return
+        session = tunnel.sessions.get(session_key.session_id)
+        if session is None or session.state != "established":
+            return
+        ns = nr = None
+        if session.sequencing:
+            ns, nr = session.data_ns, session.data_nr
+            session.data_ns = (session.data_ns + 1) & 0xFFFF
+        datagram = encode_data(
+            DataMessage(tunnel.remote_tunnel_id, session.remote_session_id, frame, ns, nr)
+        )
+        session.packets_sent += 1
+        session.bytes_sent += len(frame)
+        self._emit(tunnel, datagram)
+
+    def close_session(
+        self, session_key: SessionKey, result_code: int, now: float, message: str = ""
+    ) -> None:
+        """Send a CDN (e.g. PPP ended); a :class:`SessionClosed` follows."""
+        self._now = now
+        tunnel = self._tunnels.get(session_key.tunnel_id)
+        if tunnel is None or tunnel.linger_until is not None:
+            return
+        session = tunnel.sessions.get(session_key.session_id)
+        if session is not None:
+            self._disconnect(tunnel, session, result_code, None, message, now)
+
+    def close_tunnel(
+        self, tunnel_key: TunnelKey, result_code: int, now: float, message: str = ""
+    ) -> None:
+        """Send a StopCCN (``clear vpdn tunnel``); :class:`SessionClosed` and
+        :class:`TunnelClosed` events follow."""
+        self._now = now
+        tunnel = self._tunnels.get(tunnel_key.tunnel_id)
+        if tunnel is not None and tunnel.linger_until is None:
+            self._stop_tunnel(tunnel, result_code, None, message, now)
+
+    def tunnel_keys(self) -> tuple[TunnelKey, ...]:
+        return tuple(TunnelKey(t.tunnel_id) for t in self._live_tunnels())
+
+    def tunnel_status(self, now: float | None = None) -> tuple[L2tpTunnelStatus, ...]:
+        at = self._now if now is None else now
+        out = []
+        for tunnel in self._live_tunnels():
+            channel = tunnel.channel
+            counters = channel.counters
+            out.append(
+                L2tpTunnelStatus(
+                    local_tunnel_id=tunnel.tunnel_id,
+                    remote_tunnel_id=tunnel.remote_tunnel_id,
+                    state=tunnel.state,
+                    seconds_since_change=max(0, int(at - tunnel.changed_at)),
+                    remote_address=tunnel.peer.address,
+                    remote_port=tunnel.peer.l2tp_port,
+                    remote_host_name=tunnel.remote_host_name,
+                    local_address=self.settings.local_address,
+                    active_sessions=sum(
+                        1 for s in tunnel.sessions.values() if s.state == "established"
+                    ),
+                    packets_sent=tunnel.packets_sent,
+                    packets_received=tunnel.packets_received,
+                    bytes_sent=tunnel.bytes_sent,
+                    bytes_received=tunnel.bytes_received,
+                    control_ns=channel.ns,
+                    control_nr=channel.nr,
+                    local_rws=channel.local_rws,
+                    remote_rws=channel.peer_rws,
+                    retransmit_time=int(channel.retransmit_time),
+                    retransmit_time_max=int(
+                        max(counters.retransmit_time_max, channel.retransmit_initial)
+                    ),
+                    unsent_queue=len(channel.unsent),
+                    unsent_queue_max=counters.unsent_max,
+                    resend_queue=len(channel.resend),
+                    resend_queue_max=counters.resend_max,
+                    total_resends=counters.total_resends,
+                    zlb_acks=counters.zlb_acks_sent,
+                    retransmit_distribution=tuple(counters.retransmit_distribution),
+                    child_sa_id=tunnel.peer.child_sa_id,
+                    outer_port=tunnel.peer.outer_port,
+                )
+            )
+        return tuple(out)
+
+    def session_status(self, now: float | None = None) -> tuple[L2tpSessionStatus, ...]:
+        at = self._now if now is None else now
+        out = []
+        for tunnel in self._live_tunnels():
+            for session in tunnel.sessions.values():
+                out.append(
+                    L2tpSessionStatus(
+                        call_id=session.session_id,
+                        tunnel_id=tunnel.tunnel_id,
+                        remote_call_id=session.remote_session_id,
+                        remote_tunnel_id=tunnel.remote_tunnel_id,
+                        remote_host_name=tunnel.remote_host_name,
+                        remote_address=tunnel.peer.address,
+                        state=session.state,
+                        seconds_since_change=max(0, int(at - session.changed_at)),
+                        interface=self.settings.interface,
+                        packets_sent=session.packets_sent,
+                        packets_received=session.packets_received,
+                        bytes_sent=session.bytes_sent,
+                        bytes_received=session.bytes_received,
+                        sequencing=session.sequencing,
+                    )
+                )
+        return tuple(out)
+
+    def counters(self) -> L2tpCounters:
+        return L2tpCounters(**self._counters)
+
+    def peer_of(self, key: TunnelKey) -> L2tpPeer | None:
+        tunnel = self._tunnels.get(key.tunnel_id)
+        return tunnel.peer if tunnel is not None else None
+
+    # --- receiving -----------------------------------------------------------------------
+
+    def _count(self, name: str) -> None:
+        self._counters[name] += 1
+
+    def _live_tunnels(self) -> list[_Tunnel]:
+        return [t for t in self._tunnels.values() if t.linger_until is None]
+
+    def _find(self, tunnel_id: int, peer: L2tpPeer) -> _Tunnel | None:
+        tunnel = self._tunnels.get(tunnel_id)
+        if tunnel is None or not _same_client(tunnel.peer, peer):
+            return None
+        if tunnel.peer != peer:  # same client through a new SA (rekey): follow it
+            self._by_remote.pop((tunnel.peer, tunnel.remote_tunnel_id), None)
+            tunnel.peer = peer
+            self._by_remote[(peer, tunnel.remote_tunnel_id)] = tunnel.tunnel_id
+        return tunnel
+
+    def _receive_data(self, message: DataMessage, size: int, peer: L2tpPeer, now: float) -> None:
+        tunnel = self._find(message.tunnel_id, peer)
+        if tunnel is None or tunnel.linger_until is not None:
+            self._count("unknown_tunnel")
+            return
+        session = tunnel.sessions.get(message.session_id)
+        if session is None or session.state != "established":
+            self._count("unknown_session")
+            log_error(
+                error_line(tunnel.tunnel_id, message.session_id, "Data for an unknown session")
+            )
+            return
+        tunnel.packets_received += 1
+        tunnel.bytes_received += size
+        tunnel.last_heard = now
+        if message.ns is not None:
+            behind = ((message.ns - session.data_nr) & 0xFFFF) >= 0x8000
+            if session.packets_received and behind:
+                self._count("data_out_of_order")
+                return
+            session.data_nr = (message.ns + 1) & 0xFFFF
+            session.sequencing = True
+        session.packets_received += 1
+        session.bytes_received += len(message.payload)
+        self._events.append(
+            PppFrameReceived(SessionKey(tunnel.tunnel_id, session.session_id), message.payload)
+        )
+
+    def _receive_control(
+        self, message: ControlMessage, size: int, peer: L2tpPeer, now: float
+    ) -> None:
+        if message.tunnel_id == 0:
+            tunnel = self._tunnel_for_sccrq(message, peer, now)
+        else:
+            tunnel = self._find(message.tunnel_id, peer)
+        if tunnel is None:
+            return
+        tunnel.packets_received += 1
+        tunnel.bytes_received += size
+        tunnel.last_heard = now
+        for delivered in tunnel.channel.receive(message, now):
+            if tunnel.tunnel_id not in self._tunnels:
+                break
+            self._handle_control(tunnel, delivered, now)
+
+    def _tunnel_for_sccrq(
+        self, message: ControlMessage, peer: L2tpPeer, now: float
+    ) -> _Tunnel | None:
+        """A message to tunnel 0 must be an SCCRQ; a retransmitted one finds its tunnel."""
+        try:
+            avps, _ = decode_avps(message.avp_bytes, secret=self.settings.secret)
+        except MalformedMessage as exc:
+            self._count("malformed")
+            log_error(error_line(None, None, f"Malformed SCCRQ from {peer.address}: {exc}"))
+            return None
+        if (
+            not avps
+            or avps[0].attribute_type != AvpType.MESSAGE_TYPE
+            or avps[0].value != MessageType.SCCRQ.to_bytes(2, "big")
+        ):
+            self._count("unknown_tunnel")
+            return None
+        assigned = next((a for a in avps if a.attribute_type == AvpType.ASSIGNED_TUNNEL_ID), None)
+        try:
+            remote_id = assigned.u16() if assigned is not None else 0
+        except MalformedMessage:
+            remote_id = 0
+        existing_id = self._by_remote.get((peer, remote_id)) if remote_id else None
+        existing = self._tunnels.get(existing_id) if existing_id is not None else None
+        if existing is not None and (existing.linger_until is None or existing.channel.nr == 1):
+            return existing  # a retransmitted SCCRQ: the channel acknowledges it again
+        # else a new control connection (a client reconnecting with the same tunnel id)
+        tunnel_id = self._new_id(set(self._tunnels))
+        if tunnel_id is None:
+            self._count("unexpected")
+            return None
+        channel = ControlChannel(
+            local_rws=self.settings.receive_window,
+            retransmit_initial=self.settings.retransmit_initial,
+            retransmit_cap=self.settings.retransmit_cap,
+            max_retries=self.settings.max_retries,
+            ack_delay=self.settings.ack_delay,
+        )
+        channel.remote_tunnel_id = remote_id
+        tunnel = _Tunnel(tunnel_id, remote_id, peer, channel, "idle", now, now)
+        self._tunnels[tunnel_id] = tunnel
+        if remote_id:
+            self._by_remote[(peer, remote_id)] = tunnel_id
+        return tunnel
+
+    def _new_id(self, used: set[int]) -> int | None:
+        for _ in range(MAX_IDS_TRIES):
+            candidate = int.from_bytes(self._random_bytes(2), "big")
+            if candidate and candidate not in used:
+                return candidate
+        return next((i for i in range(1, 0x10000) if i not in used), None)
+
+    def _handle_control(self, tunnel: _Tunnel, message: ControlMessage, now: float) -> None:
+        if tunnel.linger_until is not None:
+            return  # shutting down: the channel acknowledges, nothing else happens
+        try:
+            avps, unrevealed = decode_avps(message.avp_bytes, secret=self.settings.secret)
+            if not avps or avps[0].attribute_type != AvpType.MESSAGE_TYPE or avps[0].vendor_id:
+                raise MalformedMessage("the first AVP is not the Message Type")
+            message_type = avps[0].u16()
+        except MalformedMessage as exc:
+            self._count("malformed")
+            log_error(error_line(tunnel.tunnel_id, None, f"Malformed control message: {exc}"))
+            return
+        by_type: dict[int, Avp] = {}
+        unknown_mandatory: list[Avp] = []
+        for avp in avps[1:]:
+            if avp.recognized and not (avp.hidden and avp.attribute_type in unrevealed):
+                by_type.setdefault(avp.attribute_type, avp)
+            elif avp.mandatory:
+                unknown_mandatory.append(avp)
+        session_id = message.session_id
+        log_packet(
+            packet_line(
+                "I",
+                message_name(message_type),
+                tunnel.tunnel_id,
+                session_id or None,
+                tunnel.remote_host_name,
+                tunnel.remote_tunnel_id,
+                message.ns,
+                message.nr,
+                len(message.avp_bytes) + 12,
+            )
+        )
+        if message_type not in _HANDLERS:
+            if avps[0].mandatory:
+                self._stop_tunnel(
+                    tunnel,
+                    StopCcnResult.GENERAL_ERROR,
+                    ErrorCode.OUT_OF_RANGE,
+                    f"unknown message type {message_type}",
+                    now,
+                )
+            else:
+                self._count("unexpected")
+            return
+        try:
+            _HANDLERS[message_type](self, tunnel, message, by_type, unknown_mandatory, now)
+        except MalformedMessage as exc:
+            self._count("malformed")
+            log_error(error_line(tunnel.tunnel_id, None, f"Bad AVP value: {exc}"))
+            if tunnel.state in ("idle", "wait-ctl-conn") and tunnel.linger_until is None:
+                self._stop_tunnel(
+                    tunnel, StopCcnResult.GENERAL_ERROR, ErrorCode.BAD_LENGTH, str(exc), now
+                )
+
+    # --- tunnel messages -----------------------------------------------------------------
+
+    def _on_sccrq(
+        self,
+        tunnel: _Tunnel,
+        message: ControlMessage,
+        avps: dict[int, Avp],
+        unknown: list[Avp],
+        now: float,
+    ) -> None:
+        if tunnel.state != "idle":
+            self._fsm_error(tunnel, "SCCRQ", now)
+            return
+        tunnel.remote_host_name = _text(avps.get(AvpType.HOST_NAME))[:64]
+        rws = avps.get(AvpType.RECEIVE_WINDOW_SIZE)
+        if rws is not None:
+            tunnel.channel.peer_rws = max(1, rws.u16())
+        log_event(
+            event_line(
+                tunnel.tunnel_id,
+                None,
+                f"New tunnel created for remote {tunnel.remote_host_name}, "
+                f"address {tunnel.peer.address}",
+            )
+        )
+        missing = [
+            name
+            for name, t in (
+                ("Protocol Version", AvpType.PROTOCOL_VERSION),
+                ("Host Name", AvpType.HOST_NAME),
+                ("Framing Capabilities", AvpType.FRAMING_CAPABILITIES),
+                ("Assigned Tunnel ID", AvpType.ASSIGNED_TUNNEL_ID),
+            )
+            if t not in avps
+        ]
+        if unknown:
+            self._stop_tunnel(
+                tunnel,
+                StopCcnResult.GENERAL_ERROR,
+                ErrorCode.UNKNOWN_MANDATORY_AVP,
+                f"unknown mandatory AVP {unknown[0].vendor_id}:{unknown[0].attribute_type}",
+                now,
+            )
+            return
+        if missing:
+            self._stop_tunnel(
+                tunnel,
+                StopCcnResult.GENERAL_ERROR,
+                ErrorCode.BAD_LENGTH,
+                f"missing {missing[0]} AVP",
+                now,
+            )
+            return
+        if avps[AvpType.ASSIGNED_TUNNEL_ID].u16() == 0:
+            self._stop_tunnel(
+                tunnel, StopCcnResult.GENERAL_ERROR, ErrorCode.OUT_OF_RANGE, "tunnel id 0", now
+            )
+            return
+        if avps[AvpType.PROTOCOL_VERSION].value != b"\x01\x00":
+            self._stop_tunnel(
+                tunnel, StopCcnResult.BAD_PROTOCOL_VERSION, None, "version 1.0 only", now
+            )
+            return
+        peer_challenge = avps.get(AvpType.CHALLENGE)
+        secret = self.settings.secret
+        reply = [
+            Avp.of_u16(AvpType.MESSAGE_TYPE, MessageType.SCCRP),
+            Avp(AvpType.PROTOCOL_VERSION, b"\x01\x00"),
+            Avp.of_u32(AvpType.FRAMING_CAPABILITIES, FRAMING_SYNC | FRAMING_ASYNC),
+            Avp.of_u32(AvpType.BEARER_CAPABILITIES, 0),
+            Avp.of_u16(AvpType.FIRMWARE_REVISION, self.settings.firmware_revision, mandatory=False),
+            Avp(AvpType.HOST_NAME, self.settings.host_name.encode()),
+            Avp(AvpType.VENDOR_NAME, self.settings.vendor_name.encode(), mandatory=False),
+            Avp.of_u16(AvpType.ASSIGNED_TUNNEL_ID, tunnel.tunnel_id),
+            Avp.of_u16(AvpType.RECEIVE_WINDOW_SIZE, tunnel.channel.local_rws),
+        ]
+        if peer_challenge is not None:
+            if secret is None or not peer_challenge.value:
+                self._stop_tunnel(
+                    tunnel,
+                    StopCcnResult.NOT_AUTHORIZED,
+                    None,
+                    "challenge without a tunnel secret",
+                    now,
+                )
+                return
+            log_event(
+                event_line(
+                    tunnel.tunnel_id, None, f"Got a challenge in SCCRQ, {tunnel.remote_host_name}"
+                )
+            )
+            reply.append(
+                Avp(
+                    AvpType.CHALLENGE_RESPONSE,
+                    challenge_response(MessageType.SCCRP, secret, peer_challenge.value),
+                )
+            )
+        if secret is not None:
+            tunnel.challenge = self._random_bytes(16)
+            reply.append(Avp(AvpType.CHALLENGE, tunnel.challenge))
+        self._send_control(tunnel, 0, reply)
+        self._set_tunnel_state(tunnel, "wait-ctl-conn", now)
+
+    def _on_scccn(
+        self,
+        tunnel: _Tunnel,
+        message: ControlMessage,
+        avps: dict[int, Avp],
+        unknown: list[Avp],
+        now: float,
+    ) -> None:
+        if tunnel.state != "wait-ctl-conn":
+            self._fsm_error(tunnel, "SCCCN", now)
+            return
+        if unknown:
+            self._stop_tunnel(
+                tunnel,
+                StopCcnResult.GENERAL_ERROR,
+                ErrorCode.UNKNOWN_MANDATORY_AVP,
+                f"unknown mandatory AVP {unknown[0].vendor_id}:{unknown[0].attribute_type}",
+                now,
+            )
+            return
+        if tunnel.challenge is not None and self.settings.secret is not None:
+            response = avps.get(AvpType.CHALLENGE_RESPONSE)
+            expected = challenge_response(MessageType.SCCCN, self.settings.secret, tunnel.challenge)
+            if response is None or not hmac.compare_digest(response.value, expected):
+                log_error(
+                    error_line(
+                        tunnel.tunnel_id,
+                        None,
+                        f"Tunnel authentication failed for {tunnel.remote_host_name}",
+                    )
+                )
+                self._stop_tunnel(
+                    tunnel,
+                    StopCcnResult.NOT_AUTHORIZED,
+                    None,
+                    "tunnel authentication failed",
+                    now,
+                )
+                return
+        self._set_tunnel_state(tunnel, "established", now)
+        self._events.append(
+            TunnelEstablished(
+                TunnelKey(tunnel.tunnel_id),
+                tunnel.peer,
+                tunnel.remote_tunnel_id,
+                tunnel.remote_host_name,
+            )
+        )
+
+    def _on_stopccn(
+        self,
+        tunnel: _Tunnel,
+        message: ControlMessage,
+        avps: dict[int, Avp],
+        unknown: list[Avp],
+        now: float,
+    ) -> None:
+        result, error, text = _result(avps.get(AvpType.RESULT_CODE))
+        log_event(
+            event_line(
+                tunnel.tunnel_id,
+                None,
+                f"Received StopCCN from {tunnel.remote_host_name}, result {result}"
+                + (f", error {error}" if error is not None else "")
+                + (f", {text}" if text else ""),
+            )
+        )
+        tunnel.channel.ack_now(now)
+        self._end_tunnel(tunnel, result, error, text, now, by_peer=True)
+
+    def _on_hello(
+        self,
+        tunnel: _Tunnel,
+        message: ControlMessage,
+        avps: dict[int, Avp],
+        unknown: list[Avp],
+        now: float,
+    ) -> None:
+        if unknown:
+            self._stop_tunnel(
+                tunnel,
+                StopCcnResult.GENERAL_ERROR,
+                ErrorCode.UNKNOWN_MANDATORY_AVP,
+                "unknown mandatory AVP in HELLO",
+                now,
+            )
+
+    # --- session messages ----------------------------------------------------------------
+
+    def _on_icrq(
+        self,
+        tunnel: _Tunnel,
+        message: ControlMessage,
+        avps: dict[int, Avp],
+        unknown: list[Avp],
+        now: float,
+    ) -> None:
+        if tunnel.state != "established":
+            self._fsm_error(tunnel, "ICRQ", now)
+            return
+        assigned = avps.get(AvpType.ASSIGNED_SESSION_ID)
+        remote_session_id = assigned.u16() if assigned is not None else 0
+        serial = avps.get(AvpType.CALL_SERIAL_NUMBER)
+        if remote_session_id == 0:
+            log_error(error_line(tunnel.tunnel_id, None, "ICRQ without an Assigned Session ID"))
+            self._count("malformed")
+            return
+        local_id = self._new_id(set(tunnel.sessions))
+        if local_id is None:
+            return
+        session = _Session(
+            local_id,
+            remote_session_id,
+            "idle",
+            now,
+            call_serial_number=serial.u32() if serial is not None and len(serial.value) == 4 else 0,
+            calling_number=_text(avps.get(AvpType.CALLING_NUMBER))[:64],
+            called_number=_text(avps.get(AvpType.CALLED_NUMBER))[:64],
+        )
+        tunnel.sessions[local_id] = session
+        if unknown:
+            self._disconnect(
+                tunnel,
+                session,
+                CdnResult.GENERAL_ERROR,
+                ErrorCode.UNKNOWN_MANDATORY_AVP,
+                f"unknown mandatory AVP {unknown[0].vendor_id}:{unknown[0].attribute_type}",
+                now,
+            )
+            return
+        active = sum(
+            1 for s in tunnel.sessions.values() if s.state in ("wait-connect", "established")
+        )
+        if active >= self.settings.sessions_per_tunnel:
+            self._count("sessions_refused")
+            pix_log(
+                603110,
+                f"Failed to establish L2TP session, tunnel_id = {tunnel.tunnel_id}, "
+                f"remote_peer_ip = {tunnel.peer.address}, user = {tunnel.remote_host_name}. "
+                "Multiple sessions per tunnel are not supported",
+            )
+            self._disconnect(
+                tunnel,
+                session,
+                CdnResult.NO_FACILITIES_TEMPORARY,
+                ErrorCode.INSUFFICIENT_RESOURCES,
+                "one session per tunnel",
+                now,
+            )
+            return
+        self._send_control(
+            tunnel,
+            remote_session_id,
+            [
+                Avp.of_u16(AvpType.MESSAGE_TYPE, MessageType.ICRP),
+                Avp.of_u16(AvpType.ASSIGNED_SESSION_ID, local_id),
+            ],
+        )
+        self._set_session_state(tunnel, session, "wait-connect", now)
+
+    def _on_iccn(
+        self,
+        tunnel: _Tunnel,
+        message: ControlMessage,
+        avps: dict[int, Avp],
+        unknown: list[Avp],
+        now: float,
+    ) -> None:
+        session = tunnel.sessions.get(message.session_id)
+        if session is None or session.state != "wait-connect":
+            self._count("unexpected")
+            log_error(error_line(tunnel.tunnel_id, message.session_id, "ICCN for no call"))
+            return
+        if unknown:
+            self._disconnect(
+                tunnel,
+                session,
+                CdnResult.GENERAL_ERROR,
+                ErrorCode.UNKNOWN_MANDATORY_AVP,
+                f"unknown mandatory AVP {unknown[0].vendor_id}:{unknown[0].attribute_type}",
+                now,
+            )
+            return
+        speed = avps.get(AvpType.TX_CONNECT_SPEED)
+        framing = avps.get(AvpType.FRAMING_TYPE)
+        session.sequencing = AvpType.SEQUENCING_REQUIRED in avps
+        self._set_session_state(tunnel, session, "established", now)
+        self._events.append(
+            SessionEstablished(
+                key=SessionKey(tunnel.tunnel_id, session.session_id),
+                peer=tunnel.peer,
+                tunnel_id=tunnel.tunnel_id,
+                remote_tunnel_id=tunnel.remote_tunnel_id,
+                session_id=session.session_id,
+                remote_session_id=session.remote_session_id,
+                remote_host_name=tunnel.remote_host_name,
+                calling_number=session.calling_number,
+                called_number=session.called_number,
+                call_serial_number=session.call_serial_number,
+                tx_connect_speed=speed.u32() if speed is not None and len(speed.value) == 4 else 0,
+                framing_type=framing.u32()
+                if framing is not None and len(framing.value) == 4
+                else 0,
+                sequencing_required=session.sequencing,
+                interface=self.settings.interface,
+            )
+        )
+
+    def _on_cdn(
+        self,
+        tunnel: _Tunnel,
+        message: ControlMessage,
+        avps: dict[int, Avp],
+        unknown: list[Avp],
+        now: float,
+    ) -> None:
+        session = tunnel.sessions.get(message.session_id)
+        if session is None:
+            assigned = avps.get(AvpType.ASSIGNED_SESSION_ID)
+            if assigned is not None and len(assigned.value) == 2:
+                remote = assigned.u16()
+                session = next(
+                    (s for s in tunnel.sessions.values() if s.remote_session_id == remote), None
+                )
+        if session is None:
+            self._count("unknown_session")
+            return
+        result, error, text = _result(avps.get(AvpType.RESULT_CODE))
+        log_event(
+            event_line(
+                tunnel.tunnel_id,
+                session.session_id,
+                f"Received CDN, result {result}"
+                + (f", error {error}" if error is not None else ""),
+            )
+        )
+        self._end_session(tunnel, session, result, error, text, now, by_peer=True)
+
+    def _on_session_info(
+        self,
+        tunnel: _Tunnel,
+        message: ControlMessage,
+        avps: dict[int, Avp],
+        unknown: list[Avp],
+        now: float,
+    ) -> None:
+        """WEN and SLI: accepted (acknowledged); an LNS without HDLC framing has no use for
+        the ACCM or the error counters."""
+        session = tunnel.sessions.get(message.session_id)
+        if session is not None and unknown:
+            self._disconnect(
+                tunnel,
+                session,
+                CdnResult.GENERAL_ERROR,
+                ErrorCode.UNKNOWN_MANDATORY_AVP,
+                "unknown mandatory AVP",
+                now,
+            )
+
+    def _on_unexpected(
+        self,
+        tunnel: _Tunnel,
+        message: ControlMessage,
+        avps: dict[int, Avp],
+        unknown: list[Avp],
+        now: float,
+    ) -> None:
+        """SCCRP, ICRP, OCRQ, OCRP, OCCN: not for an LNS that does not place calls."""
+        self._count("unexpected")
+        log_error(error_line(tunnel.tunnel_id, None, "Unexpected control message ignored"))
+
+    # --- sending and teardown --------------------------------------------------------------
+
+    def _send_control(self, tunnel: _Tunnel, remote_session_id: int, avps: list[Avp]) -> None:
+        tunnel.channel.queue(remote_session_id, encode_avps(avps))
+
+    def _flush(self, tunnel: _Tunnel, now: float) -> None:
+        for message in tunnel.channel.messages_to_send(now):
+            datagram = encode_control(message)
+            name = "ZLB"
+            if message.avp_bytes:
+                name = message_name(int.from_bytes(message.avp_bytes[6:8], "big"))
+            log_packet(
+                packet_line(
+                    "O",
+                    name,
+                    tunnel.tunnel_id,
+                    None,
+                    tunnel.remote_host_name,
+                    tunnel.remote_tunnel_id,
+                    message.ns,
+                    message.nr,
+                    len(datagram),
+                )
+            )
+            self._emit(tunnel, datagram)
+        if tunnel.channel.failed and tunnel.tunnel_id in self._tunnels:
+            log_error(
+                error_line(
+                    tunnel.tunnel_id,
+                    None,
+                    f"Tunnel to {tunnel.peer.address} timed out, no acknowledgement",
+                )
+            )
+            if tunnel.linger_until is None:
+                self._end_tunnel(
+                    tunnel,
+                    StopCcnResult.GENERAL_ERROR,
+                    None,
+                    "",
+                    now,
+                    by_peer=False,
+                    reason="retransmission limit",
+                )
+            self._forget(tunnel)
+        elif tunnel.stop_sent and tunnel.channel.idle and tunnel.channel.deadline() is None:
+            self._forget(tunnel)  # our StopCCN was acknowledged
+
+    def _emit(self, tunnel: _Tunnel, datagram: bytes) -> None:
+        tunnel.packets_sent += 1
+        tunnel.bytes_sent += len(datagram)
+        self._outgoing.append((datagram, tunnel.peer))
+
+    def _next_hello(self, tunnel: _Tunnel) -> float:
+        return max(tunnel.last_heard, tunnel.last_hello) + self.settings.hello_interval
+
+    def _set_tunnel_state(self, tunnel: _Tunnel, state: str, now: float) -> None:
+        log_event(
+            event_line(
+                tunnel.tunnel_id, None, f"Tunnel state change from {tunnel.state} to {state}"
+            )
+        )
+        tunnel.state = state
+        tunnel.changed_at = now
+
+    def _set_session_state(
+        self, tunnel: _Tunnel, session: _Session, state: str, now: float
+    ) -> None:
+        log_event(
+            event_line(
+                tunnel.tunnel_id,
+                session.session_id,
+                f"Session state change from {session.state} to {state}",
+            )
+        )
+        session.state = state
+        session.changed_at = now
+
+    def _fsm_error(self, tunnel: _Tunnel, what: str, now: float) -> None:
+        log_error(error_line(tunnel.tunnel_id, None, f"{what} in state {tunnel.state}"))
+        self._stop_tunnel(tunnel, StopCcnResult.FSM_ERROR, None, f"{what} unexpected", now)
+
+    def _disconnect(  # noqa: PLR0917
+        self,
+        tunnel: _Tunnel,
+        session: _Session,
+        result: int,
+        error: int | None,
+        text: str,
+        now: float,
+    ) -> None:
+        """Send a CDN for *session* and end it."""
+        self._send_control(
+            tunnel,
+            session.remote_session_id,
+            [
+                Avp.of_u16(AvpType.MESSAGE_TYPE, MessageType.CDN),
+                Avp(AvpType.RESULT_CODE, result_code_value(result, error, text)),
+                Avp.of_u16(AvpType.ASSIGNED_SESSION_ID, session.session_id),
+            ],
+        )
+        log_event(event_line(tunnel.tunnel_id, session.session_id, f"O CDN, result {result}"))
+        self._end_session(tunnel, session, result, error, text, now, by_peer=False)
+
+    def _end_session(  # noqa: PLR0917
+        self,
+        tunnel: _Tunnel,
+        session: _Session,
+        result: int,
+        error: int | None,
+        text: str,
+        now: float,
+        *,
+        by_peer: bool,
+    ) -> None:
+        tunnel.sessions.pop(session.session_id, None)
+        was = session.state == "established"
+        announced = session.state != "idle"
+        self._set_session_state(tunnel, session, "closed", now)
+        if announced:
+            self._events.append(
+                SessionClosed(
+                    SessionKey(tunnel.tunnel_id, session.session_id),
+                    tunnel.peer,
+                    result,
+                    error,
+                    text,
+                    by_peer,
+                    was,
+                )
+            )
+
+    def _stop_tunnel(
+        self, tunnel: _Tunnel, result: int, error: int | None, text: str, now: float
+    ) -> None:
+        """Send a StopCCN and end the tunnel."""
+        log_event(
+            event_line(
+                tunnel.tunnel_id,
+                None,
+                f"O StopCCN to {tunnel.remote_host_name or tunnel.peer.address}, result {result}"
+                + (f", error {error}" if error is not None else ""),
+            )
+        )
+        self._send_control(
+            tunnel,
+            0,
+            [
+                Avp.of_u16(AvpType.MESSAGE_TYPE, MessageType.STOPCCN),
+                Avp.of_u16(AvpType.ASSIGNED_TUNNEL_ID, tunnel.tunnel_id),
+                Avp(AvpType.RESULT_CODE, result_code_value(result, error, text)),
+            ],
+        )
+        self._end_tunnel(tunnel, result, error, text, now, by_peer=False)
+
+    def _end_tunnel(
+        self,
+        tunnel: _Tunnel,
+        result: int,
+        error: int | None,
+        text: str,
+        now: float,
+        *,
+        by_peer: bool,
+        reason: str = "",
+    ) -> None:
+        for session in list(tunnel.sessions.values()):
+            self._end_session(tunnel, session, result, error, text, now, by_peer=by_peer)
+        was_established = tunnel.state == "established"
+        self._set_tunnel_state(tunnel, "shutting-down", now)
+        tunnel.linger_until = now + self.settings.stop_linger
+        tunnel.stop_sent = not by_peer
+        self._events.append(
+            TunnelClosed(
+                TunnelKey(tunnel.tunnel_id),
+                tunnel.peer,
+                tunnel.remote_tunnel_id,
+                result,
+                error,
+                text,
+                by_peer,
+                reason or ("StopCCN received" if by_peer else "StopCCN sent"),
+                was_established,
+            )
+        )
+
+    def _forget(self, tunnel: _Tunnel) -> None:
+        self._tunnels.pop(tunnel.tunnel_id, None)
+        by_remote_key = (tunnel.peer, tunnel.remote_tunnel_id)
+        if self._by_remote.get(by_remote_key) == tunnel.tunnel_id:
+            del self._by_remote[by_remote_key]
+
+
+def _result(avp: Avp | None) -> tuple[int, int | None, str]:
+    if avp is None or len(avp.value) < 2:
+        return 0, None, ""
+    result = int.from_bytes(avp.value[:2], "big")
+    error = int.from_bytes(avp.value[2:4], "big") if len(avp.value) >= 4 else None
+    text = avp.value[4:].decode("utf-8", "replace")[:128] if len(avp.value) > 4 else ""
+    return result, error, text
+
+
+_Handler = Callable[[L2tpLns, _Tunnel, ControlMessage, dict[int, Avp], list[Avp], float], None]
+
+_HANDLERS: dict[int, _Handler] = {
+    MessageType.SCCRQ: L2tpLns._on_sccrq,
+    MessageType.SCCRP: L2tpLns._on_unexpected,
+    MessageType.SCCCN: L2tpLns._on_scccn,
+    MessageType.STOPCCN: L2tpLns._on_stopccn,
+    MessageType.HELLO: L2tpLns._on_hello,
+    MessageType.OCRQ: L2tpLns._on_unexpected,
+    MessageType.OCRP: L2tpLns._on_unexpected,
+    MessageType.OCCN: L2tpLns._on_unexpected,
+    MessageType.ICRQ: L2tpLns._on_icrq,
+    MessageType.ICRP: L2tpLns._on_unexpected,
+    MessageType.ICCN: L2tpLns._on_iccn,
+    MessageType.CDN: L2tpLns._on_cdn,
+    MessageType.WEN: L2tpLns._on_session_info,
+    MessageType.SLI: L2tpLns._on_session_info,
+}
