@@ -1,0 +1,305 @@
+"""The userspace dataplane's ESP demultiplexing, L2TP filter, replies, counters and lifetimes,
+driven without sockets (ESP-in-UDP through esp_in_udp_received / send_udp), plus the IPv4/UDP
+helpers and the memory fake. Real sockets: tests/interop/test_dataplane_netns.py.
+"""
+
+from __future__ import annotations
+
+import struct
+from ipaddress import IPv4Address
+
+import pytest
+from twisted.internet.task import Clock
+from zope.interface.verify import verifyObject
+
+from pixgw.dataplane.interfaces import IDataplane, L2tpPeer
+from pixgw.dataplane.ipv4 import (
+    build_ipv4,
+    build_udp,
+    checksum,
+    clamp_tcp_mss,
+    parse_ipv4,
+    parse_udp,
+    udp_checksum,
+)
+from pixgw.dataplane.memory import MemoryDataplane
+from pixgw.dataplane.userspace import UserspaceDataplane
+from pixgw.esp import EspDrop, EspSa
+from pixgw.ike.events import (
+    ChildSaDeleted,
+    ChildSaEstablished,
+    Endpoint,
+    EspSaParameters,
+    RekeyRequested,
+    TrafficSelector,
+)
+
+GW = IPv4Address("203.0.113.1")
+NAT = IPv4Address("198.51.100.7")
+
+
+def event(child_id, in_spi, out_spi, port, *, cipher="esp-aes", integrity="esp-sha-hmac",
+          encapsulation="udp-transport", seconds=3600, kb=250000, nat_oa=None):
+    ek = {"esp-aes": 16, "esp-3des": 24, "esp-des": 8}[cipher]
+    ak = {"esp-sha-hmac": 20, "esp-md5-hmac": 16}[integrity]
+    inbound = EspSaParameters(in_spi, cipher, integrity, bytes([child_id]) * ek,
+                              bytes([child_id + 1]) * ak)
+    outbound = EspSaParameters(out_spi, cipher, integrity, bytes([child_id + 2]) * ek,
+                               bytes([child_id + 3]) * ak)
+    return ChildSaEstablished(
+        ike_sa_id=bytes(16), child_sa_id=child_id, local=Endpoint(GW, 4500),
+        remote=Endpoint(NAT, port), inbound=inbound, outbound=outbound,
+        encapsulation=encapsulation,
+        local_selector=TrafficSelector(GW, GW, 17, 1701),
+        remote_selector=TrafficSelector(NAT, NAT, 17, 1701),
+        lifetime_seconds=seconds, lifetime_kilobytes=kb, crypto_map="dyn", crypto_map_sequence=10,
+        remote_behind_nat=True, nat_oa_initiator=nat_oa,
+    )
+
+
+class Peer:
+    """The client's side of one child SA: our outbound is its inbound and the reverse."""
+
+    def __init__(self, ev):
+        self.out = EspSa(ev.inbound, now=0, random_bytes=lambda n: b"\x5a" * n)
+        self.inb = EspSa(ev.outbound, now=0, random_bytes=lambda n: b"\x5a" * n)
+
+    def l2tp(self, payload, sport=1701, dport=1701):
+        return self.out.encrypt(17, build_udp(sport, dport, payload))
+
+
+@pytest.fixture
+def gw():
+    clock = Clock()
+    dp = UserspaceDataplane(clock, raw_esp=False, guard_l2tp=False, tun=None,
+                            random_bytes=lambda n: b"\x11" * n)
+    got, sent, life = [], [], []
+    dp.start(lambda peer, data: got.append((peer, data)), lambda d, a: sent.append((d, a)))
+    dp.set_lifetime_listener(life.append)
+    yield dp, clock, got, sent, life
+    dp.stop()
+
+
+def test_provides_interface(gw):
+    dp = gw[0]
+    assert verifyObject(IDataplane, dp)
+    assert verifyObject(IDataplane, MemoryDataplane())
+
+
+def test_esp_in_udp_to_l2tp_and_back(gw):
+    dp, _, got, sent, _ = gw
+    ev = event(1, 0x1000, 0x2000, 4500, nat_oa=IPv4Address("192.168.1.10"))
+    dp.install_child_sa(ev)
+    peer = Peer(ev)
+    dp.esp_in_udp_received(peer.l2tp(b"SCCRQ"), (str(NAT), 4500))
+    assert got == [(L2tpPeer(1, NAT, 4500, 1701), b"SCCRQ")]
+    dp.send_l2tp(got[0][0], b"SCCRP")
+    assert len(sent) == 1
+    data, addr = sent[0]
+    assert addr == (str(NAT), 4500)
+    nh, seg = peer.inb.decrypt(data)
+    assert nh == 17
+    sport, dport, length, csum = struct.unpack("!HHHH", seg[:8])
+    assert (sport, dport, length, seg[8:]) == (1701, 1701, 13, b"SCCRP")
+    # checksum over the addresses the client knows: ours and its private (NAT-OA) address
+    zeroed = seg[:6] + b"\0\0" + seg[8:]
+    assert csum == udp_checksum(GW.packed, IPv4Address("192.168.1.10").packed, zeroed)
+    c = dp.sa_counters(1)
+    assert (c.encaps, c.encrypt, c.digest, c.decaps, c.decrypt, c.verify) == (1, 1, 1, 1, 1, 1)
+
+
+def test_macos_ephemeral_l2tp_port_kept(gw):
+    dp, _, got, sent, _ = gw
+    ev = event(1, 0x1000, 0x2000, 4500)
+    dp.install_child_sa(ev)
+    peer = Peer(ev)
+    dp.esp_in_udp_received(peer.l2tp(b"x", sport=50123), (str(NAT), 4500))
+    assert got[0][0].l2tp_port == 50123
+    dp.send_l2tp(got[0][0], b"y")
+    _, seg = peer.inb.decrypt(sent[0][0])
+    assert parse_udp(seg).destination_port == 50123
+
+
+def test_two_clients_behind_one_nat_stay_separate(gw):
+    dp, _, got, sent, _ = gw
+    ev_a, ev_b = event(1, 0x1000, 0x2000, 4500), event(3, 0x1001, 0x2000, 61000)
+    dp.install_child_sa(ev_a)
+    dp.install_child_sa(ev_b)
+    a, b = Peer(ev_a), Peer(ev_b)
+    dp.esp_in_udp_received(a.l2tp(b"from-a"), (str(NAT), 4500))
+    dp.esp_in_udp_received(b.l2tp(b"from-b"), (str(NAT), 61000))
+    assert [(p.child_sa_id, p.outer_port, d) for p, d in got] == [
+        (1, 4500, b"from-a"), (3, 61000, b"from-b")]
+    # A's SPI from B's port does not reach A's SA
+    dp.esp_in_udp_received(a.l2tp(b"spoof"), (str(NAT), 61000))
+    assert len(got) == 2
+    assert dp.counters().esp_unknown_spi == 1
+    for peer, _ in got:
+        dp.send_l2tp(peer, b"reply")
+    assert [addr for _, addr in sent] == [(str(NAT), 4500), (str(NAT), 61000)]
+    assert a.inb.decrypt(sent[0][0])[1][8:] == b"reply"
+    assert b.inb.decrypt(sent[1][0])[1][8:] == b"reply"
+
+
+def test_replay_tamper_keepalive_and_non_l2tp_are_counted(gw):
+    dp, _, got, _, _ = gw
+    ev = event(1, 0x1000, 0x2000, 4500)
+    dp.install_child_sa(ev)
+    peer = Peer(ev)
+    pkt = peer.l2tp(b"hello")
+    src = (str(NAT), 4500)
+    dp.esp_in_udp_received(pkt, src)
+    dp.esp_in_udp_received(pkt, src)                      # replay
+    bad = bytearray(peer.l2tp(b"hello"))
+    bad[20] ^= 1
+    dp.esp_in_udp_received(bytes(bad), src)               # tamper
+    dp.esp_in_udp_received(b"\xff", src)                  # NAT keepalive (RFC 3948 §2.3)
+    dp.esp_in_udp_received(peer.l2tp(b"dns", dport=53), src)  # not L2TP
+    dp.esp_in_udp_received(b"\0\0\0\0ike", src)           # non-ESP marker
+    dp.esp_in_udp_received(b"abc", src)                   # short
+    assert len(got) == 1
+    c = dp.counters()
+    assert (c.esp_replayed, c.esp_auth_failed, c.nat_keepalives, c.esp_not_l2tp) == (1, 1, 1, 1)
+    assert c.esp_malformed == 2
+    s = dp.sa_counters(1)
+    assert s.replay_failures == 1
+    assert s.recv_errors == 1
+    assert s.decaps == 2
+
+
+def test_raw_esp_peer_is_keyed_with_port_zero(gw):
+    dp, _, got, _, _ = gw
+    ev = event(1, 0x1000, 0x2000, 500, encapsulation="transport")
+    dp.install_child_sa(ev)
+    peer = Peer(ev)
+    dp.esp_received(peer.l2tp(b"raw"), str(NAT), 0)
+    assert got == [(L2tpPeer(1, NAT, 0, 1701), b"raw")]
+    dp.esp_in_udp_received(peer.l2tp(b"udp"), (str(NAT), 500))
+    assert len(got) == 1
+
+
+def test_tunnel_mode_inner_ip(gw):
+    dp, _, got, sent, _ = gw
+    ev = event(1, 0x1000, 0x2000, 4500, encapsulation="udp-tunnel")
+    dp.install_child_sa(ev)
+    peer = Peer(ev)
+    inner = build_ipv4(NAT.packed, GW.packed, 17, build_udp(1701, 1701, b"t"))
+    dp.esp_in_udp_received(peer.out.encrypt(4, inner), (str(NAT), 4500))
+    assert got[0][1] == b"t"
+    dp.send_l2tp(got[0][0], b"u")
+    nh, pkt = peer.inb.decrypt(sent[0][0])
+    assert nh == 4
+    assert parse_ipv4(pkt).destination == NAT.packed
+
+
+def test_lifetimes_soft_then_hard(gw):
+    dp, clock, _, sent, life = gw
+    ev = event(1, 0x1000, 0x2000, 4500, seconds=100)
+    dp.install_child_sa(ev)
+    clock.advance(50)
+    assert life == []
+    clock.advance(41)
+    assert life == [RekeyRequested(1)]
+    assert dp.sa_counters(1).inbound_seconds_left == 9
+    clock.advance(10)
+    assert life[1] == ChildSaDeleted(bytes(16), 1, 0x1000, 0x2000, "lifetime expired")
+    assert dp.sa_counters(1) is None
+    dp.send_l2tp(L2tpPeer(1, NAT, 4500, 1701), b"late")
+    assert sent == []
+    assert dp.counters().send_no_sa == 1
+
+
+def test_remove_and_snapshot(gw):
+    dp = gw[0]
+    ev = event(1, 0xFBC9DB43, 0xA8C54EC8, 4500, cipher="esp-des", integrity="esp-md5-hmac")
+    dp.install_child_sa(ev)
+    (snap,) = dp.snapshot()
+    assert snap.transform == "esp-des esp-md5-hmac "
+    assert snap.mode == "Transport, UDP-Encaps"
+    assert snap.iv_size == 8
+    assert snap.local_ident == (GW, IPv4Address("255.255.255.255"), 17, 1701)
+    assert snap.ipsec_overhead == 8 + 8 + 2 + 12 + 6  # header, IV, trailer, ICV, max pad for 0
+    dp.remove_child_sa(ChildSaDeleted(bytes(16), 1, 0xFBC9DB43, 0xA8C54EC8, "delete"))
+    assert dp.snapshot() == ()
+    dp.remove_child_sa(ChildSaDeleted(bytes(16), 99, 1, 2, "unknown ids are ignored"))
+
+
+def test_plain_l2tp_counted(gw):
+    dp = gw[0]
+    dp.note_l2tp_without_ipsec(("198.51.100.9", 1701))
+    assert dp.counters().l2tp_without_ipsec == 1
+
+
+# --- IPv4 helpers ---------------------------------------------------------------------------------
+
+
+def test_checksum_rfc1071_example():
+    # RFC 1071 §3: words 0001 f203 f4f5 f6f7 sum to ddf2 (before the complement)
+    assert checksum(bytes.fromhex("0001f203f4f5f6f7")) == (~0xDDF2 & 0xFFFF)
+    assert checksum(b"") == 0xFFFF
+    assert checksum(b"\xff\xff") == 0
+
+
+def test_ipv4_header_checksum_verifies():
+    pkt = build_ipv4(GW.packed, NAT.packed, 17, b"abc", ident=7)
+    assert checksum(pkt[:20]) == 0
+    p = parse_ipv4(pkt)
+    assert (p.protocol, p.total_length, p.source, p.fragment) == (17, 23, GW.packed, False)
+    assert parse_ipv4(pkt[:19]) is None
+    assert parse_ipv4(b"\x65" + pkt[1:]) is None
+
+
+def test_udp_checksum_verifies_with_pseudo_header():
+    seg = build_udp(1701, 1701, b"odd", source=GW.packed, destination=NAT.packed)
+    pseudo = GW.packed + NAT.packed + b"\x00\x11" + len(seg).to_bytes(2, "big")
+    assert checksum(pseudo + seg) == 0
+    assert parse_udp(seg).payload == b"odd"
+    assert parse_udp(seg[:7]) is None
+
+
+def syn(mss):
+    tcp = struct.pack("!HHIIBBHHH", 1234, 80, 1, 0, 0x60, 0x02, 65535, 0, 0)
+    tcp += struct.pack("!BBH", 2, 4, mss)
+    src, dst = IPv4Address("10.1.1.5").packed, IPv4Address("192.0.2.80").packed
+    pseudo = src + dst + b"\x00\x06" + len(tcp).to_bytes(2, "big")
+    csum = checksum(pseudo + tcp)
+    tcp = tcp[:16] + csum.to_bytes(2, "big") + tcp[18:]
+    return build_ipv4(src, dst, 6, tcp), pseudo
+
+
+def test_mss_clamped_and_checksum_still_valid():
+    pkt, pseudo = syn(1460)
+    out = clamp_tcp_mss(pkt, 1360)
+    assert out[20 + 22:20 + 24] == (1360).to_bytes(2, "big")
+    assert checksum(pseudo + out[20:]) == 0
+    assert clamp_tcp_mss(pkt, 1500) == pkt   # never raised
+    small, _ = syn(1200)
+    assert clamp_tcp_mss(small, 1360) == small
+
+
+def test_memory_dataplane_plays_the_network():
+    mem = MemoryDataplane()
+    got, life = [], []
+    mem.start(lambda p, d: got.append((p, d)), lambda d, a: None)
+    mem.set_lifetime_listener(life.append)
+    ev = event(5, 1, 2, 4500)
+    mem.install_child_sa(ev)
+    peer = mem.receive_l2tp(5, b"hi")
+    assert got == [(peer, b"hi")]
+    mem.send_l2tp(peer, b"back")
+    assert mem.sent_l2tp[0].payload == b"back"
+    assert mem.sa_counters(5).encaps == 1
+    delivered = []
+    mem.add_client_route(IPv4Address("10.1.1.5"), delivered.append, 1400)
+    pkt, _ = syn(1460)
+    assert not mem.receive_ip(pkt)
+    mem.expire(5, hard=False)
+    mem.expire(5, hard=True)
+    assert life[0] == RekeyRequested(5)
+    assert life[1].reason == "lifetime expired"
+    assert mem.child_sas == {}
+
+
+def test_esp_drop_is_malformed_message():
+    from pixgw.wire import MalformedMessage
+    assert issubclass(EspDrop, MalformedMessage)
