@@ -15,6 +15,59 @@ from ipaddress import IPv4Address  # noqa: F401
 
 # === ike =========================================================================================
 
+
+@dataclass(frozen=True)
+class IsakmpSaStatus:
+    """One IKE SA for ``show crypto isakmp sa`` (``dst src state pending created``): ``dst`` is
+    our address, ``src`` the peer's; ``pending`` counts quick modes in progress, ``created``
+    the IPsec SA pairs made under it. The rest is for ``debug``/extension output; no keys."""
+
+    dst: IPv4Address
+    src: IPv4Address
+    state: str  # MM_NO_STATE | MM_SA_SETUP | MM_KEY_EXCH | QM_IDLE | MM_DELETED
+    pending: int = 0
+    created: int = 0
+    ike_sa_id: bytes = b""
+    src_port: int = 500
+    dst_port: int = 500
+    conn_id: int = 0
+    encryption: str = ""
+    hash: str = ""
+    group: int = 0
+    authentication: str = ""
+    lifetime: int = 0
+    seconds_left: int = 0
+    nat_traversal: str = ""  # "", "RFC 3947", "draft-02", "draft-03"
+    peer_behind_nat: bool = False
+    peer_vendor: str | None = None
+    dpd: bool = False
+
+
+@dataclass(frozen=True)
+class IsakmpPolicyStatus:
+    """One line group of ``show crypto isakmp policy`` (the configured suites plus the default)."""
+
+    priority: int | None  # None: "Default protection suite"
+    encryption: str
+    hash: str
+    authentication: str
+    group: int
+    lifetime: int
+
+
+@dataclass(frozen=True)
+class IkeCounters:
+    """What the IKE responder dropped (extension)."""
+
+    received: int = 0
+    malformed: int = 0
+    unknown_sa: int = 0
+    retransmissions_answered: int = 0
+    retransmissions_sent: int = 0
+    proposals_refused: int = 0
+    authentication_failed: int = 0
+    half_open_expired: int = 0
+
 # === ipsec / dataplane ===========================================================================
 
 
