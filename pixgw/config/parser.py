@@ -261,8 +261,17 @@ ESP_AUTHENTICATION = ("esp-md5-hmac", "esp-sha-hmac", "esp-sha256-hmac")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
 _HARDWARE = re.compile(r"^[a-z][a-z-]*[0-9]+(/[0-9]+)?(\.[0-9]+)?$")
 _SPEEDS = (
-    "auto", "10baset", "10full", "100basetx", "100full", "1000auto", "1000full", "1000sxfull",
-    "aui", "bnc", "physical",
+    "auto",
+    "10baset",
+    "10full",
+    "100basetx",
+    "100full",
+    "1000auto",
+    "1000full",
+    "1000sxfull",
+    "aui",
+    "bnc",
+    "physical",
 )
 
 
@@ -432,7 +441,6 @@ class _State:
     line: str = ""
     config: PixConfig = field(default_factory=PixConfig)
     interfaces: dict[str, Interface] = field(default_factory=dict)  # by hardware id
-    interface_lines: dict[str, tuple[int, str]] = field(default_factory=dict)
     pending: list[_Pending] = field(default_factory=list)
     hardware: list[tuple[int, str, str, dict[str, Any]]] = field(default_factory=list)
     access_lists: dict[str, list[AccessListEntry]] = field(default_factory=dict)
@@ -459,6 +467,13 @@ class _State:
     unsupported: list[tuple[int, str]] = field(default_factory=list)
     warnings: list[ConfigWarning] = field(default_factory=list)
     references: list[_Reference] = field(default_factory=list)
+    # names the current line defines, and those defined by lines that failed: references to
+    # them are not reported again (one typo, one error)
+    declared: list[tuple[str, str]] = field(default_factory=list)
+    failed: set[tuple[str, str]] = field(default_factory=set)
+
+    def declare(self, kind: str, name: str) -> None:
+        self.declared.append((kind, name))
 
     def refer(self, kind: str, name: str) -> None:
         self.references.append(_Reference(kind, name, self.line_number, self.line))
@@ -486,9 +501,11 @@ def _pix(st: _State, a: _Args, negated: bool) -> None:
 
 def _nameif(st: _State, a: _Args, negated: bool) -> None:
     hardware = a.word("hardware id").lower()
+    st.declare("hardware", hardware)
     if not _HARDWARE.match(hardware):
         _fail(f"bad hardware id '{hardware}'")
     name = a.name("interface name")
+    st.declare("interface", name)
     level_word = a.word("security level")
     match = re.fullmatch(r"security(\d{1,3})", level_word.lower())
     if match is None:
@@ -502,7 +519,8 @@ def _nameif(st: _State, a: _Args, negated: bool) -> None:
             _fail(f"name {name} already used by {other.hardware_id}")
     old = st.interfaces.get(hardware)
     st.interfaces[hardware] = (
-        Interface(hardware, name, level) if old is None
+        Interface(hardware, name, level)
+        if old is None
         else replace(old, name=name, security_level=level)
     )
 
@@ -567,6 +585,10 @@ def _port_match(a: _Args) -> PortMatch | None:
 
 def _access_list(st: _State, a: _Args, negated: bool) -> None:
     name = a.name("access-list name")
+    st.declare("access-list", name)
+    if negated and a.peek() is None:
+        st.access_lists.pop(name, None)
+        return
     if a.peek_keyword() in ("remark", "compiled"):
         st.ignore()
         return
@@ -610,8 +632,21 @@ def _pager(st: _State, a: _Args, negated: bool) -> None:
 
 def _logging(st: _State, a: _Args, negated: bool) -> None:
     what = a.keyword(
-        "on", "console", "buffered", "trap", "monitor", "timestamp", "queue", "facility", "host",
-        "history", "standby", "message", "device-id", "fac", "class",
+        "on",
+        "console",
+        "buffered",
+        "trap",
+        "monitor",
+        "timestamp",
+        "queue",
+        "facility",
+        "host",
+        "history",
+        "standby",
+        "message",
+        "device-id",
+        "fac",
+        "class",
     )
     log = st.config.logging
     if what in ("history", "standby", "message", "device-id", "class", "fac"):
@@ -670,9 +705,7 @@ def _interface(st: _State, a: _Args, negated: bool) -> None:
         _fail(f"bad speed '{speed}'")
     shutdown = a.optional("shutdown")
     a.end()
-    st.hardware.append(
-        (st.line_number, st.line, hardware, {"speed": speed, "shutdown": shutdown})
-    )
+    st.hardware.append((st.line_number, st.line, hardware, {"speed": speed, "shutdown": shutdown}))
 
 
 def _mtu(st: _State, a: _Args, negated: bool) -> None:
@@ -697,7 +730,10 @@ def _ip(st: _State, a: _Args, negated: bool) -> None:
             a.integer("retry count", 4, 16)
         a.end()
         changes: dict[str, Any] = {
-            "dhcp": True, "dhcp_setroute": setroute, "address": None, "netmask": None
+            "dhcp": True,
+            "dhcp_setroute": setroute,
+            "address": None,
+            "netmask": None,
         }
     else:
         address = a.address()
@@ -710,6 +746,7 @@ def _ip(st: _State, a: _Args, negated: bool) -> None:
 def _ip_local_pool(st: _State, a: _Args, negated: bool) -> None:
     a.keyword("pool")
     name = a.name("pool name")
+    st.declare("pool", name)
     if negated:
         a.position = len(a.words)
         st.pools.pop(name, None)
@@ -736,8 +773,9 @@ def _nat(st: _State, a: _Args, negated: bool) -> None:
     match = re.fullmatch(r"\((\S+)\)", word)
     if match is None:
         _fail(f"expected (interface), not '{word}'")
-    if a.peek() != "0" or (len(a.words) > a.position + 1 and a.words[a.position + 1].lower()
-                           != "access-list"):
+    if a.peek() != "0" or (
+        len(a.words) > a.position + 1 and a.words[a.position + 1].lower() != "access-list"
+    ):
         st.ignore()
         return
     a.position += 1
@@ -802,6 +840,7 @@ def _aaa_server(st: _State, a: _Args, negated: bool) -> None:
     if following is None:
         _fail("expected 'protocol', '(interface)' or an option")
     if following.lower() == "protocol":
+        st.declare("aaa-server group", group)
         a.position += 1
         protocol = a.word("protocol").lower()
         if not re.fullmatch(r"[a-z][a-z0-9+_-]*", protocol):
@@ -811,12 +850,22 @@ def _aaa_server(st: _State, a: _Args, negated: bool) -> None:
             st.aaa.pop(group, None)
             return
         old = st.aaa.get(group)
-        st.aaa[group] = AaaServerGroup(group, protocol) if old is None else replace(
-            old, protocol=protocol
+        st.aaa[group] = (
+            AaaServerGroup(group, protocol) if old is None else replace(old, protocol=protocol)
         )
         return
+    option_word = following.lower()
+    if not (
+        following.startswith("(")
+        or option_word in ("max-failed-attempts", "deadtime")
+        or re.fullmatch(r"[a-z0-9+_]+-[a-z0-9-]+", option_word)
+    ):
+        _fail(f"unknown aaa-server option '{following}'")
     existing = st.aaa.get(group)
     if existing is None:
+        if ("aaa-server group", group) in st.failed:
+            a.position = len(a.words)
+            return
         _fail(f"no such aaa-server group {group} (needs 'aaa-server {group} protocol ...' first)")
     if following.startswith("("):
         match = re.fullmatch(r"\((\S+)\)", following)
@@ -889,7 +938,8 @@ def _username(st: _State, a: _Args, negated: bool) -> None:
 
 def _sysopt(st: _State, a: _Args, negated: bool) -> None:
     if a.words[a.position :] and [w.lower() for w in a.words[a.position :]] == [
-        "connection", "permit-l2tp"
+        "connection",
+        "permit-l2tp",
     ]:
         a.position = len(a.words)
         st.set(sysopt_permit_l2tp=not negated)
@@ -917,6 +967,7 @@ def _crypto(st: _State, a: _Args, negated: bool) -> None:
         _crypto_ipsec(st, a, negated)
         return
     name = a.name(f"{what} name")
+    st.declare(what, name)
     if what == "map" and a.peek_keyword() in ("client", "interface"):
         _crypto_map_options(st, a, negated, name)
         return
@@ -930,8 +981,8 @@ def _crypto(st: _State, a: _Args, negated: bool) -> None:
     if negated and a.peek() is None:
         table.pop(sequence, None)
         return
-    command = a.keyword("match", "set", "ipsec-isakmp") if what == "map" else a.keyword(
-        "match", "set"
+    command = (
+        a.keyword("match", "set", "ipsec-isakmp") if what == "map" else a.keyword("match", "set")
     )
     if command == "ipsec-isakmp":
         dynamic = None
@@ -992,12 +1043,14 @@ def _crypto_ipsec(st: _State, a: _Args, negated: bool) -> None:
         if negated:
             lifetime = SaLifetime(
                 seconds=SaLifetime().seconds if lifetime.seconds != old.seconds else old.seconds,
-                kilobytes=SaLifetime().kilobytes if lifetime.kilobytes != old.kilobytes
+                kilobytes=SaLifetime().kilobytes
+                if lifetime.kilobytes != old.kilobytes
                 else old.kilobytes,
             )
         st.set(crypto=replace(st.config.crypto, sa_lifetime=lifetime))
         return
     name = a.name("transform-set name")
+    st.declare("transform-set", name)
     if negated:
         a.position = len(a.words)
         st.transform_sets.pop(name, None)
@@ -1008,6 +1061,8 @@ def _crypto_ipsec(st: _State, a: _Args, negated: bool) -> None:
         a.end()
         old_set = st.transform_sets.get(name)
         if old_set is None:
+            if ("transform-set", name) in st.failed:
+                return
             _fail(f"no such transform-set {name}")
         st.transform_sets[name] = replace(old_set, mode=cast(Any, mode))
         return
@@ -1058,13 +1113,20 @@ def _crypto_map_options(st: _State, a: _Args, negated: bool, name: str) -> None:
     if negated:
         state.client_authentication = None
         return
-    st.refer("aaa-server", group)
+    st.refer("aaa-server group", group)
     state.client_authentication = group
 
 
 def _isakmp(st: _State, a: _Args, negated: bool) -> None:
     what = a.keyword(
-        "enable", "identity", "nat-traversal", "keepalive", "key", "policy", "client", "peer",
+        "enable",
+        "identity",
+        "nat-traversal",
+        "keepalive",
+        "key",
+        "policy",
+        "client",
+        "peer",
     )
     isakmp = st.config.isakmp
     if what in ("client", "peer"):
@@ -1166,6 +1228,7 @@ def _ca(st: _State, a: _Args, negated: bool) -> None:
         st.set(ca=replace(ca, rsa_key_modulus=None if negated else modulus))
     elif what == "identity":
         name = a.name("ca identity name")
+        st.declare("ca identity", name)
         if negated:
             a.position = len(a.words)
             st.identities.pop(name, None)
@@ -1314,13 +1377,13 @@ def _vpdn(st: _State, a: _Args, negated: bool) -> None:
                 aaa_group = a.name("aaa-server group")
                 a.end()
                 if not negated:
-                    st.refer("aaa-server", aaa_group)
+                    st.refer("aaa-server group", aaa_group)
                 group = replace(group, authentication_aaa=None if negated else aaa_group)
         else:
             aaa_group = a.name("aaa-server group")
             a.end()
             if not negated:
-                st.refer("aaa-server", aaa_group)
+                st.refer("aaa-server group", aaa_group)
             group = replace(group, accounting=None if negated else aaa_group)
     elif setting == "l2tp":
         a.keyword("tunnel")
@@ -1404,6 +1467,8 @@ def _apply_interfaces(st: _State, problems: list[ConfigProblem]) -> None:
     for line_number, line, hardware, changes in st.hardware:
         interface = st.interfaces.get(hardware)
         if interface is None:
+            if ("hardware", hardware) in st.failed:
+                continue
             problems.append(ConfigProblem(line_number, line, f"no nameif for {hardware}"))
             continue
         st.interfaces[hardware] = replace(interface, **changes)
@@ -1411,6 +1476,8 @@ def _apply_interfaces(st: _State, problems: list[ConfigProblem]) -> None:
     for pending in st.pending:
         hardware_id = by_name.get(pending.name)
         if hardware_id is None:
+            if ("interface", pending.name) in st.failed:
+                continue
             problems.append(
                 ConfigProblem(
                     pending.line_number, pending.line, f"no such interface {pending.name}"
@@ -1426,11 +1493,13 @@ def _check_references(st: _State, problems: list[ConfigProblem]) -> None:
         "pool": lambda n: n in st.pools,
         "transform-set": lambda n: n in st.transform_sets,
         "dynamic-map": lambda n: n in st.dynamic_maps,
-        "aaa-server": lambda n: n in st.aaa,
-        "access-list": lambda n: n in st.access_lists,
+        "aaa-server group": lambda n: n in st.aaa,
+        "access-list": lambda n: bool(st.access_lists.get(n)),
         "ca identity": lambda n: n in st.identities,
     }
     for reference in st.references:
+        if (reference.kind, reference.name) in st.failed:
+            continue
         if not known[reference.kind](reference.name):
             problems.append(
                 ConfigProblem(reference.line_number, reference.line, f"no such {reference.kind}")
@@ -1501,13 +1570,23 @@ def parse(text: str) -> ParseResult:
     """Parse a running-config; raise :class:`ConfigError` listing every problem in it."""
     st = _State()
     problems: list[ConfigProblem] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(text.split("\n"), start=1):
         line = raw.strip()
         if not line or line.startswith("!"):
             continue
         st.line_number, st.line = number, line
         if len(line) > MAX_LINE_LENGTH:
             problems.append(ConfigProblem(number, line[:80] + "...", "line too long"))
+            continue
+        bad = next((ch for ch in line if (ord(ch) < 32 and ch != "\t") or ord(ch) == 127), None)
+        if bad is not None:
+            problems.append(
+                ConfigProblem(
+                    number,
+                    line.encode("unicode_escape").decode("ascii"),
+                    f"control character 0x{ord(bad):02x}",
+                )
+            )
             continue
         if line.startswith(":"):
             continue  # ": end" and the ": Saved" / ": Written by ..." header comments
@@ -1516,10 +1595,12 @@ def parse(text: str) -> ParseResult:
             continue
         if line.lower().startswith("building configuration"):
             continue
+        st.declared = []
         try:
             _read_line(st, line.split())
         except _Bad as e:
             problems.append(ConfigProblem(number, line, str(e)))
+            st.failed.update(st.declared)
     _apply_interfaces(st, problems)
     _check_references(st, problems)
     if problems:
