@@ -346,7 +346,7 @@ class PppSession:
     def handle_timer(self, now: float) -> None:
         self.lcp.handle_timer(now)
         if not self.lcp.handle_echo_timer(now):
-            self._error("LCP echo timeout")
+            debug("ppp error", error_line(self.settings.interface_id, "LCP echo timeout"))
             self._report_down("echo timeout")
             self.lcp.down(now)  # the peer is gone: no Terminate exchange
         self.ipcp.handle_timer(now)
