@@ -96,7 +96,6 @@ class PixgwService(service.MultiService):
         syslog.pix_log(199002, "PIX startup completed. Beginning operation.")
 
     def stopService(self) -> Any:
-        syslog.pix_log(199005, "PIX Startup begin")
         result = super().stopService()
         syslog.remove_observer(self.router)
         return result
