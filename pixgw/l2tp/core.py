@@ -615,6 +615,8 @@ class L2tpLns:
             elif avp.mandatory:
                 unknown_mandatory.append(avp)
         session_id = message.session_id
+        if message_type == MessageType.SCCRQ and tunnel.state == "idle":
+            tunnel.remote_host_name = _text(by_type.get(AvpType.HOST_NAME))[:64]
         log_packet(
             packet_line(
                 "I",

@@ -41,6 +41,12 @@ class ReceivedControl:
     def get(self, attribute_type: int) -> Avp | None:
         return next((a for a in self.avps if a.attribute_type == attribute_type), None)
 
+    def require(self, attribute_type: int) -> Avp:
+        avp = self.get(attribute_type)
+        if avp is None:
+            raise KeyError(f"no AVP {attribute_type}")
+        return avp
+
 
 @dataclass
 class L2tpLac:

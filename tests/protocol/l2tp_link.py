@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from ipaddress import IPv4Address
+from typing import Any
 
 from pixgw.dataplane.interfaces import L2tpPeer
 from pixgw.l2tp.core import L2tpLns, L2tpSettings
@@ -18,7 +19,8 @@ def counting_random() -> Callable[[int], bytes]:
     counter = itertools.count(0x1234)
 
     def random_bytes(n: int) -> bytes:
-        return (next(counter) * 0x9E3779B1 & (2 ** (8 * n) - 1)).to_bytes(n, "big")
+        value: int = next(counter) * 0x9E3779B1 & (2 ** (8 * n) - 1)
+        return value.to_bytes(n, "big")
 
     return random_bytes
 
@@ -45,7 +47,7 @@ class Link:
         self.sent_to_lns = 0
         self.sent_to_lac = 0
         self.to_lac_log: list[bytes] = []
-        self.events: list[object] = []
+        self.events: list[Any] = []
         self.lac_dead = False
 
     def pump(self, rounds: int = 20) -> None:
