@@ -858,7 +858,7 @@ def _aaa_server(st: _State, a: _Args, negated: bool) -> None:
     if not (
         following.startswith("(")
         or option_word in ("max-failed-attempts", "deadtime")
-        or re.fullmatch(r"[a-z0-9+_]+-[a-z0-9-]+", option_word)
+        or re.fullmatch(r"[a-z0-9+_]+-[a-z0-9_-]+", option_word)
     ):
         _fail(f"unknown aaa-server option '{following}'")
     existing = st.aaa.get(group)
