@@ -100,9 +100,21 @@ def build_ipv4(
 
 def udp_checksum(source: bytes, destination: bytes, segment: bytes) -> int:
     """RFC 768 checksum of a UDP *segment* whose checksum field is zero (0 is sent as 0xFFFF)."""
-    pseudo = source + destination + bytes((0, PROTO_UDP)) + len(segment).to_bytes(2, "big")
-    value = ~_sum16(pseudo, segment) & 0xFFFF
-    return value or 0xFFFF
+    # The pseudo-header words and the segment summed separately (no copy of the segment);
+    # mod 0xFFFF ambiguity (0 vs 0xFFFF) does not matter: UDP sends 0 as 0xFFFF anyway.
+    value = int.from_bytes(segment, "big")
+    if len(segment) % 2:
+        value <<= 8
+    pseudo = (
+        int.from_bytes(source[:2], "big")
+        + int.from_bytes(source[2:], "big")
+        + int.from_bytes(destination[:2], "big")
+        + int.from_bytes(destination[2:], "big")
+        + PROTO_UDP
+        + len(segment)
+    )
+    total = (value % 0xFFFF + pseudo) % 0xFFFF
+    return (~total & 0xFFFF) or 0xFFFF
 
 
 def build_udp(

@@ -261,12 +261,13 @@ class EspSa:
         length = len(payload)
         bs = self._bs
         pad = -(length + 2) % (bs if bs >= 4 else 4)
-        plaintext = payload + _PADS[pad] + bytes((pad, next_header))
+        trailer = _PADS[pad] + bytes((pad, next_header))
         head = self._spi_bytes + seq.to_bytes(4, "big")
         if self._enc is None:
-            body = head + plaintext
+            body = b"".join((head, payload, trailer))
         else:
-            body = head + self._enc.update(self._random_bytes(bs) + plaintext)
+            enc = self._enc.update(b"".join((self._random_bytes(bs), payload, trailer)))
+            body = head + enc
         if self._icv:
             inner = self._inner.copy()
             inner.update(body)
