@@ -16,9 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives import serialization as _serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from pixgw.ike import constants as c
@@ -103,7 +105,7 @@ class DhPrivate:
         else:
             self._ec_key = None
             p = modp_prime(group)
-            exponent_bytes = max(32, group_bits(group) // 16)  # >= 256 bits
+            exponent_bytes = max(32, group_bits(group) // 64 + 8)  # >= 256 bits (RFC 3526 §8)
             self._x = int.from_bytes(random_bytes(exponent_bytes), "big") | (1 << 255)
             self.public = pow(2, self._x, p).to_bytes(group_bits(group) // 8, "big")
 
@@ -268,3 +270,33 @@ def keymat(hash_id: int, skeyid_d: bytes, *, protocol: int, spi: bytes, ni: byte
         block = prf(hash_id, skeyid_d, block + seed)
         out += block
     return out[:length]
+
+
+# --- RSA signatures (RFC 2409 §5.1: PKCS #1 type-1 padded HASH_I/HASH_R, no DigestInfo) ----------
+
+
+def rsa_sign_raw(key: RSAPrivateKey, data: bytes) -> bytes:
+    """EMSA-PKCS1-v1_5 padding around *data* itself (no DigestInfo), then the private-key op."""
+    numbers = key.private_numbers()
+    n = numbers.public_numbers.n
+    size = (n.bit_length() + 7) // 8
+    if len(data) > size - 11:
+        raise ValueError("hash too long for the RSA key")
+    block = b"\x00\x01" + b"\xff" * (size - 3 - len(data)) + b"\x00" + data
+    m = int.from_bytes(block, "big")
+    # CRT
+    s1 = pow(m, numbers.dmp1, numbers.p)
+    s2 = pow(m, numbers.dmq1, numbers.q)
+    h = (numbers.iqmp * (s1 - s2)) % numbers.p
+    s = s2 + h * numbers.q
+    if pow(s, numbers.public_numbers.e, n) != m:  # fault check
+        raise ValueError("RSA signature self-check failed")
+    return s.to_bytes(size, "big")
+
+
+def rsa_verify_raw(key: RSAPublicKey, signature: bytes, data: bytes) -> bool:
+    try:
+        recovered = key.recover_data_from_signature(signature, padding.PKCS1v15(), None)
+    except InvalidSignature:
+        return False
+    return hmac.compare_digest(recovered, data)

@@ -446,3 +446,25 @@ def encode_message(header: Header, payloads: tuple[Payload, ...] | list[Payload]
     w.u8(first).u8(header.version).u8(header.exchange_type).u8(header.flags)
     w.u32(header.message_id).u32(HEADER_LENGTH + len(body)).write(body)
     return w.getvalue()
+
+
+def payload_spans(first: int, body: bytes) -> list[tuple[int, int, int]]:
+    """(type, start, end) of every payload in the chain, generic headers included, as laid out in
+    *body*: what RFC 2409 hashes (``SAi_b``, the rest of a quick-mode message) is taken from the
+    bytes received, never from a re-encoding. Trailing padding is not part of any span."""
+    spans: list[tuple[int, int, int]] = []
+    r = Reader(body)
+    next_type = first
+    while next_type != c.PT_NONE:
+        if len(spans) >= MAX_PAYLOADS:
+            raise MalformedMessage("too many payloads")
+        start = r.position
+        this_type = next_type
+        next_type = r.u8()
+        r.u8()
+        length = r.u16()
+        if length < 4:
+            raise MalformedMessage(f"payload length {length}")
+        r.read(length - 4)
+        spans.append((this_type, start, r.position))
+    return spans
