@@ -51,7 +51,10 @@ def ipsec_sa_status(
         inbound_conn_id=event.child_sa_id,
         outbound_conn_id=event.child_sa_id + 1,
         iv_size=iv if iv > 1 else 0,
-        ipsec_overhead=overhead + 20 if event.encapsulation.endswith("tunnel") else overhead,
+        # ESP header, IV, worst-case pad, trailer, ICV; + UDP header (RFC 3948); + outer IP (tunnel)
+        ipsec_overhead=overhead
+        + (8 if event.encapsulation.startswith("udp") else 0)
+        + (20 if event.encapsulation.endswith("tunnel") else 0),
         encaps=counters.encaps,
         encrypt=counters.encrypt,
         digest=counters.digest,

@@ -211,15 +211,22 @@ def test_lifetimes_soft_then_hard(gw):
 
 def test_remove_and_snapshot(gw):
     dp = gw[0]
-    ev = event(1, 0xFBC9DB43, 0xA8C54EC8, 4500, cipher="esp-des", integrity="esp-md5-hmac")
+    # the reference's SA: esp-des esp-md5-hmac, transport, "ipsec overhead 36"
+    ev = event(1, 0xFBC9DB43, 0xA8C54EC8, 500, cipher="esp-des", integrity="esp-md5-hmac",
+               encapsulation="transport")
     dp.install_child_sa(ev)
     (snap,) = dp.snapshot()
     assert snap.transform == "esp-des esp-md5-hmac "
-    assert snap.mode == "Transport, UDP-Encaps"
+    assert snap.mode == "Transport"
     assert snap.iv_size == 8
     assert snap.local_ident == (GW, IPv4Address("255.255.255.255"), 17, 1701)
-    assert snap.ipsec_overhead == 8 + 8 + 2 + 12 + 6  # header, IV, trailer, ICV, max pad for 0
+    assert snap.ipsec_overhead == 36  # header 8, IV 8, max pad 6, trailer 2, ICV 12
+    assert (snap.inbound_spi, snap.inbound_conn_id, snap.outbound_conn_id) == (0xFBC9DB43, 1, 2)
+    dp.install_child_sa(event(3, 0x1003, 0x2003, 4500))
+    assert dp.snapshot()[1].mode == "Transport, UDP-Encaps"
+    assert dp.snapshot()[1].ipsec_overhead == 8 + 16 + 14 + 2 + 12 + 8
     dp.remove_child_sa(ChildSaDeleted(bytes(16), 1, 0xFBC9DB43, 0xA8C54EC8, "delete"))
+    dp.remove_child_sa(ChildSaDeleted(bytes(16), 3, 0x1003, 0x2003, "delete"))
     assert dp.snapshot() == ()
     dp.remove_child_sa(ChildSaDeleted(bytes(16), 99, 1, 2, "unknown ids are ignored"))
 
