@@ -13,9 +13,10 @@ Lines of firewall features the gateway does not implement (fixup, floodguard, pd
 snmp-server, timeout xlate/conn, ...) are kept verbatim in :attr:`PixConfig.unsupported` and
 reported as "not supported, ignored" warnings; ``!`` comments and ``:`` header lines are skipped.
 Keywords are case-insensitive, names are not; abbreviations are not accepted. Every problem in a
-file is reported (``ERROR line N: LINE: REASON``), cross-references (pools, transform-sets,
-dynamic-maps, aaa-server groups, access-lists, interfaces, ca identities) after the whole file is
-read. A file with any problem gives no configuration at all.
+file is reported (``ERROR line N: LINE: REASON``; keys and passwords in LINE shown as
+``********``), cross-references (pools, transform-sets, dynamic-maps, aaa-server groups,
+access-lists, interfaces, ca identities) after the whole file is read; a reference to a name whose
+own line failed is not reported again. A file with any problem gives no configuration at all.
 """
 
 from __future__ import annotations
@@ -223,6 +224,30 @@ _IGNORED_COMMANDS: tuple[tuple[str, ...], ...] = (
     ("ca", "subject-name"),
     ("ca", "verifycertdn"),
 )
+
+# --- secrets in lines shown to people ---------------------------------------------------------
+
+SECRET_MASK = "********"  # noqa: S105 (the mask, not a password)
+_SECRET_PATTERNS = tuple(
+    re.compile(pattern, re.IGNORECASE)
+    for pattern in (
+        r"^((?:no\s+)?isakmp\s+key\s+)(\S+)",
+        r"^((?:no\s+)?aaa-server\s+\S+\s+\(\S+\)\s+host\s+\S+\s+)(?!timeout\b)(\S+)",
+        r"^((?:no\s+)?(?:vpdn\s+)?username\s+\S+\s+password\s+)(\S+)",
+        r"^((?:no\s+)?enable\s+password\s+)(\S+)",
+        r"^((?:no\s+)?passwd\s+)(\S+)",
+        r"^((?:no\s+)?snmp-server\s+community\s+)(\S+)",
+        r"^((?:no\s+)?aaa-server\s+\S+\s+\S*-password\s+)(.+)",
+    )
+)
+
+
+def redact_secrets(line: str) -> str:
+    """*line* with keys and passwords replaced by ``********`` (for errors and logs)."""
+    for pattern in _SECRET_PATTERNS:
+        line = pattern.sub(lambda match: match.group(1) + SECRET_MASK, line, count=1)
+    return line
+
 
 # --- value vocabularies -------------------------------------------------------------------------
 
@@ -482,7 +507,7 @@ class _State:
         self.config = replace(self.config, **changes)
 
     def warn(self, reason: str) -> None:
-        self.warnings.append(ConfigWarning(self.line_number, self.line, reason))
+        self.warnings.append(ConfigWarning(self.line_number, redact_secrets(self.line), reason))
 
     def ignore(self) -> None:
         self.unsupported.append((section_of(self.line), self.line))
@@ -1410,7 +1435,6 @@ _COMMANDS: dict[str, _Command] = {
     "nameif": _nameif,
     "enable": _enable,
     "passwd": _passwd,
-    "password": _passwd,
     "hostname": _hostname,
     "domain-name": _domain_name,
     "names": _names,
@@ -1605,7 +1629,9 @@ def parse(text: str) -> ParseResult:
     _check_references(st, problems)
     if problems:
         problems.sort(key=lambda p: p.line_number)
-        raise ConfigError(tuple(problems))
+        raise ConfigError(
+            tuple(ConfigProblem(p.line_number, redact_secrets(p.line), p.reason) for p in problems)
+        )
     return ParseResult(_build(st), tuple(st.warnings))
 
 
@@ -1638,5 +1664,6 @@ __all__ = [
     "ParseResult",
     "parse",
     "parse_file",
+    "redact_secrets",
     "section_of",
 ]

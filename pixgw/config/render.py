@@ -6,7 +6,8 @@ Version 6.3; the reference configuration): one command a line, sections in
 (:attr:`PixConfig.unsupported`) put back in the section their keyword belongs to. Defaults are
 written where a PIX writes them (``mtu``, ``route`` metric, ``timeout uauth``, every ``isakmp
 policy`` attribute, ``telnet timeout``, ``ssh timeout``, ``l2tp tunnel hello``, ``terminal width``)
-and left out elsewhere. The trailer is ``Cryptochecksum:`` (MD5 of the lines before it) and
+and left out elsewhere. ``mask_secrets=True`` writes keys and passwords as ``********``. The
+trailer is ``Cryptochecksum:`` (MD5 of the lines before it) and
 ``: end``. ``parse(render(c)).config == c``.
 """
 
@@ -26,7 +27,7 @@ from pixgw.config.model import (
     PortMatch,
     SaLifetime,
 )
-from pixgw.config.parser import SECTIONS, section_of
+from pixgw.config.parser import SECTIONS, redact_secrets, section_of
 
 _PROTOCOL_NAMES = {1: "icmp", 6: "tcp", 17: "udp", 47: "gre", 50: "esp", 51: "ah"}
 _ANY = IPv4Address(0)
@@ -83,8 +84,8 @@ def _logging(log: Logging) -> list[str]:
     if log.buffer_size != Logging().buffer_size:
         lines.append(f"logging queue {log.buffer_size}")
     for host in log.hosts:
-        transport = "" if (host.protocol, host.port) == ("udp", 514) else (
-            f" {host.protocol}/{host.port}"
+        transport = (
+            "" if (host.protocol, host.port) == ("udp", 514) else (f" {host.protocol}/{host.port}")
         )
         lines.append(f"logging host {host.interface} {host.address}{transport}")
     return lines
@@ -288,8 +289,11 @@ def _sections(c: PixConfig) -> dict[str, list[str]]:
     return s
 
 
-def render(config: PixConfig) -> str:
-    """The running-config of *config*, one command a line, ending with ``: end``."""
+def render(config: PixConfig, *, mask_secrets: bool = False) -> str:
+    """The running-config of *config*, one command a line, ending with ``: end``.
+
+    With *mask_secrets*, keys and passwords are written as ``********`` (for display; such a
+    text no longer parses back to *config*)."""
     sections = _sections(config)
     kept: dict[int, list[str]] = {}
     for line in config.unsupported:
@@ -301,6 +305,8 @@ def render(config: PixConfig) -> str:
         theirs = kept.get(index, [])
         # a PIX writes "timeout xlate" and "timeout conn" before "timeout uauth"
         lines.extend(theirs + ours if index == timeout else ours + theirs)
+    if mask_secrets:
+        lines = [redact_secrets(line) for line in lines]
     body = "".join(f"{line}\n" for line in lines)
     checksum = hashlib.md5(body.encode("utf-8"), usedforsecurity=False).hexdigest()
     return f"{body}Cryptochecksum:{checksum}\n: end\n"

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pixgw.config.parser import ConfigError, ConfigProblem, parse
+from pixgw.config.parser import ConfigError, ConfigProblem, parse, redact_secrets
 
 SEED = (Path(__file__).resolve().parents[2] / "etc" / "reference.conf").read_text()
 SEED_LINES = SEED.splitlines()
@@ -200,8 +200,9 @@ def test_mutation_gives_its_error(old: str, new: str, reason: str) -> None:
     text, number = _mutate(old, new)
     with pytest.raises(ConfigError) as caught:
         parse(text)
-    assert caught.value.problems == (ConfigProblem(number, new, reason),)
-    assert str(caught.value) == f"ERROR line {number}: {new}: {reason}"
+    shown = redact_secrets(new)
+    assert caught.value.problems == (ConfigProblem(number, shown, reason),)
+    assert str(caught.value) == f"ERROR line {number}: {shown}: {reason}"
 
 
 def test_issue_example_text() -> None:
@@ -310,6 +311,28 @@ def test_more_bad_lines() -> None:
         assert [(p.line_number, p.reason) for p in caught.value.problems] == [(number, reason)], (
             text
         )
+
+
+def test_secrets_are_not_shown() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse(
+            "isakmp key t0pSecret address 10.0.0.0 netmask 255.0.255.0\n"
+            "aaa-server R protocol radius\n"
+            "aaa-server R (inside) host 192.0.2.1 sh4red timeout 5\n"
+            "vpdn username alice password pa55word store-locall\n"
+            "username bob password pa55word privilege 99\n"
+        )
+    text = str(caught.value)
+    assert "t0pSecret" not in text and "sh4red" not in text and "pa55word" not in text
+    assert text.splitlines() == [
+        "ERROR line 1: isakmp key ******** address 10.0.0.0 netmask 255.0.255.0: "
+        "bad netmask 255.0.255.0",
+        "ERROR line 3: aaa-server R (inside) host 192.0.2.1 ******** timeout 5: "
+        "no such interface inside",
+        "ERROR line 4: vpdn username alice password ******** store-locall: "
+        "unexpected 'store-locall'",
+        "ERROR line 5: username bob password ******** privilege 99: privilege 99 out of range 0-15",
+    ]
 
 
 def test_line_numbers_count_newlines_only() -> None:

@@ -98,6 +98,19 @@ def test_unsupported_lines_go_back_to_their_sections() -> None:
     ]
 
 
+def test_mask_secrets() -> None:
+    config = parse(EVERY.read_text()).config
+    masked = render(config, mask_secrets=True)
+    for secret in ("s3cret", "0th3r", "psk-all", "psk-peer", "alice-pw", "plain-pw", "S3cret"):
+        assert secret in render(config)
+        assert secret not in masked
+    assert "isakmp key ******** address 0.0.0.0 netmask 0.0.0.0 no-xauth no-config-mode\n" in masked
+    assert "aaa-server RADIUS (inside) host 192.0.2.10 ******** timeout 10\n" in masked
+    assert "aaa-server RADIUS (dmz) host 203.0.113.130 timeout 3\n" in masked
+    assert "vpdn username bob password ******** store-local\n" in masked
+    assert len(masked.splitlines()) == len(render(config).splitlines())
+
+
 def test_section_of() -> None:
     assert section_of("no snmp-server location") == section_of("snmp-server community x")
     assert section_of("ip audit info") > section_of("ip address outside dhcp")
