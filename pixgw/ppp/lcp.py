@@ -143,8 +143,15 @@ class LcpLayer(ControlProtocol):
                 self._next_auth(_AUTH_BY_DATA.get(option.data))
             elif option.type == OPT_MAGIC:
                 # §6.4: a Nak of our magic may mean a looped-back link; choose another.
-                self.loops_detected += 1
+                self._loop_seen()
                 self.magic = self._new_magic()
+
+    def _loop_seen(self) -> None:
+        """§6.4: a magic number keeps coming back: after Max-Failure times the link is
+        looped back, and the session ends it."""
+        self.loops_detected += 1
+        if self.loops_detected > self.max_failure:
+            self.fatal_reason = "looped-back link detected"
 
     def _next_auth(self, suggested: AuthName | None) -> None:
         if suggested is not None and suggested in self._untried_auth:
@@ -184,7 +191,7 @@ class LcpLayer(ControlProtocol):
                 magic = int.from_bytes(data, "big")
                 if magic == 0 or (magic == self.magic and self.magic):
                     if magic:
-                        self.loops_detected += 1
+                        self._loop_seen()
                     naks.append(Option(OPT_MAGIC, self._new_magic().to_bytes(4, "big")))
             elif kind == OPT_PFC and not data:
                 pfc = True
@@ -235,7 +242,7 @@ class LcpLayer(ControlProtocol):
         if packet.code in (CODE_ECHO_REQUEST, CODE_ECHO_REPLY) and len(packet.data) >= 4:
             their_magic = int.from_bytes(packet.data[:4], "big")
             if self.magic and their_magic == self.magic:
-                self.loops_detected += 1  # our own packet came back: a looped link
+                self._loop_seen()  # our own packet came back: a looped link
                 return
             if packet.code == CODE_ECHO_REPLY and self.state == State.OPENED:
                 self.echoes_unanswered = 0

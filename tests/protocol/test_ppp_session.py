@@ -63,7 +63,10 @@ def verify(request: AuthenticationRequested):
     if not hmac.compare_digest(expected, request.nt_response):
         return False, None
     return True, mschap.generate_authenticator_response(
-        password_hash, request.nt_response, request.peer_challenge, request.challenge,
+        password_hash,
+        request.nt_response,
+        request.peer_challenge,
+        request.challenge,
         request.username,
     )
 
@@ -71,8 +74,16 @@ def verify(request: AuthenticationRequested):
 class Link:
     """Carries frames between the two cores, with an AAA stand-in on the gateway side."""
 
-    def __init__(self, settings=None, *, peer_kwargs=None, username="vpnclient", password=None,
-                 auto_answer=True, force_reject=False):
+    def __init__(
+        self,
+        settings=None,
+        *,
+        peer_kwargs=None,
+        username="vpnclient",
+        password=None,
+        auto_answer=True,
+        force_reject=False,
+    ):
         self.now = 0.0
         self.settings = settings or PppSettings(
             authentication=("chap",), local_address=LOCAL, dns=DNS, wins=WINS
@@ -142,9 +153,7 @@ class Link:
 
 @pytest.mark.parametrize("protocol", ["pap", "chap", "mschap", "mschapv2"])
 def test_each_protocol_accepted_reaches_up(protocol):
-    link = Link(
-        PppSettings(authentication=(protocol,), local_address=LOCAL, dns=DNS, wins=WINS)
-    )
+    link = Link(PppSettings(authentication=(protocol,), local_address=LOCAL, dns=DNS, wins=WINS))
     link.start()
     (request,) = link.of(AuthenticationRequested)
     assert request.protocol == protocol
@@ -159,9 +168,10 @@ def test_each_protocol_accepted_reaches_up(protocol):
     assert link.peer.wins == WINS
     assert link.peer.ipcp.server_address == LOCAL
     assert link.peer.auth_result == "success"
-    assert link.gateway.status().authentication == {
-        "pap": "PAP", "chap": "CHAP", "mschap": "MSCHAP", "mschapv2": "MSCHAPV2"
-    }[protocol]
+    assert (
+        link.gateway.status().authentication
+        == {"pap": "PAP", "chap": "CHAP", "mschap": "MSCHAP", "mschapv2": "MSCHAPV2"}[protocol]
+    )
     assert link.gateway.phase == "up"
     assert not link.of(LinkDown)
 
@@ -175,17 +185,16 @@ def test_mschapv2_success_carries_verified_authenticator_response():
 
 
 def test_mschapv2_domain_user():
-    link = Link(PppSettings(authentication=("mschapv2",), local_address=LOCAL),
-                username="CORP\\alice")
+    link = Link(
+        PppSettings(authentication=("mschapv2",), local_address=LOCAL), username="CORP\\alice"
+    )
     link.start()
     assert link.of(LinkUp)
 
 
 @pytest.mark.parametrize("protocol", ["pap", "chap", "mschap", "mschapv2"])
 def test_each_protocol_wrong_password_rejected_and_torn_down(protocol):
-    link = Link(
-        PppSettings(authentication=(protocol,), local_address=LOCAL), password="wrong"
-    )
+    link = Link(PppSettings(authentication=(protocol,), local_address=LOCAL), password="wrong")
     link.start()
     link.advance(10)
     assert link.peer.auth_result == "failure"
@@ -224,8 +233,7 @@ def test_mschapv2_retry_then_success():
 
 
 def test_mschapv2_password_expired_648():
-    link = Link(PppSettings(authentication=("mschapv2",), local_address=LOCAL),
-                auto_answer=False)
+    link = Link(PppSettings(authentication=("mschapv2",), local_address=LOCAL), auto_answer=False)
     link.start()
     link.gateway.authentication_result(False, link.now, failure_code=648)
     link.pump()
@@ -295,7 +303,7 @@ def test_no_dns_wins_configured_rejected():
 def test_ip_packets_both_ways():
     link = Link()
     link.start()
-    packet = bytes.fromhex("4500001c000000004001f7e0c6336401c0000201" "0800f7ff00000000")
+    packet = bytes.fromhex("4500001c000000004001f7e0c6336401c00002010800f7ff00000000")
     link.peer.send_ip(packet)
     link.pump()
     assert link.of(IpPacketReceived) == [IpPacketReceived(packet)]
@@ -335,8 +343,10 @@ def test_mru_above_cap_is_nakked_to_cap():
 
 
 def test_mru_cap_configurable():
-    link = Link(PppSettings(authentication=("pap",), local_address=LOCAL, mru_cap=1200),
-                peer_kwargs={"mru": 1400})
+    link = Link(
+        PppSettings(authentication=("pap",), local_address=LOCAL, mru_cap=1200),
+        peer_kwargs={"mru": 1400},
+    )
     link.start()
     assert link.peer.lcp.mru == 1200
 
@@ -353,8 +363,9 @@ def test_echo_answered_and_liveness():
 
 
 def test_echo_timeout_brings_link_down():
-    link = Link(PppSettings(authentication=("pap",), local_address=LOCAL, echo_interval=5,
-                            echo_failures=3))
+    link = Link(
+        PppSettings(authentication=("pap",), local_address=LOCAL, echo_interval=5, echo_failures=3)
+    )
     link.start()
     link.peer.answer_echo = False
     link.advance(30)
@@ -459,8 +470,15 @@ def test_repeated_response_after_success_gets_success_again():
 def test_garbage_frames_are_counted_not_raised():
     link = Link()
     link.start()
-    for junk in (b"", b"\xff", b"\xff\x03", b"\xc0\x21\x01", b"\xff\x03\xc0\x21\x01\x01\x00\xff",
-                 b"\xff\x03\x80\x20", b"\xff\x03\xc0\x21\x01\x09\x00\x08\x01\x01\x00\x00"):
+    for junk in (
+        b"",
+        b"\xff",
+        b"\xff\x03",
+        b"\xc0\x21\x01",
+        b"\xff\x03\xc0\x21\x01\x01\x00\xff",
+        b"\xff\x03\x80\x20",
+        b"\xff\x03\xc0\x21\x01\x09\x00\x08\x01\x01\x00\x00",
+    ):
         link.gateway.receive_frame(junk, link.now)
     link.pump()
     assert link.gateway.phase == "up"
@@ -496,3 +514,25 @@ def test_password_not_in_repr():
     (request,) = link.of(AuthenticationRequested)
     assert request.password == USERS["vpnclient"]
     assert USERS["vpnclient"] not in repr(request)
+
+
+def test_looped_back_link_is_closed():
+    # A link that echoes our own frames back: our Configure-Request comes back as the
+    # peer's, with our magic number, until the session gives up. (With authentication
+    # configured the looped Reject of our Authentication-Protocol ends it even sooner.)
+    settings = PppSettings(authentication=(), local_address=LOCAL)
+    session = PppSession(settings, random_bytes=counter_random())
+    session.start(0.0)
+    now = 0.0
+    for _ in range(40):
+        frames = session.frames_to_send(now)
+        for frame in frames:
+            session.receive_frame(frame, now)
+        if not frames:
+            now += 3
+            session.handle_timer(now)
+    downs = []
+    while (event := session.next_event()) is not None:
+        downs.append(event)
+    assert [d.reason for d in downs if isinstance(d, LinkDown)] == ["looped-back link detected"]
+    assert session.lcp.loops_detected > settings.max_failure
