@@ -257,7 +257,9 @@ class PeerAuthenticator:
             return
         if accepted:
             if self.protocol == "mschapv2":
-                auth = mschapv2_authenticator_response or ""
+                # RFC 2759 §5: without "S=<authenticator response>" the peer refuses the
+                # Success; the gateway must pass what AAA computed (MS-CHAP2-Success).
+                auth = mschapv2_authenticator_response or "S=" + "0" * 40
                 text = f"{auth} M={message or 'Welcome'}"
             else:
                 text = message or "Welcome"
