@@ -1,0 +1,332 @@
+"""The gateway's event routing, back to back: a testing LAC and PPP peer reach the gateway
+through the in-memory dataplane; task.Clock drives every timer.
+
+Covers: call setup to an address from the pool with DNS/WINS, 603106/109011/109012/603107,
+``show uauth`` / ``show vpdn session`` data, IP both ways, teardown returning the lease, a
+rejected password, an exhausted pool, ``clear vpdn tunnel``, an IPsec SA deleted under a tunnel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from ipaddress import IPv4Address
+
+from twisted.internet import task
+from twisted.internet.defer import Deferred, succeed
+
+from pixgw import syslog
+from pixgw.config.parser import parse
+from pixgw.dataplane.interfaces import L2tpPeer
+from pixgw.dataplane.memory import MemoryDataplane
+from pixgw.gateway import AuthDecision, ClientInfo, Gateway
+from pixgw.ike.events import ChildSaEstablished, Endpoint, EspSaParameters
+from pixgw.ike.events import TrafficSelector as Ts
+from pixgw.logrouter import PixLogRouter
+from pixgw.ppp import mschap
+from pixgw.ppp.auth import AuthenticationRequested
+from pixgw.testing.l2tp_lac import L2tpLac
+from pixgw.testing.ppp_peer import PppPeer
+
+CONFIG = """\
+hostname gw
+interface ethernet0 auto
+interface ethernet1 auto
+nameif ethernet0 outside security0
+nameif ethernet1 inside security100
+ip address outside 192.0.2.1 255.255.255.0
+ip address inside 203.0.113.1 255.255.255.0
+ip local pool l2tp 198.51.100.10-198.51.100.11
+vpdn group g accept dialin l2tp
+vpdn group g ppp authentication mschapv2
+vpdn group g ppp authentication chap
+vpdn group g client configuration address local l2tp
+vpdn group g client configuration dns 192.0.2.53 192.0.2.54
+vpdn group g client configuration wins 192.0.2.137
+vpdn group g client authentication local
+vpdn group g l2tp tunnel hello 60
+vpdn username alice password alice-pw
+vpdn enable outside
+"""
+
+USERS = {"alice": "alice-pw", "bob": "bob-pw"}
+
+
+def counting_random() -> Callable[[int], bytes]:
+    state = [0x5A5A]
+
+    def random_bytes(n: int) -> bytes:
+        out = bytearray()
+        while len(out) < n:
+            state[0] = (state[0] * 1103515245 + 12345) & 0xFFFFFFFF
+            out += state[0].to_bytes(4, "big")
+        return bytes(out[:n])
+
+    return random_bytes
+
+
+def check_locally(request: AuthenticationRequested, client: ClientInfo) -> Deferred[AuthDecision]:
+    """A test authenticator: cleartext passwords in USERS (the AAA layer does this for real)."""
+    password = USERS.get(request.username)
+    if password is None:
+        return succeed(AuthDecision(False, "unknown user"))
+    if request.protocol == "mschapv2":
+        h = mschap.nt_password_hash(password)
+        expected = mschap.generate_nt_response(
+            request.challenge, request.peer_challenge, request.username, h
+        )
+        if expected != request.nt_response:
+            return succeed(AuthDecision(False, "bad password"))
+        return succeed(
+            AuthDecision(
+                True,
+                mschapv2_authenticator_response=mschap.generate_authenticator_response(
+                    h, request.nt_response, request.peer_challenge, request.challenge,
+                    request.username,
+                ),
+            )
+        )
+    return succeed(AuthDecision(False, f"{request.protocol} not supported by this test"))
+
+
+def child_sa(child_id: int, port: int = 4500) -> ChildSaEstablished:
+    remote = IPv4Address("192.0.2.2")
+    esp = EspSaParameters(0x1000 + child_id, "esp-aes", "esp-sha-hmac", bytes(16), bytes(20))
+    return ChildSaEstablished(
+        ike_sa_id=bytes(16),
+        child_sa_id=child_id,
+        local=Endpoint(IPv4Address("192.0.2.1"), 4500),
+        remote=Endpoint(remote, port),
+        inbound=esp,
+        outbound=esp,
+        encapsulation="udp-transport",
+        local_selector=Ts(IPv4Address("192.0.2.1"), IPv4Address("192.0.2.1"), 17, 1701),
+        remote_selector=Ts(remote, remote, 17, 1701),
+        lifetime_seconds=3600,
+        lifetime_kilobytes=250000,
+        crypto_map="dyn",
+        crypto_map_sequence=10,
+        remote_behind_nat=True,
+    )
+
+
+class Client:
+    """A LAC + PPP peer on one child SA, moving datagrams through the memory dataplane."""
+
+    def __init__(self, bench: Bench, child_id: int, username: str, password: str) -> None:
+        self.bench = bench
+        self.child_id = child_id
+        self.lac = L2tpLac(random_bytes=counting_random(), tunnel_id=30 + child_id)
+        self.ppp = PppPeer(
+            username, password, random_bytes=counting_random(), auth_protocols=("mschapv2",)
+        )
+        self.seen = 0
+        self._started = False
+        bench.dataplane.install_child_sa(child_sa(child_id, 4500 + child_id))
+
+    def mine(self, peer: L2tpPeer) -> bool:
+        return peer.child_sa_id == self.child_id
+
+    def exchange(self) -> None:
+        now = self.bench.clock.seconds()
+        for frame in self.ppp.frames_to_send(now):
+            self.lac.send_ppp(frame, now)
+        for data in self.lac.datagrams_to_send(now):
+            if self.child_id in self.bench.dataplane.child_sas:  # lost with its SA otherwise
+                self.bench.dataplane.receive_l2tp(self.child_id, data)
+        sent = self.bench.dataplane.sent_l2tp
+        for item in sent[self.seen :]:
+            if self.mine(item.peer):
+                self.lac.receive_datagram(item.payload, now)
+        self.seen = len(sent)
+        for frame in self.lac.frames:
+            self.ppp.receive_frame(frame, now)
+        self.lac.frames.clear()
+        if self.lac.session_state == "established" and not self._started:
+            self._started = True
+            self.ppp.start(now)
+
+    def connect(self) -> None:
+        now = self.bench.clock.seconds()
+        self.lac.start_tunnel(now)
+        for _ in range(40):
+            self.exchange()
+            if self.lac.tunnel_state == "established" and self.lac.session_state == "idle":
+                self.lac.place_call(now)
+            if self.ppp.up or self.ppp.auth_result == "failure":
+                break
+        self.bench.settle()
+
+
+class Bench:
+    def __init__(self, config: str = CONFIG) -> None:
+        self.clock = task.Clock()
+        self.dataplane = MemoryDataplane()
+        self.lines: list[str] = []
+        parsed = parse(config).config
+        self.router = PixLogRouter(parsed.logging, console=lambda line: None)
+        self.gateway = Gateway(
+            parsed,
+            reactor=self.clock,
+            log_router=self.router,
+            dataplane=self.dataplane,
+            authenticate=check_locally,
+            random_bytes=counting_random(),
+        )
+        self.gateway.start()
+        self.clients: list[Client] = []
+        syslog.add_observer(self._observe)
+
+    def _observe(self, event: dict[str, object]) -> None:
+        if "pix_line" in event:
+            self.lines.append(str(event["pix_line"]))
+
+    def close(self) -> None:
+        syslog.remove_observer(self._observe)
+
+    def client(self, child_id: int, username: str = "alice", password: str = "alice-pw") -> Client:
+        c = Client(self, child_id, username, password)
+        self.clients.append(c)
+        return c
+
+    def settle(self, rounds: int = 10) -> None:
+        for _ in range(rounds):
+            for c in self.clients:
+                c.exchange()
+
+    def logged(self, message_id: int) -> list[str]:
+        return [line for line in self.lines if line.startswith(f"%PIX-") and f"-{message_id}:" in line]
+
+
+def test_client_gets_pool_address_dns_wins_and_teardown_returns_it() -> None:
+    bench = Bench()
+    try:
+        alice = bench.client(1)
+        alice.connect()
+        assert alice.ppp.up
+        assert alice.ppp.address == IPv4Address("198.51.100.10")
+        assert alice.ppp.dns == (IPv4Address("192.0.2.53"), IPv4Address("192.0.2.54"))
+        assert alice.ppp.wins == (IPv4Address("192.0.2.137"),)
+        assert alice.ppp.authenticator_verified is True
+
+        gw = bench.gateway
+        uauth = gw.uauth_status()
+        assert uauth.authenticated_current == 1
+        assert [(e.username, e.address) for e in uauth.entries] == [
+            ("alice", IPv4Address("198.51.100.10"))
+        ]
+        (session,) = gw.l2tp_session_status()
+        assert session.username == "alice" and session.ppp_interface_id == 1
+        (pool,) = gw.pool_status()
+        assert pool.in_use == 1
+        (created,) = bench.logged(603106)
+        assert "remote_peer_ip is 192.0.2.2" in created
+        assert "client_dynamic_ip is 198.51.100.10 username is alice" in created
+        assert bench.logged(109011) == ["%PIX-6-109011: Authen Session Start: user 'alice', sid 0"]
+
+        # IP both ways: the client's packet goes inside; the inside's comes back to the client.
+        packet = bytes.fromhex("4500001c000000004001") + bytes(2) + bytes([198, 51, 100, 10])
+        packet += bytes([203, 0, 113, 9]) + bytes(8)
+        alice.ppp.send_ip(packet)
+        bench.settle()
+        assert bench.dataplane.sent_ip == [packet]
+        reply = packet[:12] + packet[16:20] + packet[12:16] + packet[20:]
+        assert bench.dataplane.receive_ip(reply)
+        bench.settle()
+        assert alice.ppp.received_ip == [reply]
+
+        # The client hangs up: tunnel, session, lease and uauth all go.
+        alice.lac.stop(bench.clock.seconds())
+        bench.settle()
+        assert gw.sessions == {}
+        assert gw.pool_status()[0].in_use == 0
+        assert gw.uauth_status().entries == ()
+        assert IPv4Address("198.51.100.10") not in bench.dataplane.routes
+        assert len(bench.logged(109012)) == 1
+        assert bench.logged(603107) == [
+            f"%PIX-6-603107: L2TP Tunnel deleted, tunnel_id = {session.tunnel_id}, "
+            "remote_peer_ip = 192.0.2.2"
+        ]
+    finally:
+        bench.close()
+
+
+def test_wrong_password_is_refused_and_leases_nothing() -> None:
+    bench = Bench()
+    try:
+        mallory = bench.client(1, "alice", "wrong")
+        mallory.connect()
+        assert not mallory.ppp.up
+        assert mallory.ppp.auth_result == "failure"
+        assert bench.gateway.pool_status()[0].in_use == 0
+        assert bench.logged(109011) == []
+        assert any("aaa authentication failed" in line for line in bench.logged(603103))
+    finally:
+        bench.close()
+
+
+def test_pool_exhausted_refuses_the_third_client() -> None:
+    bench = Bench()
+    try:
+        clients = [bench.client(i) for i in (1, 2, 3)]
+        for c in clients:
+            c.connect()
+        assert [c.ppp.up for c in clients] == [True, True, False]
+        assert {c.ppp.address for c in clients[:2]} == {
+            IPv4Address("198.51.100.10"),
+            IPv4Address("198.51.100.11"),
+        }
+        assert bench.gateway.pool_status()[0].in_use == 2
+    finally:
+        bench.close()
+
+
+def test_clear_vpdn_tunnel_frees_everything() -> None:
+    bench = Bench()
+    try:
+        alice = bench.client(1)
+        alice.connect()
+        assert alice.ppp.up
+        assert bench.gateway.clear_vpdn_tunnel(None) == 1
+        bench.settle()
+        assert alice.lac.tunnel_state != "established"
+        assert bench.gateway.sessions == {}
+        assert bench.gateway.pool_status()[0].in_use == 0
+    finally:
+        bench.close()
+
+
+def test_ipsec_sa_deleted_closes_the_tunnel_riding_on_it() -> None:
+    bench = Bench()
+    try:
+        alice = bench.client(1)
+        alice.connect()
+        assert alice.ppp.up
+        event = bench.dataplane.child_sas[1]
+        bench.dataplane.expire(1, hard=True)  # the hard lifetime ran out; no IKE to rekey
+        bench.settle()
+        assert 1 not in bench.dataplane.child_sas
+        assert bench.gateway.sessions == {}
+        assert bench.gateway.pool_status()[0].in_use == 0
+        assert bench.gateway.l2tp.tunnel_keys() == ()
+        assert event.child_sa_id == 1
+    finally:
+        bench.close()
+
+
+def test_vanished_client_is_cleaned_up_by_hello_timeout() -> None:
+    bench = Bench()
+    try:
+        alice = bench.client(1)
+        alice.connect()
+        assert alice.ppp.up
+        bench.clients.clear()  # the client stops answering anything
+        for _ in range(400):
+            bench.clock.advance(1)
+            if not bench.gateway.sessions:
+                break
+        assert bench.gateway.sessions == {}
+        assert bench.gateway.pool_status()[0].in_use == 0
+        # within the hello window plus the retransmission schedule
+        assert bench.clock.seconds() < 60 + 60
+    finally:
+        bench.close()
