@@ -194,7 +194,8 @@ class Bench:
                 c.exchange()
 
     def logged(self, message_id: int) -> list[str]:
-        return [line for line in self.lines if line.startswith(f"%PIX-") and f"-{message_id}:" in line]
+        tag = f"-{message_id}:"
+        return [line for line in self.lines if line.startswith("%PIX-") and tag in line]
 
 
 def test_client_gets_pool_address_dns_wins_and_teardown_returns_it() -> None:
