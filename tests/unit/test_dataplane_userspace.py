@@ -310,3 +310,23 @@ def test_memory_dataplane_plays_the_network():
 def test_esp_drop_is_malformed_message():
     from pixgw.wire import MalformedMessage
     assert issubclass(EspDrop, MalformedMessage)
+
+
+def test_resolve_and_make_dataplane():
+    from ipaddress import IPv4Network
+
+    from pixgw.dataplane import make_dataplane, pool_routes, resolve_dataplane
+    from pixgw.dataplane.xfrm import XfrmDataplane
+
+    assert resolve_dataplane("auto", lambda: True) == "xfrm"
+    assert resolve_dataplane("auto", lambda: False) == "userspace"
+    assert resolve_dataplane("memory") == "memory"
+    assert pool_routes([(IPv4Address("10.1.1.1"), IPv4Address("10.1.1.6"))]) == (
+        IPv4Network("10.1.1.1/32"), IPv4Network("10.1.1.2/31"), IPv4Network("10.1.1.4/31"),
+        IPv4Network("10.1.1.6/32"))
+    clock = Clock()
+    assert isinstance(make_dataplane("userspace", clock, local_address=GW), UserspaceDataplane)
+    assert isinstance(make_dataplane("xfrm", clock, local_address=GW), XfrmDataplane)
+    assert verifyObject(IDataplane, make_dataplane("xfrm", clock, local_address=GW))
+    with pytest.raises(ValueError):
+        make_dataplane("kernel", clock, local_address=GW)
