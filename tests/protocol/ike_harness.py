@@ -44,7 +44,9 @@ GATEWAY = IPv4Address("192.0.2.1")
 CLIENT = IPv4Address("198.51.100.7")
 CLIENT_PRIVATE = IPv4Address("10.0.0.2")
 NAT_PUBLIC = IPv4Address("203.0.113.5")
-ANY = AddressMatch(IPv4Address("0.0.0.0"), IPv4Address("0.0.0.0"))
+ZERO = IPv4Address("0.0.0.0")
+ANY = AddressMatch(ZERO, ZERO)
+DEFAULT_LIFETIME = SaLifetime(3600, 4608000)
 
 
 def pix_config(
@@ -56,9 +58,9 @@ def pix_config(
     ),
     acl: AccessList | None = None,
     key: str = "s3cret",
-    key_address: IPv4Address = IPv4Address("0.0.0.0"),
-    key_netmask: IPv4Address = IPv4Address("0.0.0.0"),
-    sa_lifetime: SaLifetime = SaLifetime(3600, 4608000),
+    key_address: IPv4Address = ZERO,
+    key_netmask: IPv4Address = ZERO,
+    sa_lifetime: SaLifetime = DEFAULT_LIFETIME,
     pfs: int | None = None,
     keepalive: tuple[int, int] | None = None,
     with_map: bool = True,
@@ -186,7 +188,7 @@ _PKI: TestPki | None = None
 
 
 def test_pki() -> TestPki:
-    global _PKI  # noqa: PLW0603
+    global _PKI
     if _PKI is None:
         from cryptography.hazmat.primitives.serialization import Encoding
 

@@ -1,0 +1,525 @@
+"""IkeResponder back to back with the testing initiator: every group x cipher x hash x auth, the
+Windows profile through a NAT (RFC 3947 and drafts), policy order and refusals with their log
+lines, quick-mode refusals, lifetimes, PFS, commit bit, message-id collisions, retransmission and
+its schedule, informational exchanges, INITIAL-CONTACT, DPD and status."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from ipaddress import IPv4Address
+from typing import Any
+
+import pytest
+
+from pixgw.config.model import (
+    AccessList,
+    AccessListEntry,
+    AddressMatch,
+    IsakmpPolicy,
+    SaLifetime,
+    TransformSet,
+)
+from pixgw.ike import constants as c
+from pixgw.ike.events import ChildSaDeleted, ChildSaEstablished, IkeSaDeleted
+from pixgw.ike.message import decode_message
+from pixgw.testing.ike_initiator import EspOffer, InitiatorProfile, Phase1Offer
+from tests.protocol.ike_harness import (
+    ANY,
+    CLIENT,
+    CLIENT_PRIVATE,
+    GATEWAY,
+    NAT_PUBLIC,
+    Path,
+    captured_logs,
+    main_mode,
+    make_pair,
+    pix_config,
+    quick_mode,
+    test_pki,
+)
+
+GROUPS = (1, 2, 5, 14, 15, 16, 19, 20)
+CIPHERS = (("des", c.ENC_DES, None), ("3des", c.ENC_3DES, None), ("aes", c.ENC_AES, 128),
+           ("aes-192", c.ENC_AES, 192), ("aes-256", c.ENC_AES, 256))
+HASHES = (("md5", c.HASH_MD5), ("sha", c.HASH_SHA), ("sha256", c.HASH_SHA256),
+          ("sha384", c.HASH_SHA384))
+AUTHS = (("pre-share", c.AUTH_PSK), ("rsa-sig", c.AUTH_RSA_SIG))
+
+
+@pytest.mark.parametrize(
+    ("group", "cipher", "hash_", "auth"),
+    list(itertools.product(GROUPS, CIPHERS, HASHES, AUTHS)),
+    ids=lambda v: str(v[0]) if isinstance(v, tuple) else str(v),
+)
+def test_every_group_cipher_hash_auth(group: int, cipher: tuple[str, int, int | None],
+                                      hash_: tuple[str, int], auth: tuple[str, int]) -> None:
+    policy = IsakmpPolicy(10, auth[0], cipher[0], hash_[0], group)  # type: ignore[arg-type]
+    config = pix_config(policies=(policy,))
+    pki = test_pki()
+    offer = Phase1Offer(cipher[1], cipher[2], hash_[1], auth[1], group)
+    profile = InitiatorProfile(phase1=(offer,), psk=b"s3cret", chain=pki.client_chain,
+                               key=pki.client_key)
+    path = make_pair(config, profile, certificates=pki.responder_source())
+    now = time.time()
+    main_mode(path, now)
+    assert quick_mode(path, now) == []
+    event = path.responder.next_event()
+    assert isinstance(event, ChildSaEstablished)
+    (child,) = path.initiator.children
+    assert event.inbound.spi == child.outbound_spi
+    assert event.inbound.encryption_key == child.outbound_encryption_key
+    assert event.inbound.integrity_key == child.outbound_integrity_key
+    assert event.outbound.encryption_key == child.inbound_encryption_key
+    assert event.outbound.integrity_key == child.inbound_integrity_key
+    assert path.responder.isakmp_sa_status()[0].state == "QM_IDLE"
+
+
+def test_windows_profile_through_nat_rfc3947() -> None:
+    path = make_pair(pix_config(), InitiatorProfile(psk=b"s3cret"), nat=True)
+    with captured_logs() as logs:
+        main_mode(path)
+        assert quick_mode(path) == []
+    assert path.initiator.nat_detected
+    event = path.responder.next_event()
+    assert isinstance(event, ChildSaEstablished)
+    assert event.encapsulation == "udp-transport"
+    assert event.remote.address == NAT_PUBLIC and event.remote.port == 40001
+    assert event.local.port == c.NATT_PORT
+    assert event.remote_behind_nat
+    assert event.nat_oa_initiator == CLIENT_PRIVATE
+    assert event.nat_oa_responder == GATEWAY
+    assert event.peer_vendor == "MSWIN8+"
+    assert event.inbound.cipher == "esp-aes-256" and event.inbound.integrity == "esp-sha-hmac"
+    assert event.remote_selector.first == CLIENT_PRIVATE and event.remote_selector.port == 1701
+    assert any("NAT detected" in line for line in logs)
+    assert any("%PIX-6-602201: ISAKMP Phase 1 SA created (local 192.0.2.1/4500 (responder), "
+               "remote 203.0.113.5/40001, authentication=pre-share, encryption=AES-256-CBC, "
+               "hash=SHA, group=20, lifetime=28800s)" in line for line in logs)
+    created = [line for line in logs if "602301" in line]
+    assert len(created) == 2
+    assert f"sa_spi= 0x{event.inbound.spi:x}({event.inbound.spi}), sa_trans= esp-aes-256 " \
+           "esp-sha-hmac , sa_conn_id= 1" in created[0]
+    status = path.responder.isakmp_sa_status()[0]
+    assert (status.dst, status.src, status.state, status.created) == (GATEWAY, NAT_PUBLIC,
+                                                                      "QM_IDLE", 1)
+    assert status.nat_traversal == "RFC 3947" and status.peer_behind_nat
+
+
+def test_draft_natt_uses_draft_numbers_and_modes() -> None:
+    profile = InitiatorProfile(psk=b"s3cret", natt="draft")
+    path = make_pair(pix_config(), profile, nat=True)
+    main_mode(path)
+    assert quick_mode(path) == []
+    (child,) = path.initiator.children
+    assert child.encapsulation == c.ENCAPS_UDP_TRANSPORT_DRAFT
+    event = path.responder.next_event()
+    assert isinstance(event, ChildSaEstablished) and event.encapsulation == "udp-transport"
+    assert path.responder.isakmp_sa_status()[0].nat_traversal == "draft-02"
+
+
+def test_no_nat_keeps_port_500_and_plain_transport() -> None:
+    path = make_pair(pix_config(), InitiatorProfile(psk=b"s3cret"))
+    main_mode(path)
+    quick_mode(path)
+    event = path.responder.next_event()
+    assert isinstance(event, ChildSaEstablished)
+    assert event.encapsulation == "transport" and not event.remote_behind_nat
+    assert event.local.port == 500 and event.remote == path.initiator.local
+
+
+def test_refused_transform_answers_no_proposal_chosen_and_logs_why() -> None:
+    config = pix_config(policies=(IsakmpPolicy(20, "pre-share", "des", "md5", 1),))
+    path = make_pair(config, InitiatorProfile(psk=b"s3cret"))
+    with captured_logs() as logs:
+        replies = path.send(path.initiator.main_mode_1(), 1.0)
+    (reply,) = replies
+    m = decode_message(reply)
+    assert m.header.exchange_type == c.EXCH_INFO
+    assert m.payloads[0].message_type == c.N_NO_PROPOSAL_CHOSEN  # type: ignore[union-attr]
+    assert "ISAKMP (0): Checking ISAKMP transform 1 against priority 20 policy" in logs
+    assert "ISAKMP:      encryption AES-CBC" in logs
+    assert "ISAKMP (0): Encryption algorithm offered does not match policy!" in logs
+    assert "ISAKMP (0): atts are not acceptable. Next payload is 3" in logs
+    assert "ISAKMP (0): atts are not acceptable. Next payload is 0" in logs
+    refusal = next(line for line in logs if "713900" in line)
+    assert "transform 5 (3DES-CBC/SHA/group 2/pre-share) against priority 20 policy: " \
+           "Encryption algorithm offered does not match policy!" in refusal
+    assert path.responder.isakmp_sa_status() == ()
+    assert path.responder.counters.proposals_refused == 1
+
+
+def test_seed_policy_des_md5_group1_accepted() -> None:
+    config = pix_config(policies=(IsakmpPolicy(20, "pre-share", "des", "md5", 1),),
+                        transform_sets=(TransformSet("l2tp", "esp-des", "esp-md5-hmac",
+                                                     "transport"),))
+    profile = InitiatorProfile(psk=b"s3cret", phase1=(
+        Phase1Offer(c.ENC_DES, None, c.HASH_MD5, c.AUTH_PSK, 1, 86400),),
+        esp=(EspOffer(c.ESP_DES, None, c.AUTH_HMAC_MD5),))
+    path = make_pair(config, profile)
+    with captured_logs() as logs:
+        main_mode(path)
+        quick_mode(path)
+    assert "ISAKMP:      life duration (VPI) of  0x0 0x1 0x51 0x80" in logs
+    assert "ISAKMP (0): atts are acceptable. Next payload is 0" in logs
+    assert any("sa_trans= esp-des esp-md5-hmac , sa_conn_id= 1" in line for line in logs)
+    assert path.responder.isakmp_sa_status()[0].lifetime == 86400
+
+
+def test_policies_tried_in_priority_order_first_transform_that_fits() -> None:
+    config = pix_config(policies=(
+        IsakmpPolicy(30, "pre-share", "aes-256", "sha", 20),
+        IsakmpPolicy(10, "pre-share", "3des", "sha", 2),
+    ))
+    path = make_pair(config, InitiatorProfile(psk=b"s3cret"))
+    main_mode(path)
+    chosen = path.initiator.chosen
+    assert chosen is not None and (chosen.cipher, chosen.group) == (c.ENC_3DES, 2)
+
+
+def test_wrong_psk_is_not_authenticated_and_not_answered() -> None:
+    path = make_pair(pix_config(), InitiatorProfile(psk=b"notTheKey42"))
+    mm1 = path.initiator.main_mode_1()
+    mm3 = path.initiator.receive(path.send(mm1, 1.0)[0])
+    assert mm3 is not None
+    mm5 = path.initiator.receive(path.send(mm3, 1.0)[0])
+    assert mm5 is not None
+    with captured_logs() as logs:
+        assert path.send(mm5, 1.0) == []
+    assert path.responder.counters.authentication_failed == 1
+    assert path.responder.isakmp_sa_status() == ()
+    assert any("phase 1 authentication failed" in line for line in logs)
+    assert not any("s3cret" in line or "notTheKey42" in line for line in logs)
+
+
+def test_per_address_key_wins_over_wildcard() -> None:
+    config = pix_config(key="wildcard", key_address=IPv4Address("0.0.0.0"))
+    config = type(config)(**{**config.__dict__, "isakmp": type(config.isakmp)(
+        **{**config.isakmp.__dict__, "keys": (
+            *config.isakmp.keys,
+            type(config.isakmp.keys[0])("specific", CLIENT),
+        )})})
+    path = make_pair(config, InitiatorProfile(psk=b"specific"))
+    main_mode(path)
+
+
+def test_mode_the_set_forbids_gives_invalid_flags() -> None:
+    config = pix_config(transform_sets=(TransformSet("t", "esp-aes-256", "esp-sha-hmac",
+                                                     "tunnel"),))
+    path = make_pair(config, InitiatorProfile(psk=b"s3cret"))
+    main_mode(path)
+    with captured_logs() as logs:
+        replies = quick_mode(path)
+    assert len(replies) == 1
+    assert "IPSEC(validate_proposal): invalid transform proposal flags -- 0x0" in logs
+    assert [n.message_type for n in path.initiator.notifies] == [c.N_NO_PROPOSAL_CHOSEN]
+    assert path.responder.next_event() is None
+
+
+def test_tunnel_set_accepts_tunnel_mode() -> None:
+    config = pix_config(transform_sets=(TransformSet("t", "esp-aes-256", "esp-sha-hmac",
+                                                     "tunnel"),))
+    profile = InitiatorProfile(psk=b"s3cret", esp=(EspOffer(c.ESP_AES, 256, c.AUTH_HMAC_SHA,
+                                                            c.ENCAPS_TUNNEL),))
+    path = make_pair(config, profile)
+    main_mode(path)
+    quick_mode(path)
+    event = path.responder.next_event()
+    assert isinstance(event, ChildSaEstablished) and event.encapsulation == "tunnel"
+
+
+def test_selectors_outside_match_address_acl() -> None:
+    acl = AccessList("l2tp", (AccessListEntry(
+        "permit", 17, AddressMatch(IPv4Address("192.0.2.99"), IPv4Address("255.255.255.255")),
+        ANY),))
+    path = make_pair(pix_config(acl=acl), InitiatorProfile(psk=b"s3cret"))
+    main_mode(path)
+    with captured_logs() as logs:
+        quick_mode(path)
+    assert "no IPSEC cryptomap exists for local address 192.0.2.1" in logs
+    assert [n.message_type for n in path.initiator.notifies] == [c.N_INVALID_ID_INFORMATION]
+
+
+def test_missing_crypto_map_line() -> None:
+    path = make_pair(pix_config(with_map=False), InitiatorProfile(psk=b"s3cret"))
+    main_mode(path)
+    with captured_logs() as logs:
+        quick_mode(path)
+    assert "no IPSEC cryptomap exists for local address 192.0.2.1" in logs
+
+
+def test_macos_port_zero_accepted() -> None:
+    profile = InitiatorProfile(psk=b"s3cret", l2tp_port=0)
+    path = make_pair(pix_config(), profile)
+    main_mode(path)
+    quick_mode(path)
+    event = path.responder.next_event()
+    assert isinstance(event, ChildSaEstablished) and event.remote_selector.port == 0
+
+
+def test_responder_lifetime_when_ours_is_shorter() -> None:
+    config = pix_config(sa_lifetime=SaLifetime(900, 100000))
+    profile = InitiatorProfile(psk=b"s3cret", esp=(EspOffer(c.ESP_AES, 256, c.AUTH_HMAC_SHA,
+                                                            lifetime_seconds=3600,
+                                                            lifetime_kilobytes=250000),))
+    path = make_pair(config, profile)
+    main_mode(path)
+    quick_mode(path)
+    (child,) = path.initiator.children
+    assert child.responder_lifetime == (900, 100000)
+    event = path.responder.next_event()
+    assert isinstance(event, ChildSaEstablished)
+    assert (event.lifetime_seconds, event.lifetime_kilobytes) == (900, 100000)
+
+
+def test_no_responder_lifetime_when_offered_is_shorter() -> None:
+    path = make_pair(pix_config(), InitiatorProfile(psk=b"s3cret", esp=(
+        EspOffer(c.ESP_AES, 256, c.AUTH_HMAC_SHA, lifetime_seconds=600),)))
+    main_mode(path)
+    quick_mode(path)
+    assert path.initiator.children[0].responder_lifetime is None
+    event = path.responder.next_event()
+    assert isinstance(event, ChildSaEstablished) and event.lifetime_seconds == 600
+
+
+@pytest.mark.parametrize("group", [2, 14, 19])
+def test_pfs_when_offered(group: int) -> None:
+    path = make_pair(pix_config(), InitiatorProfile(psk=b"s3cret", pfs_group=group))
+    main_mode(path)
+    assert quick_mode(path) == []
+    event = path.responder.next_event()
+    assert isinstance(event, ChildSaEstablished)
+    assert event.inbound.encryption_key == path.initiator.children[0].outbound_encryption_key
+
+
+def test_pfs_required_by_map_but_not_offered() -> None:
+    path = make_pair(pix_config(pfs=2), InitiatorProfile(psk=b"s3cret"))
+    main_mode(path)
+    quick_mode(path)
+    assert [n.message_type for n in path.initiator.notifies] == [c.N_NO_PROPOSAL_CHOSEN]
+
+
+def test_commit_bit_gets_connected_notify() -> None:
+    path = make_pair(pix_config(), InitiatorProfile(psk=b"s3cret", commit=True))
+    main_mode(path)
+    replies = quick_mode(path)
+    assert len(replies) == 1
+    path.initiator.receive(replies[0])
+    assert [n.message_type for n in path.initiator.notifies] == [16384]
+    assert isinstance(path.responder.next_event(), ChildSaEstablished)
+
+
+def test_two_clients_same_message_id() -> None:
+    """Vista and later use the same first quick-mode message id: state is per (cookies, id)."""
+    config = pix_config()
+    a = make_pair(config, InitiatorProfile(psk=b"s3cret"), nat=True)
+    b = make_pair(config, InitiatorProfile(psk=b"s3cret"), nat=True, nat_base_port=41000)
+    b.responder = a.responder
+    main_mode(a)
+    main_mode(b)
+    qa = a.initiator.quick_mode_1(message_id=0x01020304)
+    qb = b.initiator.quick_mode_1(message_id=0x01020304)
+    (ra,) = a.send(qa, 1000.0)
+    (rb,) = b.send(qb, 1000.0)
+    assert a.send(a.initiator.receive(ra) or b"", 1000.0) == []
+    assert b.send(b.initiator.receive(rb) or b"", 1000.0) == []
+    events = [a.responder.next_event(), a.responder.next_event()]
+    assert all(isinstance(e, ChildSaEstablished) for e in events)
+    assert {e.remote.port for e in events if isinstance(e, ChildSaEstablished)} == {40001, 41001}
+
+
+def test_rekey_while_old_sas_live() -> None:
+    path = make_pair(pix_config(), InitiatorProfile(psk=b"s3cret"))
+    main_mode(path)
+    quick_mode(path)
+    quick_mode(path)
+    first, second = path.responder.next_event(), path.responder.next_event()
+    assert isinstance(first, ChildSaEstablished) and isinstance(second, ChildSaEstablished)
+    assert first.inbound.spi != second.inbound.spi
+    assert len(path.responder.ipsec_sa_status()) == 2
+
+
+# --- retransmission -----------------------------------------------------------------------------
+
+
+def test_duplicates_get_our_last_message_again() -> None:
+    path = make_pair(pix_config(), InitiatorProfile(psk=b"s3cret"))
+    mm1 = path.initiator.main_mode_1()
+    (mm2,) = path.send(mm1, 1.0)
+    assert path.send(mm1, 2.0) == [mm2]
+    mm3 = path.initiator.receive(mm2)
+    assert mm3 is not None
+    (mm4,) = path.send(mm3, 3.0)
+    assert path.send(mm3, 4.0) == [mm4]
+    mm5 = path.initiator.receive(mm4)
+    assert mm5 is not None
+    (mm6,) = path.send(mm5, 5.0)
+    assert path.send(mm5, 6.0) == [mm6]
+    path.initiator.receive(mm6)
+    qm1 = path.initiator.quick_mode_1()
+    (qm2,) = path.send(qm1, 7.0)
+    assert path.send(qm1, 8.0) == [qm2]
+    qm3 = path.initiator.receive(qm2)
+    assert qm3 is not None
+    assert path.send(qm3, 9.0) == []
+    assert path.send(qm3, 9.5) == []
+    assert isinstance(path.responder.next_event(), ChildSaEstablished)
+    assert path.responder.next_event() is None
+    assert path.responder.counters.retransmissions_answered == 5
+
+
+def test_retransmit_schedule_like_the_pix_then_half_open_expiry() -> None:
+    path = make_pair(pix_config(), InitiatorProfile(psk=b"s3cret"))
+    start = 100.0
+    (mm2,) = path.send(path.initiator.main_mode_1(), start)
+    sent_at = [start]
+    now = start
+    for _ in range(20):
+        timer = path.responder.get_timer()
+        if timer is None:
+            break
+        now = timer
+        path.responder.handle_timer(now)
+        for data in path.collect(now):
+            assert data == mm2
+            sent_at.append(now)
+    gaps = [round(b - a, 3) for a, b in itertools.pairwise(sent_at)]
+    assert [0.0, *gaps] == [0, 5, 5, 5, 5, 5]
+    assert path.responder.isakmp_sa_status() == ()
+    assert path.responder.counters.half_open_expired == 1
+    assert path.responder.get_timer() is None
+
+
+def test_quick_mode_2_retransmitted_until_hash3() -> None:
+    path = make_pair(pix_config(), InitiatorProfile(psk=b"s3cret"))
+    main_mode(path, 0.0)
+    (qm2,) = path.send(path.initiator.quick_mode_1(), 0.0)
+    path.responder.handle_timer(5.0)
+    assert path.collect(5.0) == [qm2]
+    qm3 = path.initiator.receive(qm2)
+    assert qm3 is not None
+    path.send(qm3, 6.0)
+    path.responder.handle_timer(10.0)
+    assert path.collect(10.0) == []
+
+
+# --- informational ------------------------------------------------------------------------------
+
+
+def _established(**kw: Any) -> tuple[Path, ChildSaEstablished]:
+    path = make_pair(pix_config(**kw), InitiatorProfile(psk=b"s3cret"))
+    main_mode(path)
+    quick_mode(path)
+    event = path.responder.next_event()
+    assert isinstance(event, ChildSaEstablished)
+    return path, event
+
+
+def test_peer_deletes_child_then_phase1() -> None:
+    path, event = _established()
+    with captured_logs() as logs:
+        path.send(path.initiator.delete_child(path.initiator.children[0]), 1001.0)
+    deleted = path.responder.next_event()
+    assert isinstance(deleted, ChildSaDeleted) and deleted.inbound_spi == event.inbound.spi
+    assert sum("602302" in line for line in logs) == 2
+    path.send(path.initiator.delete_ike(), 1002.0)
+    gone = path.responder.next_event()
+    assert isinstance(gone, IkeSaDeleted) and gone.reason == "deleted by peer"
+    assert path.responder.isakmp_sa_status() == ()
+
+
+def test_clear_crypto_sends_deletes() -> None:
+    path, event = _established()
+    path.responder.delete_child_sa(event.child_sa_id, 1001.0)
+    for data in path.collect(1001.0):
+        path.initiator.receive(data)
+    assert path.initiator.deletes[0].spis == (event.inbound.spi.to_bytes(4, "big"),)
+    assert isinstance(path.responder.next_event(), ChildSaDeleted)
+    path.responder.delete_ike_sa(event.ike_sa_id, 1002.0)
+    for data in path.collect(1002.0):
+        path.initiator.receive(data)
+    assert path.initiator.deletes[1].protocol == c.PROTO_ISAKMP
+    assert isinstance(path.responder.next_event(), IkeSaDeleted)
+
+
+def test_initial_contact_drops_the_old_sas() -> None:
+    config = pix_config()
+    old = make_pair(config, InitiatorProfile(psk=b"s3cret"))
+    main_mode(old)
+    quick_mode(old)
+    assert isinstance(old.responder.next_event(), ChildSaEstablished)
+    new = make_pair(config, InitiatorProfile(psk=b"s3cret", initial_contact=True))
+    new.responder = old.responder
+    main_mode(new, 2000.0)
+    kinds = []
+    while (e := old.responder.next_event()) is not None:
+        kinds.append(type(e))
+    assert IkeSaDeleted in kinds
+    assert len(old.responder.isakmp_sa_status()) == 1
+
+
+def test_r_u_there_answered() -> None:
+    path = make_pair(pix_config(), InitiatorProfile(psk=b"s3cret", vendor_ids=(c.VID_DPD,)))
+    main_mode(path)
+    for data in path.send(path.initiator.r_u_there(7), 1001.0):
+        path.initiator.receive(data)
+    (ack,) = path.initiator.notifies
+    assert ack.message_type == c.N_R_U_THERE_ACK and ack.data == (7).to_bytes(4, "big")
+
+
+def test_our_dpd_deletes_a_silent_peer() -> None:
+    path = make_pair(pix_config(keepalive=(10, 2)),
+                     InitiatorProfile(psk=b"s3cret", vendor_ids=(c.VID_DPD,)))
+    main_mode(path, 0.0)
+    probes = 0
+    for _ in range(20):
+        timer = path.responder.get_timer()
+        assert timer is not None and timer < 100
+        path.responder.handle_timer(timer)
+        probes += len(path.collect(timer))
+        if path.responder.isakmp_sa_status() == ():
+            break
+    assert probes == 5
+    e = path.responder.next_event()
+    assert isinstance(e, IkeSaDeleted) and e.reason.startswith("DPD")
+
+
+def test_unauthenticated_notify_is_ignored() -> None:
+    path = make_pair(pix_config(), InitiatorProfile(psk=b"s3cret"))
+    (mm2,) = path.send(path.initiator.main_mode_1(), 1.0)
+    from pixgw.ike.message import Header, NotifyPayload, encode_message
+
+    m = decode_message(mm2)
+    bogus = encode_message(Header(m.header.initiator_cookie, m.header.responder_cookie, 0, 0x10,
+                                  c.EXCH_INFO, 0, 0),
+                           (NotifyPayload(1, 1, c.N_INITIAL_CONTACT),))
+    assert path.send(bogus, 2.0) == []
+    assert len(path.responder.isakmp_sa_status()) == 1
+
+
+def test_phase1_lifetime_expiry_sends_delete() -> None:
+    config = pix_config(policies=(IsakmpPolicy(10, "pre-share", "aes-256", "sha", 20, 600),))
+    path = make_pair(config, InitiatorProfile(psk=b"s3cret"))
+    main_mode(path, 0.0)
+    path.responder.handle_timer(600.0)
+    for data in path.collect(600.0):
+        path.initiator.receive(data)
+    assert path.initiator.deletes[0].protocol == c.PROTO_ISAKMP
+    assert isinstance(path.responder.next_event(), IkeSaDeleted)
+
+
+def test_child_lifetime_expiry() -> None:
+    path, _ = _established(sa_lifetime=SaLifetime(900, 100000))
+    path.responder.handle_timer(1000.0 + 900)
+    e = path.responder.next_event()
+    assert isinstance(e, ChildSaDeleted) and e.reason == "lifetime expired"
+
+
+def test_status_snapshots() -> None:
+    path, event = _established()
+    (sa,) = path.responder.ipsec_sa_status(1000.0)
+    assert sa.crypto_map == "mymap" and sa.interface == "outside"
+    assert sa.local_ident == (GATEWAY, IPv4Address("255.255.255.255"), 17, 1701)
+    assert sa.mode == "Transport" and sa.inbound_spi == event.inbound.spi
+    assert sa.inbound_conn_id == 1 and sa.outbound_conn_id == 2
+    assert sa.inbound_seconds_left == 3600
