@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from ipaddress import IPv4Network, summarize_address_range
 from typing import Any
 
 from twisted.application import internet, service, strports
@@ -19,10 +20,16 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from pixgw import syslog
+from pixgw.cli import ppp as ppp_cli
 from pixgw.cli import system
+from pixgw.cli import vpdn as vpdn_cli
 from pixgw.cli.commands import CommandTable
 from pixgw.cli.shell import ControlFactory
+from pixgw.config.model import PixConfig
 from pixgw.config.parser import ConfigError, ParseResult, parse_file
+from pixgw.dataplane.interfaces import IDataplane
+from pixgw.dataplane.memory import MemoryDataplane
+from pixgw.dataplane.userspace import TunSettings, UserspaceDataplane
 from pixgw.gateway import Gateway
 from pixgw.logrouter import PixLogRouter
 from pixgw.manhole import ManholeError, make_manhole_service
@@ -125,8 +132,64 @@ def atomic_writer(path: str) -> Any:
 
 def build_command_table() -> CommandTable:
     table = CommandTable()
-    system.register(table)
+    for area in (system, vpdn_cli, ppp_cli):
+        area.register(table)
     return table
+
+
+def pool_networks(config: PixConfig) -> tuple[IPv4Network, ...]:
+    """The smallest networks covering each ``ip local pool`` (routed into the TUN device)."""
+    networks: list[IPv4Network] = []
+    for pool in config.pools:
+        networks.extend(summarize_address_range(pool.first, pool.last))
+    return tuple(networks)
+
+
+def make_dataplane(choice: str, config: PixConfig, reactor: Any) -> IDataplane:
+    """``--dataplane``: memory, userspace, xfrm, or auto (xfrm when the kernel has ESP)."""
+    outside = config.interface("outside")
+    local = outside.address if outside is not None else None
+    if choice == "auto":
+        choice = "xfrm" if _kernel_has_esp() else "userspace"
+    if choice == "memory":
+        return MemoryDataplane()
+    if choice == "xfrm":
+        from pixgw.dataplane import xfrm  # noqa: PLC0415  (only where the kernel has ESP)
+
+        if local is None:
+            raise OSError("the xfrm dataplane needs 'ip address outside A M' (not dhcp)")
+
+        dataplane: IDataplane = xfrm.XfrmDataplane(reactor, local_address=local)
+        return dataplane
+    inside = config.interface("inside")
+    tun = TunSettings(
+        address=inside.address if inside is not None else None,
+        routes=pool_networks(config),
+    )
+    return UserspaceDataplane(reactor, local_address=local, tun=tun)
+
+
+def _kernel_has_esp() -> bool:
+    try:
+        from pixgw.dataplane.xfrm import kernel_has_esp  # noqa: PLC0415
+    except ImportError:
+        return False
+    return bool(kernel_has_esp())
+
+
+class GatewayService(service.Service):
+    """Starts the gateway's layers after the sockets are up; stops them first on shutdown."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    def startService(self) -> None:
+        super().startService()
+        self.gateway.start()
+
+    def stopService(self) -> Any:
+        self.gateway.stop()
+        return super().stopService()
 
 
 def makeService(options: Options) -> service.IService:
@@ -145,15 +208,20 @@ def makeService(options: Options) -> service.IService:
     for warning in parsed.warnings:
         _log.warn("{warning}", warning=str(warning))
 
+    try:
+        dataplane = make_dataplane(options["dataplane"], config, reactor)
+    except (OSError, ImportError) as e:
+        raise usage.UsageError(f"--dataplane {options['dataplane']}: {e}") from e
     gateway = Gateway(
         config,
         reactor=reactor,
         log_router=router,
+        dataplane=dataplane,
         config_path=options["config"],
-        dataplane_name=options["dataplane"],
         save_config=atomic_writer(options["config"]),
     )
     table = build_command_table()
+    GatewayService(gateway).setServiceParent(top)
 
     if config.logging.hosts:
         internet.UDPServer(0, sender).setServiceParent(top)

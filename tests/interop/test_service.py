@@ -38,7 +38,9 @@ def netns() -> Iterator[str]:
         subprocess.run(["ip", "netns", "del", name], check=False)
 
 
-def start_gateway(netns: str, config: Path, tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_gateway(
+    netns: str, config: Path, tmp: Path, dataplane: str = "memory"
+) -> tuple[subprocess.Popen[bytes], str]:
     control = str(tmp / "control")
     log = open(tmp / "twistd.log", "wb")  # noqa: SIM115 (closed with the process)
     process = subprocess.Popen(
@@ -48,7 +50,7 @@ def start_gateway(netns: str, config: Path, tmp: Path) -> tuple[subprocess.Popen
             "--config", str(config),
             "--control", f"unix:{control}",
             "--state-dir", str(tmp / "state"),
-            "--dataplane", "memory",
+            "--dataplane", dataplane,
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -86,8 +88,9 @@ def stop(process: subprocess.Popen[bytes]) -> int:
     return process.returncode
 
 
-def test_starts_answers_and_stops(netns: str, tmp_path: Path) -> None:
-    process, control = start_gateway(netns, SAMPLE, tmp_path)
+@pytest.mark.parametrize("dataplane", ["memory", "userspace"])
+def test_starts_answers_and_stops(netns: str, tmp_path: Path, dataplane: str) -> None:
+    process, control = start_gateway(netns, SAMPLE, tmp_path, dataplane)
     try:
         wait_for_socket(control, process)
         run = pixgw("exec", "--control", f"unix:{control}", "show running-config")
@@ -101,6 +104,12 @@ def test_starts_answers_and_stops(netns: str, tmp_path: Path) -> None:
         version = pixgw("exec", "--control", control, "show version")
         assert version.returncode == 0
         assert "pixgw Version" in version.stdout and " up " in version.stdout
+
+        pools = pixgw("exec", "--control", control, "show ip local pool")
+        assert pools.returncode == 0 and "Pool" in pools.stdout, pools.stdout
+        tunnels = pixgw("exec", "--control", control, "show vpdn tunnel")
+        assert tunnels.returncode == 0
+        assert "% No active L2TP tunnels" in tunnels.stdout, tunnels.stdout
 
         bad = pixgw("exec", "--control", control, "show nonsense")
         assert bad.returncode == 1
