@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from ipaddress import IPv4Network, summarize_address_range
 from typing import Any
 
 from twisted.application import internet, service, strports
@@ -27,9 +26,8 @@ from pixgw.cli.commands import CommandTable
 from pixgw.cli.shell import ControlFactory
 from pixgw.config.model import PixConfig
 from pixgw.config.parser import ConfigError, ParseResult, parse_file
+from pixgw.dataplane import make_dataplane, pool_routes, resolve_dataplane
 from pixgw.dataplane.interfaces import IDataplane
-from pixgw.dataplane.memory import MemoryDataplane
-from pixgw.dataplane.userspace import TunSettings, UserspaceDataplane
 from pixgw.gateway import Gateway
 from pixgw.logrouter import PixLogRouter
 from pixgw.manhole import ManholeError, make_manhole_service
@@ -137,44 +135,17 @@ def build_command_table() -> CommandTable:
     return table
 
 
-def pool_networks(config: PixConfig) -> tuple[IPv4Network, ...]:
-    """The smallest networks covering each ``ip local pool`` (routed into the TUN device)."""
-    networks: list[IPv4Network] = []
-    for pool in config.pools:
-        networks.extend(summarize_address_range(pool.first, pool.last))
-    return tuple(networks)
-
-
-def make_dataplane(choice: str, config: PixConfig, reactor: Any) -> IDataplane:
+def make_configured_dataplane(choice: str, config: PixConfig, reactor: Any) -> IDataplane:
     """``--dataplane``: memory, userspace, xfrm, or auto (xfrm when the kernel has ESP)."""
     outside = config.interface("outside")
-    local = outside.address if outside is not None else None
-    if choice == "auto":
-        choice = "xfrm" if _kernel_has_esp() else "userspace"
-    if choice == "memory":
-        return MemoryDataplane()
-    if choice == "xfrm":
-        from pixgw.dataplane import xfrm  # noqa: PLC0415  (only where the kernel has ESP)
-
-        if local is None:
-            raise OSError("the xfrm dataplane needs 'ip address outside A M' (not dhcp)")
-
-        dataplane: IDataplane = xfrm.XfrmDataplane(reactor, local_address=local)
-        return dataplane
     inside = config.interface("inside")
-    tun = TunSettings(
-        address=inside.address if inside is not None else None,
-        routes=pool_networks(config),
+    return make_dataplane(
+        resolve_dataplane(choice),
+        reactor,
+        local_address=outside.address if outside is not None else None,
+        tun_address=inside.address if inside is not None else None,
+        routes=pool_routes((p.first, p.last) for p in config.pools),
     )
-    return UserspaceDataplane(reactor, local_address=local, tun=tun)
-
-
-def _kernel_has_esp() -> bool:
-    try:
-        from pixgw.dataplane.xfrm import kernel_has_esp  # noqa: PLC0415
-    except ImportError:
-        return False
-    return bool(kernel_has_esp())
 
 
 class GatewayService(service.Service):
@@ -209,8 +180,8 @@ def makeService(options: Options) -> service.IService:
         _log.warn("{warning}", warning=str(warning))
 
     try:
-        dataplane = make_dataplane(options["dataplane"], config, reactor)
-    except (OSError, ImportError) as e:
+        dataplane = make_configured_dataplane(options["dataplane"], config, reactor)
+    except (OSError, ValueError) as e:
         raise usage.UsageError(f"--dataplane {options['dataplane']}: {e}") from e
     gateway = Gateway(
         config,
