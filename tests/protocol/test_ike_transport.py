@@ -1,0 +1,103 @@
+"""The UDP shell with fake datagram transports and task.Clock: the non-ESP marker on 4500, ESP and
+keepalives on 4500, events out, the retransmission timer driven by the clock."""
+
+from __future__ import annotations
+
+import os
+from ipaddress import IPv4Address
+from typing import Any
+
+from twisted.internet.task import Clock
+
+from pixgw.ike.core import IkeResponder
+from pixgw.ike.events import ChildSaEstablished, Endpoint
+from pixgw.ike.transport import IkeEvent, IkeTransport
+from pixgw.testing.ike_initiator import IkeInitiator, InitiatorProfile
+from tests.protocol.ike_harness import GATEWAY, pix_config
+
+
+class FakeDatagramTransport:
+    def __init__(self) -> None:
+        self.written: list[tuple[bytes, tuple[str, int]]] = []
+
+    def write(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.written.append((data, addr))
+
+
+def _shell() -> tuple[IkeTransport, Clock, dict[int, FakeDatagramTransport], list[Any],
+                      list[IkeEvent]]:
+    clock = Clock()
+    clock.advance(1000)
+    esp: list[Any] = []
+    events: list[IkeEvent] = []
+    shell = IkeTransport(IkeResponder(pix_config(), random_bytes=os.urandom), clock, GATEWAY,
+                         esp_received=lambda d, a: esp.append((d, a)),
+                         event_received=events.append)
+    fakes = {}
+    for port, proto in shell.protocols.items():
+        fakes[port] = FakeDatagramTransport()
+        proto.transport = fakes[port]  # type: ignore[assignment]
+    return shell, clock, fakes, esp, events
+
+
+def test_full_exchange_with_float_to_4500() -> None:
+    shell, _clock, fakes, esp, events = _shell()
+    client = IkeInitiator(InitiatorProfile(psk=b"s3cret"), Endpoint(IPv4Address("10.0.0.2"), 500),
+                          Endpoint(GATEWAY, 500), os.urandom)
+    nat_port = {500: 40000, 4500: 40001}
+
+    def deliver(data: bytes) -> bytes:
+        port = client.remote.port
+        marker = b"\x00" * 4 if port == 4500 else b""
+        shell.protocols[port].datagramReceived(marker + data,
+                                               ("203.0.113.5", nat_port[client.local.port]))
+        (out, addr) = fakes[port].written.pop()
+        assert addr == ("203.0.113.5", nat_port[client.local.port])
+        if port == 4500:
+            assert out.startswith(b"\x00" * 4)
+            out = out[4:]
+        return out
+
+    msg = client.main_mode_1()
+    for _ in range(3):
+        reply = client.receive(deliver(msg))
+        if reply is None:
+            break
+        msg = reply
+    assert client.state == "established" and client.remote.port == 4500
+    qm2 = deliver(client.quick_mode_1())
+    qm3 = client.receive(qm2)
+    assert qm3 is not None
+    shell.protocols[4500].datagramReceived(b"\x00" * 4 + qm3, ("203.0.113.5", 40001))
+    assert len(events) == 1 and isinstance(events[0], ChildSaEstablished)
+    # ESP (no marker) and keepalives on 4500
+    shell.protocols[4500].datagramReceived(b"\x01\x02\x03\x04esp", ("203.0.113.5", 40001))
+    shell.protocols[4500].datagramReceived(b"\xff", ("203.0.113.5", 40001))
+    assert esp == [(b"\x01\x02\x03\x04esp", ("203.0.113.5", 40001))]
+    assert shell.keepalives == 1
+    shell.send_udp(b"esp-out", ("203.0.113.5", 40001))
+    assert fakes[4500].written[-1] == (b"esp-out", ("203.0.113.5", 40001))
+    shell.stop()
+
+
+def test_retransmission_timer_on_the_clock() -> None:
+    shell, clock, fakes, _, _ = _shell()
+    client = IkeInitiator(InitiatorProfile(psk=b"s3cret"), Endpoint(IPv4Address("198.51.100.7"),
+                                                                    500),
+                          Endpoint(GATEWAY, 500), os.urandom)
+    shell.protocols[500].datagramReceived(client.main_mode_1(), ("198.51.100.7", 500))
+    assert len(fakes[500].written) == 1
+    for _ in range(10):
+        clock.advance(5)
+    assert len(fakes[500].written) == 6
+    assert len({d for d, _ in fakes[500].written}) == 1
+    assert shell.responder.isakmp_sa_status() == ()
+    assert not clock.getDelayedCalls()
+
+
+def test_garbage_is_dropped_and_counted() -> None:
+    shell, _, fakes, _, _ = _shell()
+    shell.protocols[500].datagramReceived(b"\x00" * 7, ("198.51.100.7", 500))
+    shell.protocols[4500].datagramReceived(b"\x00" * 4 + b"junk", ("198.51.100.7", 4500))
+    assert shell.responder.counters.malformed == 2
+    assert fakes[500].written == [] and fakes[4500].written == []
