@@ -536,3 +536,19 @@ def test_looped_back_link_is_closed():
         downs.append(event)
     assert [d.reason for d in downs if isinstance(d, LinkDown)] == ["looped-back link detected"]
     assert session.lcp.loops_detected > settings.max_failure
+
+
+def test_windows_like_client_options_rejected_then_up():
+    # Windows asks for Callback (CBCP) and multilink MRRU in LCP and VJ compression in IPCP;
+    # all are Rejected, the client drops them and the link comes up with DNS and WINS.
+    from pixgw.ppp.frame import Option
+
+    link = Link(PppSettings(authentication=("mschapv2",), local_address=LOCAL, dns=DNS,
+                            wins=WINS), peer_kwargs={"mru": 1400})
+    link.peer.extra_lcp_options = [Option(13, b"\x06"), Option(17, b"\x06\x4e")]
+    link.peer.extra_ipcp_options = [Option(2, bytes.fromhex("002d0f01"))]
+    link.start()
+    (up,) = link.of(LinkUp)
+    assert up.dns == DNS and up.wins == WINS
+    assert link.peer.extra_lcp_options == [] and link.peer.extra_ipcp_options == []
+    assert link.peer.ipcp.rejected == {2, 132}  # VJ, and the secondary WINS nobody configured
