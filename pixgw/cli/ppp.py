@@ -4,7 +4,9 @@ Pure renderers of the :mod:`pixgw.status` snapshots in the PIX 6.3 formats of
 ``reference/pix63-l2tp-ipsec-reference.txt`` (``show vpdn pppinterface``, ``show uauth``) and
 the PIX 6.3 command reference (``ip local pool``), plus :func:`register`, which puts the
 commands in a :class:`~pixgw.cli.commands.CommandTable` reading from a :class:`PppStatusSource`
-(the gateway). The ``debug ppp io|error|uauth`` wording is in :mod:`pixgw.ppp.trace`.
+(the gateway). The ``debug ppp io|error|uauth`` wording (:func:`io_line`, :func:`error_line`,
+:func:`uauth_line`) is defined in :mod:`pixgw.ppp.trace`, where the PPP core can use it without
+importing the CLI, and re-exported here.
 """
 
 from __future__ import annotations
@@ -13,15 +15,19 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from pixgw.cli.commands import CliError, CommandContext, CommandTable
+from pixgw.ppp.trace import error_line, io_line, uauth_line
 from pixgw.status import IpLocalPoolStatus, PppInterfaceStatus, UauthStatus
 
 __all__ = [
     "PppStatusSource",
+    "error_line",
     "format_duration",
+    "io_line",
     "register",
     "render_ip_local_pool",
     "render_pppinterface",
     "render_uauth",
+    "uauth_line",
 ]
 
 
