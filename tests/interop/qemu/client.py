@@ -174,7 +174,7 @@ def parse_status(raw: str) -> ClientStatus:
         esp_sas=num("esp_sas"),
         ppp_address=kv.get("ppp_address", ""),
         ppp_peer=kv.get("ppp_peer", ""),
-        dns=tuple(d for d in kv.get("dns", "").split(",") if d),
+        dns=tuple(dict.fromkeys(d for d in kv.get("dns", "").split(",") if d)),  # DNS1 == DNS2 once
         l2tp_tunnels=num("l2tp_tunnels"),
         l2tp_sessions=num("l2tp_sessions"),
         raw=raw,
