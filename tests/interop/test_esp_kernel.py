@@ -1,0 +1,144 @@
+"""Our userspace ESP against the Linux kernel's ESP (stock Debian kernel in the QEMU client guest
+of tests/interop/qemu): the guest gets ``ip xfrm`` SAs and policies with the same keys as our
+SAs, sends UDP 1701 with netcat; the kernel's ESP must decrypt in our dataplane (running in the
+gateway namespace, 192.0.2.1) and our reply must decrypt in the guest's kernel and reach netcat.
+Raw ESP for des-md5 (the reference's transform), 3des-sha1 and aes-sha1; ESP-in-UDP (RFC 3948)
+from the guest's kernel into our dataplane for aes-sha1.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from contextlib import contextmanager
+from ipaddress import IPv4Address
+
+import pytest
+from pyroute2 import netns
+
+from pixgw.dataplane.userspace import UserspaceDataplane
+from pixgw.ike.events import (
+    ChildSaEstablished,
+    Endpoint,
+    EspSaParameters,
+    TrafficSelector,
+)
+from tests.interop.test_dataplane_netns import PumpReactor
+
+pytestmark = [pytest.mark.root, pytest.mark.interop, pytest.mark.slow]
+
+GW = IPv4Address("192.0.2.1")
+CLIENT = IPv4Address("192.0.2.2")
+
+# (cipher, integrity, kernel enc name, kernel auth name, auth key length)
+TRANSFORMS = {
+    "des-md5": ("esp-des", "esp-md5-hmac", "cbc(des)", "hmac(md5)", 16),
+    "3des-sha1": ("esp-3des", "esp-sha-hmac", "cbc(des3_ede)", "hmac(sha1)", 20),
+    "aes-sha1": ("esp-aes", "esp-sha-hmac", "cbc(aes)", "hmac(sha1)", 20),
+}
+KEYLEN = {"esp-des": 8, "esp-3des": 24, "esp-aes": 16}
+
+
+@contextmanager
+def inside(name):
+    netns.pushns(name)
+    try:
+        yield
+    finally:
+        netns.popns()
+
+
+def make_event(label, udp):
+    cipher, integrity, _, _, alen = TRANSFORMS[label]
+    inbound = EspSaParameters(0xC0DE0001, cipher, integrity, os.urandom(KEYLEN[cipher]),
+                              os.urandom(alen))
+    outbound = EspSaParameters(0xC0DE0002, cipher, integrity, os.urandom(KEYLEN[cipher]),
+                               os.urandom(alen))
+    return ChildSaEstablished(
+        ike_sa_id=bytes(16), child_sa_id=1,
+        local=Endpoint(GW, 4500 if udp else 500), remote=Endpoint(CLIENT, 4500 if udp else 500),
+        inbound=inbound, outbound=outbound,
+        encapsulation="udp-transport" if udp else "transport",
+        local_selector=TrafficSelector(GW, GW, 17, 1701),
+        remote_selector=TrafficSelector(CLIENT, CLIENT, 17, 1701),
+        lifetime_seconds=3600, lifetime_kilobytes=100000, crypto_map="dyn",
+        crypto_map_sequence=10, remote_behind_nat=udp)
+
+
+def guest_xfrm(label, ev, udp):
+    _, _, enc, auth, _ = TRANSFORMS[label]
+    encap = " encap espinudp 4500 4500 0.0.0.0" if udp else ""
+    lines = ["ip xfrm state flush", "ip xfrm policy flush"]
+    for src, dst, sa in ((CLIENT, GW, ev.inbound), (GW, CLIENT, ev.outbound)):
+        lines.append(
+            f"ip xfrm state add src {src} dst {dst} proto esp spi 0x{sa.spi:08x} reqid 1 "
+            f"mode transport replay-window 32 auth-trunc '{auth}' 0x{sa.integrity_key.hex()} 96 "
+            f"enc '{enc}' 0x{sa.encryption_key.hex()}{encap}")
+    for src, dst, direction in ((CLIENT, GW, "out"), (GW, CLIENT, "in")):
+        lines.append(
+            f"ip xfrm policy add src {src}/32 dst {dst}/32 proto udp sport 1701 dport 1701 "
+            f"dir {direction} tmpl src {src} dst {dst} proto esp reqid 1 mode transport")
+    return " && ".join(lines)
+
+
+@pytest.mark.parametrize(("label", "udp"), [
+    ("des-md5", False), ("3des-sha1", False), ("aes-sha1", False), ("aes-sha1", True)])
+def test_kernel_esp_peer(gateway_netns, client_vm, label, udp):
+    ev = make_event(label, udp)
+    client_vm.sh("modprobe esp4; modprobe des_generic; modprobe authenc", timeout=60)
+    r = client_vm.sh(guest_xfrm(label, ev, udp), timeout=60)
+    assert r.ok, r.stderr
+    reactor = PumpReactor()
+    got = []
+    with inside(gateway_netns.name):
+        sock4500 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock4500.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock4500.bind((str(GW), 4500))
+        sock4500.setblocking(False)
+        dp = UserspaceDataplane(reactor, local_address=GW, raw_esp=True, tun=None,
+                                guard_l2tp=False, lifetime_poll_seconds=0)
+        dp.start(lambda peer, data: got.append((peer, data)),
+                 lambda data, addr: sock4500.sendto(data, addr))
+
+    class Udp4500:
+        def fileno(self):
+            return sock4500.fileno()
+
+        def doRead(self):
+            for _ in range(64):
+                try:
+                    data, addr = sock4500.recvfrom(65535)
+                except BlockingIOError:
+                    return
+                dp.esp_in_udp_received(data, addr)
+
+    reactor.addReader(Udp4500())
+    try:
+        dp.install_child_sa(ev)
+        # netcat from 192.0.2.2:1701 to 192.0.2.1:1701; it prints whatever comes back
+        r = client_vm.sh(
+            "rm -f /tmp/esp-got; (echo hello-from-kernel-esp; sleep 25) | timeout 30 "
+            "nc -u -p 1701 -s 192.0.2.2 192.0.2.1 1701 > /tmp/esp-got 2>&1 &", timeout=30)
+        assert r.ok, r.stderr
+        assert reactor.pump(lambda: len(got) >= 1, timeout=40), client_vm.sh(
+            "ip -s xfrm state; ip xfrm policy").stdout
+        peer, data = got[0]
+        assert data == b"hello-from-kernel-esp\n"
+        assert (peer.address, peer.l2tp_port) == (CLIENT, 1701)
+        assert peer.outer_port == (4500 if udp else 0)
+        counters = dp.sa_counters(1)
+        assert (counters.decaps, counters.verify, counters.recv_errors) == (1, 1, 0)
+        if not udp:  # the guest kernel has no UDP_ENCAP socket here to take ESP-in-UDP back
+            dp.send_l2tp(peer, b"reply-from-userspace-esp\n")
+            out = ""
+            for _ in range(20):
+                out = client_vm.sh("sleep 1; cat /tmp/esp-got", timeout=30).stdout
+                if "reply-from-userspace-esp" in out:
+                    break
+            assert "reply-from-userspace-esp" in out, client_vm.sh("ip -s xfrm state").stdout
+            assert dp.sa_counters(1).encaps == 1
+    finally:
+        client_vm.sh("pkill -x nc; ip xfrm state flush; ip xfrm policy flush", timeout=30)
+        with inside(gateway_netns.name):
+            dp.stop()
+        sock4500.close()
