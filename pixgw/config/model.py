@@ -487,6 +487,8 @@ class PixConfig:
     pager: int | None = 24  # ``no pager`` -> None
     terminal_width: int = 80
     names: bool = False
+    # ``name A NAME``: NAME may stand for A in the commands after it. (address, name) pairs.
+    address_names: tuple[tuple[IPv4Address, str], ...] = ()
     # Lines kept verbatim and reported as "not supported, ignored" (fixup, floodguard, pdm, ...).
     unsupported: tuple[str, ...] = field(default=())
 

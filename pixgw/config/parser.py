@@ -185,7 +185,6 @@ _IGNORED_COMMANDS: tuple[tuple[str, ...], ...] = (
     ("snmp-server",),
     ("ip", "audit"),
     ("ip", "verify"),
-    ("name",),
     ("object-group",),
     ("icmp",),
     ("failover",),
@@ -311,9 +310,12 @@ def _fail(reason: str) -> NoReturn:
 class _Args:
     """The words of one line after its command keywords, read left to right."""
 
-    def __init__(self, words: list[str], position: int = 0) -> None:
+    def __init__(
+        self, words: list[str], position: int = 0, names: dict[str, IPv4Address] | None = None
+    ) -> None:
         self.words = words
         self.position = position
+        self.names = names or {}
 
     def peek(self) -> str | None:
         return self.words[self.position] if self.position < len(self.words) else None
@@ -361,7 +363,12 @@ class _Args:
         return value
 
     def address(self, what: str = "address") -> IPv4Address:
-        return _address(self.word(what), what)
+        return self.resolve(self.word(what), what)
+
+    def resolve(self, word: str, what: str = "address") -> IPv4Address:
+        """An address, or a name given to one by ``name A NAME``."""
+        named = self.names.get(word)
+        return named if named is not None else _address(word, what)
 
     def netmask(self) -> IPv4Address:
         return _netmask(self.word("netmask"))
@@ -489,6 +496,7 @@ class _State:
     logging_hosts: dict[tuple[str, IPv4Address], LoggingHost] = field(default_factory=dict)
     telnet: list[ManagementAccess] = field(default_factory=list)
     ssh: list[ManagementAccess] = field(default_factory=list)
+    address_names: dict[str, IPv4Address] = field(default_factory=dict)
     unsupported: list[tuple[int, str]] = field(default_factory=list)
     warnings: list[ConfigWarning] = field(default_factory=list)
     references: list[_Reference] = field(default_factory=list)
@@ -583,13 +591,29 @@ def _names(st: _State, a: _Args, negated: bool) -> None:
     st.set(names=not negated)
 
 
+def _name(st: _State, a: _Args, negated: bool) -> None:
+    address = _address(a.word("address"))
+    name = a.name("name")
+    a.end()
+    try:
+        ip_address(name)
+    except ValueError:
+        pass
+    else:
+        _fail(f"bad name '{name}': an address")
+    if negated:
+        st.address_names.pop(name, None)
+        return
+    st.address_names[name] = address
+
+
 def _address_match(a: _Args) -> AddressMatch:
     word = a.word("address, 'host' or 'any'")
     if word.lower() == "any":
         return AddressMatch(IPv4Address(0), IPv4Address(0))
     if word.lower() == "host":
         return AddressMatch(a.address(), HOST_MASK)
-    address = _address(word)
+    address = a.resolve(word)
     mask = a.netmask()
     return AddressMatch(address, mask)
 
@@ -700,7 +724,7 @@ def _logging(st: _State, a: _Args, negated: bool) -> None:
         first = a.word("interface or address")
         interface = "inside"
         try:
-            address = _address(first)
+            address = a.resolve(first)
         except _Bad:
             interface = first
             address = a.address()
@@ -1438,6 +1462,7 @@ _COMMANDS: dict[str, _Command] = {
     "hostname": _hostname,
     "domain-name": _domain_name,
     "names": _names,
+    "name": _name,
     "access-list": _access_list,
     "pager": _pager,
     "logging": _logging,
@@ -1480,7 +1505,7 @@ def _read_line(st: _State, words: list[str]) -> None:
     command = _COMMANDS.get(words[0].lower())
     if command is None:
         _fail("unknown command")
-    args = _Args(words, 1)
+    args = _Args(words, 1, st.address_names)
     kept = len(st.unsupported)
     command(st, args, negated)
     if len(st.unsupported) == kept:  # an ignored line is kept whole
@@ -1585,6 +1610,7 @@ def _build(st: _State) -> PixConfig:
         ),
         logging=replace(c.logging, hosts=tuple(st.logging_hosts.values())),
         telnet=tuple(st.telnet),
+        address_names=tuple((a, n) for n, a in st.address_names.items()),
         ssh=tuple(st.ssh),
         unsupported=tuple(unsupported),
     )
@@ -1594,6 +1620,7 @@ def parse(text: str) -> ParseResult:
     """Parse a running-config; raise :class:`ConfigError` listing every problem in it."""
     st = _State()
     problems: list[ConfigProblem] = []
+    last_ignored = False
     for number, raw in enumerate(text.split("\n"), start=1):
         line = raw.strip()
         if not line or line.startswith("!"):
@@ -1619,12 +1646,20 @@ def parse(text: str) -> ParseResult:
             continue
         if line.lower().startswith("building configuration"):
             continue
+        if raw[:1] in (" ", "\t") and last_ignored:
+            # an indented sub-command of an ignored command (object-group members, ...)
+            section, parent = st.unsupported[-1]
+            st.unsupported[-1] = (section, f"{parent}\n{raw.rstrip()}")
+            st.warn(UNSUPPORTED)
+            continue
         st.declared = []
+        kept = len(st.unsupported)
         try:
             _read_line(st, line.split())
         except _Bad as e:
             problems.append(ConfigProblem(number, line, str(e)))
             st.failed.update(st.declared)
+        last_ignored = len(st.unsupported) > kept
     _apply_interfaces(st, problems)
     _check_references(st, problems)
     if problems:

@@ -146,6 +146,7 @@ def _sections(c: PixConfig) -> dict[str, list[str]]:
         s["domain-name"].append(f"domain-name {c.domain_name}")
     if c.names:
         s["names"].append("names")
+    s["names"].extend(f"name {address} {name}" for address, name in c.address_names)
     for acl in c.access_lists:
         s["access-list"].extend(_access_list_entry(acl.name, e) for e in acl.entries)
     s["pager"].append("no pager" if c.pager is None else f"pager lines {c.pager}")

@@ -304,6 +304,13 @@ def test_more_bad_lines() -> None:
         "access-list a permit foo any any": (1, "bad protocol 'foo'"),
         "access-list a permit tcp any any range 90 80": (1, "bad port range 90-80"),
         "hostname a\x1bb": (1, "control character 0x1b"),
+        "name 192.0.2.1 192.0.2.2": (1, "bad name '192.0.2.2': an address"),
+        "name server 192.0.2.2": (1, "bad address 'server'"),
+        "name 192.0.2.1 server\naccess-list a permit ip host servr any": (
+            2,
+            "bad address 'servr'",
+        ),
+        "   network-object host 192.0.2.5": (1, "unknown command"),
     }
     for text, (number, reason) in cases.items():
         with pytest.raises(ConfigError) as caught:

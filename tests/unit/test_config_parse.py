@@ -217,7 +217,9 @@ def test_every_command() -> None:
     c = result.config
     assert [w.line for w in result.warnings] == [
         "fixup protocol ftp 21",
-        "name 192.0.2.10 radius-server",
+        "object-group network admins",
+        "network-object host 192.0.2.5",
+        "network-object 192.0.2.64 255.255.255.192",
         "ip audit info action alarm",
         "pdm history enable",
         "arp timeout 14400",
@@ -228,6 +230,15 @@ def test_every_command() -> None:
         "Cryptochecksum:00000000000000000000000000000000",
     ]
     assert c.version == "6.3(5)"
+    assert c.address_names == ((A("192.0.2.10"), "radius-server"),)
+    assert c.unsupported[1] == (
+        "object-group network admins\n"
+        "  network-object host 192.0.2.5\n"
+        "  network-object 192.0.2.64 255.255.255.192"
+    )
+    nonat = c.access_list("nonat")
+    assert nonat is not None
+    assert nonat.entries[1].source == AddressMatch(A("192.0.2.10"), A("255.255.255.255"))
     assert (c.enable_password, c.enable_password_encrypted) == ("S3cret", False)
     assert c.pager == 30
     dmz = c.interface("dmz")

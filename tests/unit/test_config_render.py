@@ -132,7 +132,6 @@ PPP_AUTH = ["pap", "chap", "mschap", "mschapv2"]
 UNSUPPORTED = [
     "fixup protocol ftp 21",
     "fixup protocol http 80",
-    "name 192.0.2.1 server",
     "ip audit info action alarm",
     "pdm history enable",
     "arp timeout 14400",
@@ -144,6 +143,7 @@ UNSUPPORTED = [
     "no sysopt route dnat",
     "http server enable",
     "dhcpd lease 3600",
+    "object-group network x\n  network-object host 192.0.2.5",
 ]
 
 
@@ -463,6 +463,9 @@ def configs(draw: st.DrawFn) -> m.PixConfig:
         pager=draw(st.none() | st.integers(0, 512)),
         terminal_width=draw(st.integers(40, 511)),
         names=draw(st.booleans()),
+        address_names=tuple(
+            (draw(ADDRESSES), f"host-{n}") for n in _unique(draw(st.lists(NAMES, max_size=2)))
+        ),
         unsupported=tuple(
             sorted(_unique(draw(st.lists(st.sampled_from(UNSUPPORTED)))), key=section_of)
         ),
