@@ -822,10 +822,9 @@ def _nat(st: _State, a: _Args, negated: bool) -> None:
     match = re.fullmatch(r"\((\S+)\)", word)
     if match is None:
         _fail(f"expected (interface), not '{word}'")
-    if a.peek() != "0" or (
-        len(a.words) > a.position + 1 and a.words[a.position + 1].lower() != "access-list"
-    ):
-        st.ignore()
+    following = [w.lower() for w in a.words[a.position : a.position + 2]]
+    if following not in (["0"], ["0", "access-list"]):
+        st.ignore()  # nat (IF) ID ADDRESS MASK ...: address translation, not done here
         return
     a.position += 1
     a.keyword("access-list")
@@ -1680,7 +1679,7 @@ def parse_file(path: str) -> ParseResult:
     if len(data) > 16 * 1024 * 1024:
         raise ConfigError((ConfigProblem(0, path, "file too large (over 16 MiB)"),))
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line_number = data.count(b"\n", 0, e.start) + 1
         start = data.rfind(b"\n", 0, e.start) + 1

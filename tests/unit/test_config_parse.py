@@ -461,3 +461,20 @@ def test_parse_result_is_frozen() -> None:
     result = parse(SEED.read_text())
     with pytest.raises(AttributeError):
         result.config.hostname = "x"  # type: ignore[misc]
+
+
+def test_crlf_and_byte_order_mark(tmp_path: Path) -> None:
+    path = tmp_path / "windows.conf"
+    path.write_bytes(b"\xef\xbb\xbfhostname bom\r\nnames\r\n")
+    c = parse_file(str(path)).config
+    assert c.hostname == "bom" and c.names
+
+
+def test_nat_forms() -> None:
+    text = "nameif ethernet1 inside security100\naccess-list n permit ip any any\n"
+    c = parse(text + "nat (inside) 0 access-list n\nnat (inside) 1 0 0\n").config
+    assert c.nat_zero_acl == (("inside", "n"),)
+    assert c.unsupported == ("nat (inside) 1 0 0",)
+    with pytest.raises(ConfigError) as caught:
+        parse(text + "nat (inside) 0\n")
+    assert caught.value.problems == (ConfigProblem(3, "nat (inside) 0", "expected 'access-list'"),)
