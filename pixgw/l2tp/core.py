@@ -315,7 +315,11 @@ class L2tpLns:
                 continue
             if tunnel.state == "wait-ctl-conn":
                 deadlines.append(tunnel.changed_at + self.settings.setup_timeout)
-            elif tunnel.state == "established" and self.settings.hello_interval > 0:
+            elif (
+                tunnel.state == "established"
+                and self.settings.hello_interval > 0
+                and tunnel.channel.idle  # else the retransmission timer is the deadline
+            ):
                 deadlines.append(self._next_hello(tunnel))
             for session in tunnel.sessions.values():
                 if session.state == "wait-connect":

@@ -86,6 +86,8 @@ class Link:
             if not self.lac_dead:
                 self.lac.handle_timer(self.now)
             self.pump()
+            due = self.lns.get_timer()
+            assert due is None or due > self.now, f"LNS timer stuck at {due} (now {self.now})"
             if self.now >= end:
                 return
             if nxt <= self.now:
