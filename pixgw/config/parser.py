@@ -373,13 +373,6 @@ class _Args:
     def netmask(self) -> IPv4Address:
         return _netmask(self.word("netmask"))
 
-    def rest(self, what: str) -> str:
-        if self.peek() is None:
-            _fail(f"expected {what}")
-        words = self.words[self.position :]
-        self.position = len(self.words)
-        return " ".join(words)
-
     def end(self) -> None:
         word = self.peek()
         if word is not None:
@@ -525,7 +518,13 @@ class _State:
 # --- commands -----------------------------------------------------------------------------------
 
 
+def _positive(negated: bool) -> None:
+    if negated:
+        _fail("no 'no' form")
+
+
 def _pix(st: _State, a: _Args, negated: bool) -> None:
+    _positive(negated)
     a.keyword("version")
     version = a.word("version number")
     a.end()
@@ -533,6 +532,7 @@ def _pix(st: _State, a: _Args, negated: bool) -> None:
 
 
 def _nameif(st: _State, a: _Args, negated: bool) -> None:
+    _positive(negated)
     hardware = a.word("hardware id").lower()
     st.declare("hardware", hardware)
     if not _HARDWARE.match(hardware):
@@ -566,21 +566,31 @@ def _secret(st: _State, a: _Args, attribute: str) -> None:
 
 
 def _enable(st: _State, a: _Args, negated: bool) -> None:
+    _positive(negated)
     a.keyword("password")
     _secret(st, a, "enable_password")
 
 
 def _passwd(st: _State, a: _Args, negated: bool) -> None:
+    _positive(negated)
     _secret(st, a, "passwd")
 
 
 def _hostname(st: _State, a: _Args, negated: bool) -> None:
+    if negated:
+        a.position = len(a.words)
+        st.set(hostname=PixConfig.hostname)
+        return
     name = a.name("hostname")
     a.end()
     st.set(hostname=name)
 
 
 def _domain_name(st: _State, a: _Args, negated: bool) -> None:
+    if negated:
+        a.position = len(a.words)
+        st.set(domain_name=None)
+        return
     name = a.name("domain name")
     a.end()
     st.set(domain_name=name)
@@ -748,6 +758,7 @@ def _logging(st: _State, a: _Args, negated: bool) -> None:
 
 
 def _interface(st: _State, a: _Args, negated: bool) -> None:
+    _positive(negated)
     hardware = a.word("hardware id").lower()
     speed = a.word("speed").lower()
     if speed not in _SPEEDS:
@@ -758,6 +769,7 @@ def _interface(st: _State, a: _Args, negated: bool) -> None:
 
 
 def _mtu(st: _State, a: _Args, negated: bool) -> None:
+    _positive(negated)
     name = a.word("interface name")
     mtu = a.integer("mtu", 64, 65535)
     a.end()
@@ -772,6 +784,7 @@ def _ip(st: _State, a: _Args, negated: bool) -> None:
     if what == "local":
         _ip_local_pool(st, a, negated)
         return
+    _positive(negated)
     name = a.word("interface name")
     if a.optional("dhcp"):
         setroute = a.optional("setroute")
@@ -863,6 +876,7 @@ def _timeout(st: _State, a: _Args, negated: bool) -> None:
     if a.peek_keyword() != "uauth":
         st.ignore()
         return
+    _positive(negated)
     a.position += 1
     seconds = _duration(a.word("time"))
     kind = a.keyword("absolute", "inactivity") if a.peek() is not None else "absolute"

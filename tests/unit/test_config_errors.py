@@ -311,6 +311,8 @@ def test_more_bad_lines() -> None:
             "bad address 'servr'",
         ),
         "   network-object host 192.0.2.5": (1, "unknown command"),
+        "no mtu outside 1500": (1, "no 'no' form"),
+        "no ip address outside dhcp": (1, "no 'no' form"),
     }
     for text, (number, reason) in cases.items():
         with pytest.raises(ConfigError) as caught:
