@@ -120,6 +120,7 @@ class L2tpSettings:
     stop_linger: float = 31.0  # keep a stopped tunnel to acknowledge StopCCN retransmissions
     interface: str = "outside"
     local_address: IPv4Address | None = None
+    max_tunnels: int = 4096  # half-open ones included; SCCRQs beyond are dropped and counted
 
     @classmethod
     def from_vpdn_group(
@@ -550,18 +551,21 @@ class L2tpLns:
     def _tunnel_for_sccrq(
         self, message: ControlMessage, peer: L2tpPeer, now: float
     ) -> _Tunnel | None:
-        """A message to tunnel 0 must be an SCCRQ; a retransmitted one finds its tunnel."""
+        """A message to tunnel 0 is an SCCRQ (a retransmitted one finds its tunnel) or a StopCCN
+        from a LAC that never learnt our tunnel id (it finds the tunnel by its Assigned Tunnel
+        ID); anything else is dropped."""
         try:
             avps, _ = decode_avps(message.avp_bytes, secret=self.settings.secret)
         except MalformedMessage as exc:
             self._count("malformed")
             log_error(error_line(None, None, f"Malformed SCCRQ from {peer.address}: {exc}"))
             return None
-        if (
-            not avps
-            or avps[0].attribute_type != AvpType.MESSAGE_TYPE
-            or avps[0].value != MessageType.SCCRQ.to_bytes(2, "big")
-        ):
+        first = avps[0] if avps else None
+        if first is None or first.attribute_type != AvpType.MESSAGE_TYPE or first.vendor_id:
+            self._count("unknown_tunnel")
+            return None
+        is_stop = first.value == MessageType.STOPCCN.to_bytes(2, "big")
+        if first.value != MessageType.SCCRQ.to_bytes(2, "big") and not is_stop:
             self._count("unknown_tunnel")
             return None
         assigned = next((a for a in avps if a.attribute_type == AvpType.ASSIGNED_TUNNEL_ID), None)
@@ -571,12 +575,19 @@ class L2tpLns:
             remote_id = 0
         existing_id = self._by_remote.get((peer, remote_id)) if remote_id else None
         existing = self._tunnels.get(existing_id) if existing_id is not None else None
+        if is_stop:
+            if existing is None:
+                self._count("unknown_tunnel")
+            return existing
         if existing is not None and (existing.linger_until is None or existing.channel.nr == 1):
             return existing  # a retransmitted SCCRQ: the channel acknowledges it again
         # else a new control connection (a client reconnecting with the same tunnel id)
-        tunnel_id = self._new_id(set(self._tunnels))
+        tunnel_id = None
+        if len(self._tunnels) < self.settings.max_tunnels:
+            tunnel_id = self._new_id(set(self._tunnels))
         if tunnel_id is None:
             self._count("unexpected")
+            log_error(error_line(None, None, f"No tunnel for {peer.address}: too many tunnels"))
             return None
         channel = ControlChannel(
             local_rws=self.settings.receive_window,

@@ -460,3 +460,25 @@ def test_peer_address_in_status_and_settings_local_address():
     link = Link(settings=L2tpSettings(local_address=IPv4Address("203.0.113.1")))
     link.establish()
     assert link.lns.tunnel_status()[0].local_address == IPv4Address("203.0.113.1")
+
+
+def test_stopccn_to_tunnel_zero_finds_the_tunnel_by_its_assigned_id():
+    link = Link()
+    link.drop_to_lac = lambda i, d: True  # the LAC never hears the SCCRP
+    link.lac.start_tunnel(0.0)
+    link.pump()
+    link.lac.stop(link.now, result=6)  # goes to tunnel 0 with Assigned Tunnel ID 19
+    link.pump()
+    assert kinds(link.events) == ["TunnelClosed"] and link.events[0].by_peer
+    assert link.lns.tunnel_status() == ()
+
+
+def test_tunnel_limit():
+    link = Link(settings=L2tpSettings(max_tunnels=1))
+    link.establish(call=False)
+    other = L2tpLac(random_bytes=counting_random(), tunnel_id=77)
+    other.start_tunnel(link.now)
+    for data in other.datagrams_to_send(link.now):
+        link.lns.receive_datagram(data, PEER, link.now)
+    assert len(link.lns.tunnel_status()) == 1
+    assert link.lns.counters().unexpected == 1
