@@ -1101,13 +1101,14 @@ def _crypto_ipsec(st: _State, a: _Args, negated: bool) -> None:
     if what == "security-association":
         a.keyword("lifetime")
         old = st.config.crypto.sa_lifetime
+        unit = a.peek_keyword()
         lifetime = _lifetime(a, old)
-        if negated:
-            lifetime = SaLifetime(
-                seconds=SaLifetime().seconds if lifetime.seconds != old.seconds else old.seconds,
-                kilobytes=SaLifetime().kilobytes
-                if lifetime.kilobytes != old.kilobytes
-                else old.kilobytes,
+        if negated:  # back to the default for the unit named
+            default = SaLifetime()
+            lifetime = (
+                replace(old, seconds=default.seconds)
+                if unit == "seconds"
+                else replace(old, kilobytes=default.kilobytes)
             )
         st.set(crypto=replace(st.config.crypto, sa_lifetime=lifetime))
         return

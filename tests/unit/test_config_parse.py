@@ -403,11 +403,17 @@ def test_no_forms() -> None:
         "isakmp policy 3 hash md5\nno isakmp policy 3 hash md5\n"
         "vpdn group g ppp authentication pap\nvpdn group g ppp authentication chap\n"
         "no vpdn group g ppp authentication pap\n"
+        "crypto ipsec security-association lifetime seconds 3600\n"
+        "crypto ipsec security-association lifetime kilobytes 9000\n"
+        "no crypto ipsec security-association lifetime seconds 3600\n"
+        "hostname x\nno hostname x\n"
     ).config
     assert c.pager is None and not c.names and not c.sysopt_permit_l2tp
     assert c.isakmp.nat_traversal is None and not c.logging.on
     assert c.isakmp.policies == (IsakmpPolicy(3),)
     assert c.vpdn.groups[0].ppp_authentication == ("chap",)
+    assert c.crypto.sa_lifetime == SaLifetime(28800, 9000)
+    assert c.hostname == "pixfirewall"
 
 
 def test_defaults_and_comments() -> None:
