@@ -68,6 +68,7 @@ class DataplaneCounters:
     esp_not_l2tp: int = 0  # decrypted fine, but not UDP to port 1701
     send_no_sa: int = 0  # send_l2tp for a child SA that is gone
     tun_write_failed: int = 0
+    ip_source_not_client: int = 0  # send_ip from an address no client route was added for
 
 
 SendUdp = Callable[[bytes, tuple[str, int]], None]

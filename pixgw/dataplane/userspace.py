@@ -152,6 +152,7 @@ class UserspaceDataplane:
         self._poll_seconds = lifetime_poll_seconds
         self._by_key: dict[tuple[int, str, int], _ChildSa] = {}
         self._by_id: dict[int, _ChildSa] = {}
+        self._newest: dict[tuple[str, int], _ChildSa] = {}
         self._routes: dict[bytes, tuple[IpReceived, int]] = {}
         self._l2tp_received: L2tpReceived | None = None
         self._send_udp: SendUdp | None = None
@@ -248,6 +249,9 @@ class UserspaceDataplane:
             self._forget(old)
         self._by_id[event.child_sa_id] = child
         self._by_key[child.key] = child
+        # The newest SA pair towards a peer (outer address and port) carries the outbound
+        # traffic, also for L2TP peers still naming the SA it replaced (rekey, RFC 2409 §5.5).
+        self._newest[(child.remote_host, child.remote_port)] = child
         trans = transform_name(event)
         for spi, dest in (
             (event.inbound.spi, event.local.address),
@@ -269,6 +273,12 @@ class UserspaceDataplane:
         self._by_id.pop(event.child_sa_id, None)
         if self._by_key.get(child.key) is child:
             del self._by_key[child.key]
+        remote = (child.remote_host, child.remote_port)
+        if self._newest.get(remote) is child:
+            del self._newest[remote]
+            for other in self._by_id.values():  # an older pair still up takes over
+                if (other.remote_host, other.remote_port) == remote:
+                    self._newest[remote] = other
         trans = transform_name(event)
         for spi, dest in (
             (event.inbound.spi, event.local.address),
@@ -390,6 +400,10 @@ class UserspaceDataplane:
 
     def send_l2tp(self, peer: L2tpPeer, payload: bytes) -> None:
         child = self._by_id.get(peer.child_sa_id) if peer.child_sa_id is not None else None
+        if child is not None:
+            child = self._newest.get((child.remote_host, child.remote_port), child)
+        else:
+            child = self._newest.get((str(peer.address), peer.outer_port))
         if child is None:
             self._c["send_no_sa"] += 1
             return
@@ -435,8 +449,10 @@ class UserspaceDataplane:
             self._c["tun_write_failed"] += 1
             return
         route = self._routes.get(packet[12:16])
-        if route is not None:
-            packet = clamp_tcp_mss(packet, route[1])
+        if route is None:  # a client may only send from the address it was given
+            self._c["ip_source_not_client"] += 1
+            return
+        packet = clamp_tcp_mss(packet, route[1])
         try:
             os.write(self._tun_fd, packet)
         except OSError:

@@ -262,6 +262,12 @@ def test_tun_delivers_to_pool_address_and_writes_client_packets(namespaces):
             None, None)
         assert data == b"from-client"
         assert addr == (str(CLIENT), 5555)
+        # a client sending from an address it was not given is dropped and counted
+        spoofed = IPv4Address("198.51.100.6").packed
+        seg = build_udp(5555, 9999, b"spoofed", source=spoofed, destination=GW.packed)
+        dp.send_ip(build_ipv4(spoofed, GW.packed, 17, seg))
+        assert dp.counters().ip_source_not_client == 1
+        assert not select.select([listener], [], [], 0.5)[0]
     finally:
         with inside(gw_ns):
             dp.stop()

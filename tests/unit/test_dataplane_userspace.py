@@ -330,3 +330,25 @@ def test_resolve_and_make_dataplane():
     assert verifyObject(IDataplane, make_dataplane("xfrm", clock, local_address=GW))
     with pytest.raises(ValueError):
         make_dataplane("kernel", clock, local_address=GW)
+
+
+def test_rekey_moves_outbound_to_the_new_sa_and_old_peers_still_work(gw):
+    dp, _, got, sent, _ = gw
+    old, new = event(1, 0x1000, 0x2000, 4500), event(3, 0x1001, 0x2001, 4500)
+    dp.install_child_sa(old)
+    old_peer_side = Peer(old)
+    dp.esp_in_udp_received(old_peer_side.l2tp(b"before"), (str(NAT), 4500))
+    l2tp_peer = got[0][0]
+    dp.install_child_sa(new)                 # quick mode rekey: new SPIs, same outer endpoint
+    new_peer_side = Peer(new)
+    dp.send_l2tp(l2tp_peer, b"after-rekey")  # the L2TP layer still names child 1
+    assert new_peer_side.inb.decrypt(sent[0][0])[1][8:] == b"after-rekey"
+    dp.esp_in_udp_received(old_peer_side.l2tp(b"late-old"), (str(NAT), 4500))
+    assert got[1][1] == b"late-old"          # the old inbound SA works until deleted
+    dp.remove_child_sa(ChildSaDeleted(bytes(16), 1, 0x1000, 0x2000, "delete"))
+    dp.send_l2tp(l2tp_peer, b"old-gone")
+    assert new_peer_side.inb.decrypt(sent[1][0])[1][8:] == b"old-gone"
+    dp.remove_child_sa(ChildSaDeleted(bytes(16), 3, 0x1001, 0x2001, "delete"))
+    dp.send_l2tp(l2tp_peer, b"nothing-left")
+    assert len(sent) == 2
+    assert dp.counters().send_no_sa == 1
