@@ -69,6 +69,7 @@ class DataplaneCounters:
     send_no_sa: int = 0  # send_l2tp for a child SA that is gone
     tun_write_failed: int = 0
     ip_source_not_client: int = 0  # send_ip from an address no client route was added for
+    sa_install_failed: int = 0  # xfrm: the kernel refused an SA or policy
 
 
 SendUdp = Callable[[bytes, tuple[str, int]], None]

@@ -41,6 +41,7 @@ from pixgw.dataplane.interfaces import (
 from pixgw.dataplane.tun import FdPacketReader
 from pixgw.dataplane.userspace import TunSettings, UserspaceDataplane
 from pixgw.ike.events import ChildSaDeleted, ChildSaEstablished, EspSaParameters, RekeyRequested
+from pixgw.syslog import debug
 
 NETLINK_XFRM: Final = 6
 XFRM_MSG_NEWSA: Final = 0x10
@@ -813,6 +814,36 @@ class XfrmDataplane:
         udp = event.encapsulation.startswith("udp")
         mode = XFRM_MODE_TUNNEL if event.encapsulation.endswith("tunnel") else XFRM_MODE_TRANSPORT
         remote, local = event.remote.address, event.local.address
+        self._children[event.child_sa_id] = event
+        try:
+            self._install(
+                xs, event=event, reqid=reqid, udp=udp, mode=mode, remote=remote, local=local
+            )
+        except OSError as error:
+            # Whatever got in comes out again; the IKE side sees no SA counters for it.
+            self._counters["sa_install_failed"] += 1
+            debug("crypto ipsec", f"IPSEC(initialize_sas): kernel refused the SA: {error}")
+            self.remove_child_sa(
+                ChildSaDeleted(
+                    event.ike_sa_id,
+                    event.child_sa_id,
+                    event.inbound.spi,
+                    event.outbound.spi,
+                    "kernel refused",
+                )
+            )
+
+    def _install(
+        self,
+        xs: XfrmSocket,
+        *,
+        event: ChildSaEstablished,
+        reqid: int,
+        udp: bool,
+        mode: int,
+        remote: IPv4Address,
+        local: IPv4Address,
+    ) -> None:
         for source, destination, params, encap in (
             (remote, local, event.inbound, (event.remote.port, event.local.port)),
             (local, remote, event.outbound, (event.local.port, event.remote.port)),
@@ -843,7 +874,6 @@ class XfrmDataplane:
                 msg_type=XFRM_MSG_UPDPOLICY,
             )
         )
-        self._children[event.child_sa_id] = event
 
     def remove_child_sa(self, event: ChildSaDeleted) -> None:
         child = self._children.pop(event.child_sa_id, None)

@@ -142,3 +142,85 @@ def test_kernel_takes_our_policies_and_refuses_esp_here(private_netns):
     finally:
         xs.close()
     assert xfrm.kernel_has_esp() is False
+
+
+@pytest.mark.root
+def test_xfrm_dataplane_start_install_stop_here(private_netns, request):
+    import select
+    import socket
+
+    from twisted.internet.task import Clock
+
+    from pixgw.ike.events import ChildSaEstablished, Endpoint, TrafficSelector
+
+    def ip(*argv):
+        subprocess.run(["ip", "-n", private_netns, *argv], check=True, timeout=20)
+
+    from pyroute2 import netns
+
+    # the sender lives in a second namespace: loopback traffic is exempt from policy checks
+    peer_ns = private_netns + "p"
+    subprocess.run(["ip", "netns", "add", peer_ns], check=True, timeout=20)
+    request.addfinalizer(
+        lambda: subprocess.run(["ip", "netns", "del", peer_ns], check=False, timeout=20))
+    ip("link", "add", "pxa", "type", "veth", "peer", "name", "pxb")
+    ip("link", "set", "pxb", "netns", peer_ns)
+    ip("addr", "add", "192.0.2.1/24", "dev", "pxa")
+    ip("link", "set", "pxa", "up")
+    subprocess.run(["ip", "-n", peer_ns, "addr", "add", "192.0.2.2/24", "dev", "pxb"],
+                   check=True, timeout=20)
+    subprocess.run(["ip", "-n", peer_ns, "link", "set", "pxb", "up"], check=True, timeout=20)
+
+    class Reactor(Clock):
+        def addReader(self, reader):
+            pass
+
+        def removeReader(self, reader):
+            pass
+
+    dp = xfrm.XfrmDataplane(Reactor(), local_address=A1)
+    got = []
+    dp.start(lambda peer, data: got.append(data), lambda data, addr: None)
+    try:
+        def policies():
+            return subprocess.run(["ip", "-n", private_netns, "xfrm", "policy"],
+                                  capture_output=True, text=True, timeout=20, check=True).stdout
+        listing = policies()
+        assert "dst 192.0.2.1/32 proto udp dport 1701" in listing
+        assert "dir in priority 65535" in listing
+        # plain L2TP without IPsec: the kernel's catch-all policy drops it before our socket
+        netns.pushns(peer_ns)
+        try:
+            plain = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        finally:
+            netns.popns()
+        plain.sendto(b"plain SCCRQ", ("192.0.2.1", 1701))
+        assert not select.select([dp._l2tp], [], [], 0.5)[0]
+        # ... while without our policy it would have arrived (the test can fail)
+        subprocess.run(["ip", "-n", private_netns, "xfrm", "policy", "flush"], check=True,
+                       timeout=20)
+        plain.sendto(b"plain SCCRQ", ("192.0.2.1", 1701))
+        assert select.select([dp._l2tp], [], [], 2)[0]
+        dp._l2tp.recv(100)
+        plain.close()
+        dp._xs.request(lambda seq: xfrm.encode_newpolicy(
+            selector=dp._catch_all(), direction=xfrm.XFRM_POLICY_IN, template_source=None,
+            template_destination=None, reqid=0, priority=0xFFFF, seq=seq))
+        # no ESP in this kernel: the install fails cleanly, counted, nothing left behind
+        ev = ChildSaEstablished(
+            ike_sa_id=bytes(16), child_sa_id=7, local=Endpoint(A1, 500),
+            remote=Endpoint(A2, 500),
+            inbound=EspSaParameters(0x1001, "esp-aes", "esp-sha-hmac", bytes(16), bytes(20)),
+            outbound=EspSaParameters(0x2001, "esp-aes", "esp-sha-hmac", bytes(16), bytes(20)),
+            encapsulation="transport",
+            local_selector=TrafficSelector(A1, A1, 17, 1701),
+            remote_selector=TrafficSelector(A2, A2, 17, 1701),
+            lifetime_seconds=3600, lifetime_kilobytes=0, crypto_map="dyn",
+            crypto_map_sequence=10, remote_behind_nat=False)
+        dp.install_child_sa(ev)
+        assert dp.counters().sa_install_failed == 1
+        assert dp.sa_counters(7) is None
+        assert "dir out" not in policies()
+    finally:
+        dp.stop()
+    assert policies().strip() == ""
