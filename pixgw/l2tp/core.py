@@ -61,6 +61,7 @@ from pixgw.syslog import pix_log
 from pixgw.wire import MalformedMessage
 
 __all__ = [
+    "Event",
     "L2tpLns",
     "L2tpSettings",
     "PppFrameReceived",
