@@ -14,6 +14,8 @@ import hashlib
 import hmac
 import os
 import time
+from collections.abc import Callable
+from functools import partial
 from ipaddress import IPv4Address
 
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
@@ -24,16 +26,23 @@ from pixgw.dataplane.interfaces import L2tpPeer
 from pixgw.dataplane.ipv4 import build_udp
 from pixgw.dataplane.userspace import UserspaceDataplane
 from pixgw.esp import CIPHERS, INTEGRITIES, EspSa
-from pixgw.ike.events import ChildSaEstablished, Endpoint, EspSaParameters, TrafficSelector
+from pixgw.ike.events import (
+    ChildSaEstablished,
+    Endpoint,
+    EspCipher,
+    EspIntegrity,
+    EspSaParameters,
+    TrafficSelector,
+)
 
-TRANSFORMS = [
+TRANSFORMS: list[tuple[str, EspCipher, EspIntegrity]] = [
     ("aes-sha1", "esp-aes", "esp-sha-hmac"),
     ("3des-sha1", "esp-3des", "esp-sha-hmac"),
     ("des-md5", "esp-des", "esp-md5-hmac"),
 ]
 
 
-def rate(fn, seconds):
+def rate(fn: Callable[[], object], seconds: float) -> float:
     """Calls of fn() per second, in batches of 100, for about *seconds* (bounded)."""
     n = 0
     start = time.perf_counter()
@@ -45,12 +54,17 @@ def rate(fn, seconds):
     return n / (time.perf_counter() - start)
 
 
-def params(cipher, integrity, spi):
-    return EspSaParameters(spi, cipher, integrity, os.urandom(CIPHERS[cipher].key_length),
-                           os.urandom(INTEGRITIES[integrity].key_length))
+def params(cipher: EspCipher, integrity: EspIntegrity, spi: int) -> EspSaParameters:
+    return EspSaParameters(
+        spi,
+        cipher,
+        integrity,
+        os.urandom(CIPHERS[cipher].key_length),
+        os.urandom(INTEGRITIES[integrity].key_length),
+    )
 
 
-def ceiling(cipher, integrity, size, seconds):
+def ceiling(cipher: EspCipher, integrity: EspIntegrity, size: int, seconds: float) -> float:
     key = os.urandom(CIPHERS[cipher].key_length)
     alg = {"esp-aes": algorithms.AES, "esp-3des": TripleDES}.get(cipher)
     algorithm = alg(key) if alg else TripleDES(key * 3)
@@ -60,7 +74,7 @@ def ceiling(cipher, integrity, size, seconds):
     data = os.urandom(size + 32 - size % 16)
     mac = hmac.new(mkey, digestmod=name)
 
-    def one():
+    def one() -> None:
         enc.update(data)
         h = mac.copy()
         h.update(data)
@@ -70,7 +84,7 @@ def ceiling(cipher, integrity, size, seconds):
     return rate(one, seconds)
 
 
-def main():
+def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=1.0)
     ap.add_argument("--size", type=int, default=1400)
@@ -86,32 +100,49 @@ def main():
         inb = EspSa(p, now=0, random_bytes=os.urandom, replay_window=0)
         packet = out.encrypt(17, payload)
         figures = [
-            ("esp encrypt", rate(lambda o=out: o.encrypt(17, payload), secs)),
+            ("esp encrypt", rate(partial(out.encrypt, 17, payload), secs)),
             # the inbound SA without a replay window so one packet can be decrypted repeatedly
-            ("esp decrypt", rate(lambda i=inb, pk=packet: i.decrypt(pk), secs)),
+            ("esp decrypt", rate(partial(inb.decrypt, packet), secs)),
         ]
         # the whole userspace dataplane path, both ways
-        dp = UserspaceDataplane(Clock(), raw_esp=False, guard_l2tp=False, tun=None,
-                                lifetime_poll_seconds=0)
+        dp = UserspaceDataplane(
+            Clock(), raw_esp=False, guard_l2tp=False, tun=None, lifetime_poll_seconds=0
+        )
         dp.start(lambda peer, data: None, lambda data, addr: None)
         gw, client = IPv4Address("203.0.113.1"), IPv4Address("198.51.100.7")
         ev = ChildSaEstablished(
-            ike_sa_id=bytes(16), child_sa_id=1, local=Endpoint(gw, 4500),
-            remote=Endpoint(client, 4500), inbound=p, outbound=params(cipher, integrity, 0x2000),
+            ike_sa_id=bytes(16),
+            child_sa_id=1,
+            local=Endpoint(gw, 4500),
+            remote=Endpoint(client, 4500),
+            inbound=p,
+            outbound=params(cipher, integrity, 0x2000),
             encapsulation="udp-transport",
             local_selector=TrafficSelector(gw, gw, 17, 1701),
             remote_selector=TrafficSelector(client, client, 17, 1701),
-            lifetime_seconds=0, lifetime_kilobytes=0, crypto_map="dyn", crypto_map_sequence=10,
-            remote_behind_nat=True)
+            lifetime_seconds=0,
+            lifetime_kilobytes=0,
+            crypto_map="dyn",
+            crypto_map_sequence=10,
+            remote_behind_nat=True,
+        )
         dp._replay_window = 0
         dp.install_child_sa(ev)
         l2tp = out.encrypt(17, build_udp(1701, 1701, payload[:-8]))
         source = (str(client), 4500)
-        figures.append(("path in (udp->l2tp)",
-                        rate(lambda d=dp, pk=l2tp, s=source: d.esp_in_udp_received(pk, s), secs)))
+        figures.append(
+            (
+                "path in (udp->l2tp)",
+                rate(partial(dp.esp_in_udp_received, l2tp, source), secs),
+            )
+        )
         peer = L2tpPeer(1, client, 4500, 1701)
-        figures.append(("path out (l2tp->udp)",
-                        rate(lambda d=dp, pe=peer: d.send_l2tp(pe, payload[:-8]), secs)))
+        figures.append(
+            (
+                "path out (l2tp->udp)",
+                rate(partial(dp.send_l2tp, peer, payload[:-8]), secs),
+            )
+        )
         figures.append(("cryptography ceiling", ceiling(cipher, integrity, size, secs)))
         dp.stop()
         for what, pps in figures:

@@ -5,6 +5,8 @@ gateway namespace, 192.0.2.1) and our reply must decrypt in the guest's kernel a
 Raw ESP for des-md5 (the reference's transform), 3des-sha1 and aes-sha1; ESP-in-UDP (RFC 3948)
 from the guest's kernel into our dataplane for aes-sha1.
 """
+# mypy: disable-error-code="union-attr"
+# (an Optional result that is None fails the test at the attribute access, as it should)
 
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ from pixgw.dataplane.userspace import UserspaceDataplane
 from pixgw.ike.events import (
     ChildSaEstablished,
     Endpoint,
+    EspCipher,
+    EspIntegrity,
     EspSaParameters,
     TrafficSelector,
 )
@@ -31,7 +35,7 @@ GW = IPv4Address("192.0.2.1")
 CLIENT = IPv4Address("192.0.2.2")
 
 # (cipher, integrity, kernel enc name, kernel auth name, auth key length)
-TRANSFORMS = {
+TRANSFORMS: dict[str, tuple[EspCipher, EspIntegrity, str, str, int]] = {
     "des-md5": ("esp-des", "esp-md5-hmac", "cbc(des)", "hmac(md5)", 16),
     "3des-sha1": ("esp-3des", "esp-sha-hmac", "cbc(des3_ede)", "hmac(sha1)", 20),
     "aes-sha1": ("esp-aes", "esp-sha-hmac", "cbc(aes)", "hmac(sha1)", 20),
@@ -97,8 +101,11 @@ def test_kernel_esp_peer(gateway_netns, client_vm, label, udp):
         sock4500.setblocking(False)
         dp = UserspaceDataplane(reactor, local_address=GW, raw_esp=True, tun=None,
                                 guard_l2tp=False, lifetime_poll_seconds=0)
-        dp.start(lambda peer, data: got.append((peer, data)),
-                 lambda data, addr: sock4500.sendto(data, addr))
+
+        def send_udp(data: bytes, addr: tuple[str, int]) -> None:
+            sock4500.sendto(data, addr)
+
+        dp.start(lambda peer, data: got.append((peer, data)), send_udp)
 
     class Udp4500:
         def fileno(self):

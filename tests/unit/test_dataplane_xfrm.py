@@ -2,6 +2,8 @@
 ``ip xfrm`` sends (captured with strace into tests/vectors/esp/xfrm_*.hex; each file names its
 command), plus, as root in a namespace of the test's own, the kernel accepting our policies (this
 kernel has XFRM but no ESP: an ESP SA is refused, and kernel_has_esp() says so)."""
+# mypy: disable-error-code="union-attr"
+# (an Optional result that is None fails the test at the attribute access, as it should)
 
 from __future__ import annotations
 
@@ -24,7 +26,8 @@ def vector(name):
     text = (VECTORS / f"{name}.hex").read_text()
     header = re.search(r"nlmsg_len=(\d+) nlmsg_type=(0x[0-9a-f]+) nlmsg_flags=(\S+)", text)
     body = bytes.fromhex(" ".join(ln for ln in text.splitlines() if not ln.startswith("#")))
-    flags = sum({"NLM_F_REQUEST": 1, "NLM_F_ACK": 4}[f] for f in header.group(3).split("|"))
+    assert header is not None
+    flags = sum(int({"NLM_F_REQUEST": 1, "NLM_F_ACK": 4}[f]) for f in header.group(3).split("|"))
     return int(header.group(1)), int(header.group(2), 16), flags, body
 
 
@@ -195,15 +198,18 @@ def test_xfrm_dataplane_start_install_stop_here(private_netns, request):
         finally:
             netns.popns()
         plain.sendto(b"plain SCCRQ", ("192.0.2.1", 1701))
-        assert not select.select([dp._l2tp], [], [], 0.5)[0]
+        l2tp, xs = dp._l2tp, dp._xs
+        assert l2tp is not None
+        assert xs is not None
+        assert not select.select([l2tp], [], [], 0.5)[0]
         # ... while without our policy it would have arrived (the test can fail)
         subprocess.run(["ip", "-n", private_netns, "xfrm", "policy", "flush"], check=True,
                        timeout=20)
         plain.sendto(b"plain SCCRQ", ("192.0.2.1", 1701))
-        assert select.select([dp._l2tp], [], [], 2)[0]
-        dp._l2tp.recv(100)
+        assert select.select([l2tp], [], [], 2)[0]
+        l2tp.recv(100)
         plain.close()
-        dp._xs.request(lambda seq: xfrm.encode_newpolicy(
+        xs.request(lambda seq: xfrm.encode_newpolicy(
             selector=dp._catch_all(), direction=xfrm.XFRM_POLICY_IN, template_source=None,
             template_destination=None, reqid=0, priority=0xFFFF, seq=seq))
         # no ESP in this kernel: the install fails cleanly, counted, nothing left behind

@@ -71,4 +71,4 @@ def test_registered_command_reads_the_gateway():
     class Ctx:
         gateway = Gateway()
 
-    assert "#pkts decaps: 45" in spec.handler(Ctx(), [])
+    assert "#pkts decaps: 45" in spec.handler(Ctx(), [])  # type: ignore[arg-type]
