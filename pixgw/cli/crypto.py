@@ -1,0 +1,265 @@
+"""``show crypto isakmp sa``, ``show crypto isakmp policy``, ``show crypto ipsec sa``,
+``show crypto map``, ``clear crypto isakmp sa``, ``clear crypto ipsec sa``.
+
+Pure renderers of :mod:`pixgw.status` snapshots (and of the frozen config for policies and maps)
+in the PIX 6.3 formats of ``reference/pix63-l2tp-ipsec-reference.txt``, plus :func:`register`,
+which puts the commands in a :class:`~pixgw.cli.commands.CommandTable` reading from a
+:class:`CryptoStatusSource` (the gateway). The ``debug crypto isakmp|ipsec`` lines and the
+602201/602301/602302 syslog texts come from :mod:`pixgw.ike.core` and :mod:`pixgw.ike.policy`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from ipaddress import IPv4Address
+from typing import Protocol
+
+from pixgw.cli.commands import CliError, CommandContext, CommandTable
+from pixgw.config.model import AccessListEntry, AddressMatch, CryptoMapEntry, PixConfig, PortMatch
+from pixgw.status import IpsecSaStatus, IsakmpPolicyStatus, IsakmpSaStatus
+
+__all__ = [
+    "CryptoStatusSource",
+    "isakmp_policy_status",
+    "register",
+    "render_crypto_map",
+    "render_ipsec_sa",
+    "render_isakmp_policy",
+    "render_isakmp_sa",
+]
+
+_ENCRYPTION = {
+    "des": "DES - Data Encryption Standard (56 bit keys).",
+    "3des": "Three key triple DES",
+    "aes": "AES - Advanced Encryption Standard (128 bit keys).",
+    "aes-192": "AES - Advanced Encryption Standard (192 bit keys).",
+    "aes-256": "AES - Advanced Encryption Standard (256 bit keys).",
+}
+_HASH = {"md5": "Message Digest 5", "sha": "Secure Hash Standard",
+         "sha256": "Secure Hash Standard 2 (256 bit)", "sha384": "Secure Hash Standard 2 (384 bit)"}
+_AUTH = {"pre-share": "Pre-Shared Key", "rsa-sig": "Rivest-Shamir-Adleman Signature"}
+_GROUP = {1: "#1 (768 bit)", 2: "#2 (1024 bit)", 5: "#5 (1536 bit)", 14: "#14 (2048 bit)",
+          15: "#15 (3072 bit)", 16: "#16 (4096 bit)", 19: "#19 (256 bit elliptic curve)",
+          20: "#20 (384 bit elliptic curve)"}
+
+
+def render_isakmp_sa(sas: Sequence[IsakmpSaStatus]) -> str:
+    """``show crypto isakmp sa``: ``dst src state pending created``."""
+    lines = [f"{'dst':>11}{'src':>18}{'state':>13}{'pending':>12}{'created':>12}"]
+    for sa in sas:
+        lines.append(f"{sa.dst!s:>15}{sa.src!s:>17}{sa.state:>11}{sa.pending:>10}"
+                     f"{sa.created:>12}")
+    return "\n".join(lines)
+
+
+def isakmp_policy_status(config: PixConfig) -> tuple[IsakmpPolicyStatus, ...]:
+    """The configured suites in priority order, then the PIX's default suite."""
+    suites = [IsakmpPolicyStatus(p.priority, p.encryption, p.hash, p.authentication, p.group,
+                                 p.lifetime)
+              for p in sorted(config.isakmp.policies, key=lambda p: p.priority)]
+    suites.append(IsakmpPolicyStatus(None, "des", "sha", "rsa-sig", 1, 86400))
+    return tuple(suites)
+
+
+def render_isakmp_policy(suites: Sequence[IsakmpPolicyStatus]) -> str:
+    """``show crypto isakmp policy``."""
+    lines: list[str] = []
+    for s in suites:
+        lines.append("Default protection suite" if s.priority is None
+                     else f"Protection suite of priority {s.priority}")
+        encryption = _ENCRYPTION.get(s.encryption, s.encryption)
+        lines.append(f"        encryption algorithm:   {encryption}")
+        lines.append(f"        hash algorithm:         {_HASH.get(s.hash, s.hash)}")
+        lines.append(f"        authentication method:  "
+                     f"{_AUTH.get(s.authentication, s.authentication)}")
+        lines.append(f"        Diffie-Hellman group:   {_GROUP.get(s.group, f'#{s.group}')}")
+        lines.append(f"        lifetime:               {s.lifetime} seconds, no volume limit")
+    return "\n".join(lines)
+
+
+def _ident(ident: tuple[IPv4Address, IPv4Address, int, int]) -> str:
+    return f"({ident[0]}/{ident[1]}/{ident[2]}/{ident[3]})"
+
+
+def _settings(mode: str) -> str:
+    return "{" + "".join(f"{part.strip()}, " for part in mode.split(",")) + "}"
+
+
+def _sa_block(direction: str, spi: int, sa: IpsecSaStatus, *, conn_id: int, kilobytes: int,
+              seconds: int) -> list[str]:
+    return [
+        f"     {direction} esp sas:",
+        f"      spi: 0x{spi:x}({spi})",
+        f"        transform: {sa.transform},",
+        f"        in use settings ={_settings(sa.mode)}",
+        f"        slot: 0, conn id: {conn_id}, crypto map: {sa.crypto_map}",
+        f"        sa timing: remaining key lifetime (k/sec): ({kilobytes}/{seconds})",
+        f"        IV size: {sa.iv_size} bytes",
+        f"        replay detection support: {'Y' if sa.replay_detection else 'N'}",
+        "",
+        f"     {direction} ah sas:",
+        "",
+        f"     {direction} pcp sas:",
+        "",
+    ]
+
+
+def render_ipsec_sa(sas: Sequence[IpsecSaStatus]) -> str:
+    """``show crypto ipsec sa``: the reference's whole block per SA pair, grouped by interface
+    and crypto map (counters as filled by the dataplane)."""
+    lines: list[str] = []
+    heading: tuple[str, str, IPv4Address] | None = None
+    for sa in sas:
+        if heading != (sa.interface, sa.crypto_map, sa.local_address):
+            heading = (sa.interface, sa.crypto_map, sa.local_address)
+            lines += [f"interface: {sa.interface}",
+                      f"    Crypto map tag: {sa.crypto_map}, local addr. {sa.local_address}", ""]
+        transport = sa.mode.startswith("Transport")
+        flags = "reassembly_needed,transport_parent," if transport else "origin_is_acl,"
+        lines += [
+            f"   local  ident (addr/mask/prot/port): {_ident(sa.local_ident)}",
+            f"   remote ident (addr/mask/prot/port): {_ident(sa.remote_ident)}",
+            f"   current_peer: {sa.remote_address}",
+            "   dynamic allocated peer ip: 0.0.0.0",
+            "",
+            f"     PERMIT, flags={{{flags}}}",
+            f"    #pkts encaps: {sa.encaps}, #pkts encrypt: {sa.encrypt}, "
+            f"#pkts digest {sa.digest}",
+            f"    #pkts decaps: {sa.decaps}, #pkts decrypt: {sa.decrypt}, "
+            f"#pkts verify {sa.verify}",
+            "    #pkts compressed: 0, #pkts decompressed: 0",
+            "    #pkts not compressed: 0, #pkts compr. failed: 0, #pkts decompress failed: 0",
+            f"    #send errors {sa.send_errors}, #recv errors {sa.recv_errors}",
+            "",
+            f"     local crypto endpt.: {sa.local_address}, "
+            f"remote crypto endpt.: {sa.remote_address}",
+            f"     path mtu {sa.path_mtu}, ipsec overhead {sa.ipsec_overhead}, "
+            f"media mtu {sa.media_mtu}",
+            f"     current outbound spi: {sa.outbound_spi:x}",
+            "",
+            *_sa_block("inbound", sa.inbound_spi, sa, conn_id=sa.inbound_conn_id,
+                       kilobytes=sa.inbound_kilobytes_left, seconds=sa.inbound_seconds_left),
+            *_sa_block("outbound", sa.outbound_spi, sa, conn_id=sa.outbound_conn_id,
+                       kilobytes=sa.outbound_kilobytes_left, seconds=sa.outbound_seconds_left),
+        ]
+    return "\n".join(lines).rstrip("\n")
+
+
+def _address(match: AddressMatch) -> str:
+    if int(match.netmask) == 0 and int(match.address) == 0:
+        return "any"
+    if int(match.netmask) == 0xFFFFFFFF:
+        return f"host {match.address}"
+    return f"{match.address} {match.netmask}"
+
+
+def _port(port: PortMatch | None) -> str:
+    if port is None:
+        return ""
+    if port.operator == "range":
+        return f" range {port.low} {port.high}"
+    return f" {port.operator} {port.low}"
+
+
+def _acl_line(name: str, e: AccessListEntry) -> str:
+    proto = {None: "ip", 1: "icmp", 6: "tcp", 17: "udp", 50: "esp"}.get(e.protocol,
+                                                                      str(e.protocol))
+    return (f"access-list {name} {e.action} {proto} {_address(e.source)}{_port(e.source_port)} "
+            f"{_address(e.destination)}{_port(e.destination_port)} (hitcnt=0)")
+
+
+def _entry_lines(config: PixConfig, tag: str, entry: CryptoMapEntry, kind: str) -> list[str]:
+    lines = [f'{kind} "{tag}" {entry.sequence} ipsec-isakmp']
+    if entry.dynamic_map is not None:
+        lines.append(f"        Dynamic map template tag: {entry.dynamic_map}")
+        return lines
+    for peer in entry.peers:
+        lines.append(f"        Peer = {peer}")
+    if entry.match_address is not None:
+        acl = config.access_list(entry.match_address)
+        entries = acl.entries if acl else ()
+        lines.append(f"        access-list {entry.match_address}; {len(entries)} elements")
+        lines.extend(f"        {_acl_line(entry.match_address, e)}" for e in entries)
+    lifetime = entry.lifetime or config.crypto.sa_lifetime
+    lines.append(f"        Security association lifetime: {lifetime.kilobytes} "
+                 f"kilobytes/{lifetime.seconds} seconds")
+    lines.append(f"        PFS (Y/N): {'Y' if entry.pfs else 'N'}")
+    if entry.pfs:
+        lines.append(f"        DH group:  group{entry.pfs}")
+    sets = "".join(f" {name}," for name in entry.transform_sets)
+    lines.append(f"        Transform sets={{{sets} }}")
+    return lines
+
+
+def render_crypto_map(config: PixConfig) -> str:
+    """``show crypto map``: each map with its interfaces, entries and dynamic templates."""
+    lines: list[str] = []
+    for cmap in config.crypto.maps:
+        interfaces = " ".join(cmap.interfaces)
+        lines.append(f'Crypto Map: "{cmap.name}" interfaces: {{ {interfaces} }}')
+        if cmap.client_authentication:
+            lines.append(f"        client authentication {cmap.client_authentication}")
+        lines.append("")
+        for entry in cmap.entries:
+            lines += _entry_lines(config, cmap.name, entry, "Crypto Map")
+            lines.append("")
+            if entry.dynamic_map is not None:
+                dyn = config.crypto.dynamic_map(entry.dynamic_map)
+                for d in dyn.entries if dyn else ():
+                    lines += _entry_lines(config, entry.dynamic_map, d, "Crypto Map Template")
+                    lines.append("")
+    return "\n".join(lines).rstrip("\n")
+
+
+class CryptoStatusSource(Protocol):
+    """What the commands read and do (the gateway provides it)."""
+
+    def isakmp_sa_status(self) -> Sequence[IsakmpSaStatus]: ...
+
+    def ipsec_sa_status(self) -> Sequence[IpsecSaStatus]: ...  # with dataplane counters
+
+    def running_config(self) -> PixConfig: ...
+
+    def clear_isakmp_sa(self) -> None: ...
+
+    def clear_ipsec_sa(self) -> None: ...
+
+
+_NEEDED = ("isakmp_sa_status", "ipsec_sa_status", "running_config", "clear_isakmp_sa",
+           "clear_ipsec_sa")
+
+
+def _source(context: CommandContext) -> CryptoStatusSource:
+    gateway = context.gateway
+    if not all(hasattr(gateway, n) for n in _NEEDED):
+        raise CliError("ERROR: no gateway")
+    return gateway  # type: ignore[return-value]
+
+
+def register(table: CommandTable) -> None:
+    def show_isakmp_sa(ctx: CommandContext, args: Sequence[str]) -> str:
+        return render_isakmp_sa(_source(ctx).isakmp_sa_status())
+
+    def show_isakmp_policy(ctx: CommandContext, args: Sequence[str]) -> str:
+        return render_isakmp_policy(isakmp_policy_status(_source(ctx).running_config()))
+
+    def show_ipsec_sa(ctx: CommandContext, args: Sequence[str]) -> str:
+        return render_ipsec_sa(_source(ctx).ipsec_sa_status())
+
+    def show_crypto_map(ctx: CommandContext, args: Sequence[str]) -> str:
+        return render_crypto_map(_source(ctx).running_config())
+
+    def clear_isakmp_sa(ctx: CommandContext, args: Sequence[str]) -> str:
+        _source(ctx).clear_isakmp_sa()
+        return ""
+
+    def clear_ipsec_sa(ctx: CommandContext, args: Sequence[str]) -> str:
+        _source(ctx).clear_ipsec_sa()
+        return ""
+
+    table.register("show crypto isakmp sa", show_isakmp_sa, "Show the ISAKMP SAs")
+    table.register("show crypto isakmp policy", show_isakmp_policy, "Show the ISAKMP policies")
+    table.register("show crypto ipsec sa", show_ipsec_sa, "Show the IPsec SAs")
+    table.register("show crypto map", show_crypto_map, "Show the crypto maps")
+    table.register("clear crypto isakmp sa", clear_isakmp_sa, "Delete every ISAKMP SA")
+    table.register("clear crypto ipsec sa", clear_ipsec_sa, "Delete every IPsec SA")
