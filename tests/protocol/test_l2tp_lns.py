@@ -22,7 +22,14 @@ from pixgw.l2tp.core import (
     TunnelClosed,
     TunnelEstablished,
 )
-from pixgw.l2tp.message import ControlMessage, MessageType, decode, encode_control
+from pixgw.l2tp.message import (
+    ControlMessage,
+    DataMessage,
+    MessageType,
+    decode,
+    encode_control,
+    encode_data,
+)
 from pixgw.testing.l2tp_lac import L2tpLac
 from tests.protocol.l2tp_link import PEER, Link, counting_random
 
@@ -482,3 +489,53 @@ def test_tunnel_limit():
         link.lns.receive_datagram(data, PEER, link.now)
     assert len(link.lns.tunnel_status()) == 1
     assert link.lns.counters().unexpected == 1
+
+
+def test_data_with_length_and_offset_gives_the_ppp_frame_only():
+    link = Link()
+    link.establish()
+    key = link.events[-1].key
+
+    datagram = encode_data(
+        DataMessage(key.tunnel_id, key.session_id, LCP, None, None, False, b"\x00" * 3, True)
+    )
+    link.lns.receive_datagram(datagram, PEER, link.now)
+    assert link.lns.next_event() == PppFrameReceived(key, LCP)
+
+
+def test_sequenced_data_behind_the_expected_ns_is_dropped():
+    link = Link()
+    link.establish()
+    key = link.events[-1].key
+
+    def data(ns: int) -> bytes:
+        return encode_data(DataMessage(key.tunnel_id, key.session_id, LCP, ns, 0))
+
+    for ns in (0, 1, 5, 3):  # 5 skips ahead (a loss: accepted), 3 comes late
+        link.lns.receive_datagram(data(ns), PEER, link.now)
+    frames = [e for e in iter(link.lns.next_event, None) if isinstance(e, PppFrameReceived)]
+    assert len(frames) == 3
+    assert link.lns.counters().data_out_of_order == 1
+
+
+def test_data_for_an_unknown_session_is_counted():
+    link = Link()
+    link.establish()
+    key = link.events[-1].key
+
+    link.lns.receive_datagram(encode_data(DataMessage(key.tunnel_id, 999, LCP)), PEER, link.now)
+    link.lns.receive_datagram(encode_data(DataMessage(4242, 1, LCP)), PEER, link.now)
+    assert link.lns.next_event() is None
+    assert link.lns.counters().unknown_session == 1
+    assert link.lns.counters().unknown_tunnel == 1
+
+
+def test_call_not_completed_in_time_gets_cdn_10():
+    link = Link(settings=L2tpSettings(setup_timeout=5))
+    link.establish(call=False)
+    iccn = bytes.fromhex("8008 0000 0000 000c")  # Message Type AVP: ICCN
+    link.drop_to_lns = lambda i, d: iccn in d  # the ICCN never arrives
+    link.lac.place_call(link.now)
+    link.advance(8)
+    assert link.lac.cdn_result is not None and link.lac.cdn_result[:2] == b"\x00\x0a"
+    assert link.lns.session_status() == ()
