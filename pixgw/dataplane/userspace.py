@@ -8,7 +8,8 @@ decapsulation only UDP to port 1701 reaches L2TP; the inner UDP checksum is igno
 §3.1.2 allows for transport mode (the ICV covers the segment; with NAT the checksum was computed on
 the client's private address). Outbound L2TP is a UDP segment from port 1701 to the client's L2TP
 port, its checksum computed over the addresses the client knows (the NAT-OA payloads of RFC 3947
-§5.2 when present), encrypted with the peer's outbound SA and sent the way its SA came.
+§5.2 when present; 0, i.e. none, for a NATed client that sent no NAT-OA), encrypted with the
+peer's outbound SA and sent the way its SA came.
 
 Plain UDP 1701 from outside: a guard socket on UDP 1701 (owned here, userspace mode only) reads and
 counts such datagrams ("PIX does not accept L2TP requests without IPsec protection"); the xfrm
@@ -80,6 +81,7 @@ class _ChildSa:
     """An installed SA pair and what ``show crypto ipsec sa`` counts beyond the SAs themselves."""
 
     __slots__ = (
+        "checksum_known",
         "event",
         "inbound",
         "inner_local",
@@ -107,6 +109,10 @@ class _ChildSa:
         self.key = (event.inbound.spi, self.remote_host, self.remote_port)
         self.inner_local = (event.nat_oa_responder or event.local.address).packed
         self.inner_remote = (event.nat_oa_initiator or event.remote.address).packed
+        # The client checks a UDP checksum against its own (private) address: without NAT-OA
+        # for a NATed client that address is unknown, so the checksum is sent as 0 (none,
+        # RFC 768), which every receiver accepts.
+        self.checksum_known = event.nat_oa_initiator is not None or not event.remote_behind_nat
         self.send_errors = 0
         self.recv_errors = 0
         self.soft_reported = False
@@ -125,7 +131,8 @@ class UserspaceDataplane:
 
     *reactor* must provide ``addReader``/``removeReader``/``callLater``/``seconds``. Sockets that
     are not wanted (tests) are switched off with ``raw_esp=False``, ``tun=None``,
-    ``guard_l2tp=False``.
+    ``guard_l2tp=False``. ``udp_checksums=False`` sends outbound L2TP with UDP checksum 0
+    (faster; the ICV protects the segment anyway).
     """
 
     name = "userspace"
@@ -141,6 +148,7 @@ class UserspaceDataplane:
         random_bytes: Callable[[int], bytes] = os.urandom,
         replay_window: int = 64,
         lifetime_poll_seconds: float = 1.0,
+        udp_checksums: bool = True,
     ) -> None:
         self._reactor = reactor
         self._local_address = local_address
@@ -150,6 +158,7 @@ class UserspaceDataplane:
         self._random_bytes = random_bytes
         self._replay_window = replay_window
         self._poll_seconds = lifetime_poll_seconds
+        self._udp_checksums = udp_checksums
         self._by_key: dict[tuple[int, str, int], _ChildSa] = {}
         self._by_id: dict[int, _ChildSa] = {}
         self._newest: dict[tuple[str, int], _ChildSa] = {}
@@ -411,7 +420,7 @@ class UserspaceDataplane:
             L2TP_PORT,
             peer.l2tp_port,
             payload,
-            source=child.inner_local,
+            source=child.inner_local if self._udp_checksums and child.checksum_known else None,
             destination=child.inner_remote,
         )
         try:

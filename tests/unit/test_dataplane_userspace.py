@@ -358,3 +358,14 @@ def test_rekey_moves_outbound_to_the_new_sa_and_old_peers_still_work(gw):
     dp.send_l2tp(l2tp_peer, b"nothing-left")
     assert len(sent) == 2
     assert dp.counters().send_no_sa == 1
+
+
+def test_natted_client_without_nat_oa_gets_checksum_zero(gw):
+    dp, _, got, sent, _ = gw
+    ev = event(1, 0x1000, 0x2000, 4500)  # remote_behind_nat, no NAT-OA
+    dp.install_child_sa(ev)
+    peer = Peer(ev)
+    dp.esp_in_udp_received(peer.l2tp(b"x"), (str(NAT), 4500))
+    dp.send_l2tp(got[0][0], b"reply")
+    seg = peer.inb.decrypt(sent[0][0])[1]
+    assert seg[6:8] == b"\0\0"
