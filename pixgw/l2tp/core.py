@@ -315,7 +315,7 @@ class L2tpLns:
             if tunnel.linger_until is not None:
                 deadlines.append(tunnel.linger_until)
                 continue
-            if tunnel.state == "wait-ctl-conn":
+            if tunnel.state in ("idle", "wait-ctl-conn"):
                 deadlines.append(tunnel.changed_at + self.settings.setup_timeout)
             elif (
                 tunnel.state == "established"
@@ -334,6 +334,10 @@ class L2tpLns:
             if tunnel.linger_until is not None:
                 if now >= tunnel.linger_until:
                     self._forget(tunnel)
+                    continue
+            elif tunnel.state == "idle":
+                if now >= tunnel.changed_at + self.settings.setup_timeout:
+                    self._forget(tunnel)  # its SCCRQ never became deliverable
                     continue
             elif tunnel.state == "wait-ctl-conn":
                 if now >= tunnel.changed_at + self.settings.setup_timeout:
@@ -583,6 +587,9 @@ class L2tpLns:
         if existing is not None and (existing.linger_until is None or existing.channel.nr == 1):
             return existing  # a retransmitted SCCRQ: the channel acknowledges it again
         # else a new control connection (a client reconnecting with the same tunnel id)
+        if message.ns != 0:
+            self._count("unexpected")  # an SCCRQ opens the connection with Ns 0 (§5.8)
+            return None
         tunnel_id = None
         if len(self._tunnels) < self.settings.max_tunnels:
             tunnel_id = self._new_id(set(self._tunnels))

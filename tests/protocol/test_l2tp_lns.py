@@ -539,3 +539,14 @@ def test_call_not_completed_in_time_gets_cdn_10():
     link.advance(8)
     assert link.lac.cdn_result is not None and link.lac.cdn_result[:2] == b"\x00\x0a"
     assert link.lns.session_status() == ()
+
+
+def test_sccrq_with_a_nonzero_ns_opens_nothing():
+    lac = L2tpLac(random_bytes=counting_random())
+    lac.channel.ns = 5
+    lac.start_tunnel(0.0)
+    lns = L2tpLns(L2tpSettings(), random_bytes=counting_random())
+    for data in lac.datagrams_to_send(0.0):
+        lns.receive_datagram(data, PEER, 0.0)
+    assert lns._tunnels == {} and lns.counters().unexpected == 1
+    assert lns.get_timer() is None
