@@ -11,6 +11,7 @@ survive as :class:`UnknownPayload`; lengths and next-payload chains are computed
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -426,7 +427,7 @@ def _encode_proposal(prop: Proposal) -> bytes:
     return w.getvalue()
 
 
-def encode_payloads(payloads: tuple[Payload, ...] | list[Payload]) -> bytes:
+def encode_payloads(payloads: Sequence[Payload]) -> bytes:
     w = Writer()
     for i, p in enumerate(payloads):
         body = encode_payload_body(p)
@@ -436,7 +437,7 @@ def encode_payloads(payloads: tuple[Payload, ...] | list[Payload]) -> bytes:
     return w.getvalue()
 
 
-def encode_message(header: Header, payloads: tuple[Payload, ...] | list[Payload] = (),
+def encode_message(header: Header, payloads: Sequence[Payload] = (),
                    encrypted_body: bytes | None = None) -> bytes:
     """Header + payloads (or an already encrypted body); next payload and length computed."""
     body = encode_payloads(payloads) if encrypted_body is None else encrypted_body

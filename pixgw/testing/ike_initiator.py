@@ -445,6 +445,24 @@ class IkeInitiator:
         return encode_message(Header(self.cky_i, self.cky_r, c.PT_HASH, c.ISAKMP_VERSION,
                                      c.EXCH_INFO, c.FLAG_ENCRYPTION, mid), encrypted_body=ct)
 
+    def raw_protected(self, exchange: int, next_payload: int, plaintext: bytes, *,
+                      message_id: int, with_hash: bool = True) -> bytes:
+        """An encrypted phase-2/informational message around arbitrary payload bytes (for
+        malformed-input tests); with *with_hash* a correct HASH payload is put first."""
+        chosen, keys, cipher = self.chosen, self._keys, self._cipher
+        if chosen is None or keys is None or cipher is None:
+            raise ValueError("phase 1 not established")
+        mid_b = message_id.to_bytes(4, "big")
+        first = next_payload
+        if with_hash:
+            h = crypto.prf(chosen.hash, keys.skeyid_a, mid_b + plaintext)
+            plaintext = bytes((next_payload, 0)) + (len(h) + 4).to_bytes(2, "big") + h + plaintext
+            first = c.PT_HASH
+        iv = crypto.phase2_iv(chosen.hash, self._iv, message_id, cipher.block_size)
+        ct = cipher.encrypt(keys.encryption_key, iv, plaintext)
+        return encode_message(Header(self.cky_i, self.cky_r, first, c.ISAKMP_VERSION, exchange,
+                                     c.FLAG_ENCRYPTION, message_id), encrypted_body=ct)
+
     def delete_ike(self) -> bytes:
         return self.informational([DeletePayload(c.DOI_IPSEC, c.PROTO_ISAKMP, 16,
                                                  (self.cky_i + self.cky_r,))])
