@@ -121,6 +121,7 @@ class L2tpSettings:
     stop_linger: float = 31.0  # keep a stopped tunnel to acknowledge StopCCN retransmissions
     interface: str = "outside"
     local_address: IPv4Address | None = None
+    restart_after: float = 10.0  # an SCCRQ this long after SCCCN on the same id: a new tunnel
     max_tunnels: int = 4096  # half-open ones included; SCCRQs beyond are dropped and counted
 
     @classmethod
@@ -584,6 +585,27 @@ class L2tpLns:
             if existing is None:
                 self._count("unknown_tunnel")
             return existing
+        if (
+            existing is not None
+            and existing.linger_until is None
+            and existing.state == "established"
+            and now - existing.changed_at >= self.settings.restart_after
+        ):
+            # Long after its SCCCN, this is no late retransmission: the client restarted
+            # (sleep, reboot) with the same tunnel id. End the old tunnel without a StopCCN
+            # (it would reach the client's new tunnel of the same id) and start afresh.
+            log_event(event_line(existing.tunnel_id, None, "Peer restarted, tunnel replaced"))
+            self._end_tunnel(
+                existing,
+                StopCcnResult.GENERAL_REQUEST,
+                None,
+                "",
+                now,
+                by_peer=True,
+                reason="peer restarted",
+            )
+            self._forget(existing)
+            existing = None
         if existing is not None and (existing.linger_until is None or existing.channel.nr == 1):
             return existing  # a retransmitted SCCRQ: the channel acknowledges it again
         # else a new control connection (a client reconnecting with the same tunnel id)

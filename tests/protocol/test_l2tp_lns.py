@@ -550,3 +550,30 @@ def test_sccrq_with_a_nonzero_ns_opens_nothing():
         lns.receive_datagram(data, PEER, 0.0)
     assert lns._tunnels == {} and lns.counters().unexpected == 1
     assert lns.get_timer() is None
+
+
+def test_a_restarted_client_with_the_same_tunnel_id_replaces_its_old_tunnel():
+    link = Link()
+    link.establish()
+    old_key = link.events[-1].key
+    link.advance(5)
+    # a late retransmission of the SCCRQ, shortly after setup: acknowledged, nothing else
+    late = L2tpLac(random_bytes=counting_random(), tunnel_id=19)
+    late.start_tunnel(link.now)
+    for data in late.datagrams_to_send(link.now):
+        link.lns.receive_datagram(data, PEER, link.now)
+    assert len(link.lns.tunnel_status()) == 1
+    assert link.lns.tunnel_status()[0].local_tunnel_id == old_key.tunnel_id
+    # much later the client comes back from sleep and starts again with tunnel id 19
+    link.advance(20)
+    link.lac = L2tpLac(random_bytes=counting_random(), tunnel_id=19)
+    link.establish()
+    closed = [e for e in link.events if isinstance(e, TunnelClosed)]
+    assert len(closed) == 1 and closed[0].key == old_key.tunnel
+    assert closed[0].reason == "peer restarted"
+    assert kinds(link.events)[-2:] == ["TunnelEstablished", "SessionEstablished"]
+    (tunnel,) = link.lns.tunnel_status()
+    assert tunnel.local_tunnel_id != old_key.tunnel_id
+    assert not any(
+        b"\x00\x00\x00\x00\x00\x04" in d for d in link.to_lac_log
+    )  # no StopCCN reached the client
