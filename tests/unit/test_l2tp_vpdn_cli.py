@@ -161,3 +161,21 @@ def test_commands():
         table.run(ctx, "clear vpdn tunnel id 9")
     with pytest.raises(CliError):
         table.run(ctx, "show vpdn tunnel bogus")
+
+
+def test_debug_vpdn_wording():
+    from pixgw.cli.vpdn import error_line, event_line, packet_line
+
+    assert (
+        packet_line("I", "SCCRQ", 4, None, "zaahmed-pc", 19, 0, 0, 94)
+        == "Tnl 4 L2TP: I SCCRQ from zaahmed-pc tnl 19 Ns 0 Nr 0 len 94"
+    )
+    assert (
+        packet_line("O", "ICRP", 4, 4, "zaahmed-pc", 19, 1, 3, 28)
+        == "Tnl/Cl 4/4 L2TP: O ICRP to zaahmed-pc tnl 19 Ns 1 Nr 3 len 28"
+    )
+    assert (
+        event_line(4, None, "Tunnel state change from wait-ctl-conn to established")
+        == "Tnl 4 L2TP: Tunnel state change from wait-ctl-conn to established"
+    )
+    assert error_line(None, None, "Malformed packet") == "L2TP: Malformed packet"
