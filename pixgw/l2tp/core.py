@@ -21,6 +21,12 @@ RFC 2661, LNS side:
 
 Time comes in as ``now`` arguments; randomness (tunnel and session ids, challenges) from the
 injected ``random_bytes``. Nothing from the wire raises out of :meth:`L2tpLns.receive_datagram`.
+
+For the gateway: :class:`TunnelKey` is our tunnel id alone (the peer may change on a rekey, see
+:meth:`L2tpLns.peer_of`); :class:`SessionKey` is (our tunnel id, our session id). Besides the
+four events of the session layer there is :class:`TunnelEstablished` (ignorable).
+``tunnel_status``/``session_status`` take an optional ``now`` (default: the last time seen);
+``tunnel_keys``, ``peer_of`` and ``counters`` serve ``clear vpdn`` and the drop counters.
 """
 
 from __future__ import annotations
