@@ -102,6 +102,7 @@ DPD_RETRIES = 5
 NONCE_BYTES = 32
 _ZERO_COOKIE = bytes(8)
 N_CONNECTED = 16384
+NAT_KEEPALIVE = b"\xff"  # RFC 3948 §2.3; the shell sends it without the non-ESP marker
 _ENCAPS_NAMES: dict[int, Encapsulation] = {
     c.ENCAPS_TRANSPORT: "transport", c.ENCAPS_TUNNEL: "tunnel",
     c.ENCAPS_UDP_TRANSPORT: "udp-transport", c.ENCAPS_UDP_TRANSPORT_DRAFT: "udp-transport",
@@ -173,6 +174,8 @@ class IkeResponder:
                 times.append(sa.expires_at)
             if sa.dpd_next_at is not None:
                 times.append(sa.dpd_next_at)
+            if sa.keepalive_next_at is not None:
+                times.append(sa.keepalive_next_at)
         for ex in self._quick.values():
             times.append(ex.expires_at)
             if ex.last_sent is not None and ex.last_sent.next_at is not None:
@@ -196,6 +199,10 @@ class IkeResponder:
                 continue
             if sa.dpd_next_at is not None and sa.dpd_next_at <= now:
                 self._dpd_tick(sa, now)
+            if sa.keepalive_next_at is not None and sa.keepalive_next_at <= now:
+                self._out.append((NAT_KEEPALIVE, sa.local, sa.remote))
+                interval = self._config.isakmp.nat_traversal
+                sa.keepalive_next_at = now + interval if interval else None
         for key, ex in list(self._quick.items()):
             owner = self._sas.get(key[0])
             if ex.expires_at <= now or owner is None:
@@ -384,6 +391,8 @@ class IkeResponder:
                 version = int.from_bytes(vid[16:], "big")
                 sa.peer_vendor = _MS_VERSIONS.get(version, f"MS NT5 ISAKMPOAKLEY {version}")
                 _isakmp_debug(f"ISAKMP (0): speaking to a {sa.peer_vendor} client")
+            elif vid == c.VID_MS_INITIAL_CONTACT:
+                sa.peer_initial_contact = True
             elif vid == c.VID_DPD:
                 sa.peer_dpd = True
                 _isakmp_debug("ISAKMP (0): peer supports DPD")
@@ -559,8 +568,12 @@ class IkeResponder:
         keepalive = self._config.isakmp.keepalive
         if sa.peer_dpd and keepalive is not None:
             sa.dpd_next_at = now + keepalive[0]
-        if any(isinstance(p, NotifyPayload) and p.message_type == c.N_INITIAL_CONTACT
-               for p in payloads):
+        nat_keepalive = self._config.isakmp.nat_traversal
+        if nat_keepalive and (sa.peer_behind_nat or sa.local_behind_nat):
+            sa.keepalive_next_at = now + nat_keepalive
+        if sa.peer_initial_contact or any(
+                isinstance(p, NotifyPayload) and p.message_type == c.N_INITIAL_CONTACT
+                for p in payloads):
             self._initial_contact(sa, now)
 
     def _verify_signature(self, sa: IsakmpSa, payloads: Sequence[Payload],
@@ -608,14 +621,20 @@ class IkeResponder:
         return IdPayload(c.ID_IPV4_ADDR, 17, 500, local.address.packed)
 
     def _initial_contact(self, sa: IsakmpSa, now: float) -> None:
-        """RFC 2407 §4.6.3.3: the peer rebooted; drop its other SAs (same address and ID)."""
+        """RFC 2407 §4.6.3.3: the peer rebooted; drop its other SAs. A peer is the same address
+        and ID, and behind a NAT also the same port: clients behind one (carrier-grade) NAT may
+        share a private address, and one must never tear down another's SAs."""
+
+        def same_peer(remote: Endpoint) -> bool:
+            if sa.peer_behind_nat:
+                return remote == sa.remote
+            return remote.address == sa.remote.address
+
         for other in list(self._sas.values()):
-            if (other is not sa and other.remote.address == sa.remote.address
-                    and other.peer_id == sa.peer_id):
+            if other is not sa and same_peer(other.remote) and other.peer_id == sa.peer_id:
                 self._delete_ike(other, now, "INITIAL-CONTACT", notify_peer=False)
         for child_id, record in list(self._children.items()):
-            if (record.event.ike_sa_id not in self._sas
-                    and record.event.remote.address == sa.remote.address):
+            if record.event.ike_sa_id not in self._sas and same_peer(record.event.remote):
                 self._delete_child(child_id, now, "INITIAL-CONTACT", notify_peer=False)
 
     # --- quick mode -----------------------------------------------------------------------------
@@ -973,8 +992,8 @@ class IkeResponder:
                             f"remote {sa.remote.address})")
         sa.state = next_state(sa.state, MainModeInput.DELETE) or MainModeState.MM_DELETED
         self._sas.pop(sa.ike_sa_id, None)
-        if self._by_initiator.get((sa.cky_i, sa.remote)) == sa.ike_sa_id:
-            del self._by_initiator[(sa.cky_i, sa.remote)]
+        for first in [k for k, v in self._by_initiator.items() if v == sa.ike_sa_id]:
+            del self._by_initiator[first]
         for key in [k for k in self._quick if k[0] == sa.ike_sa_id]:
             del self._quick[key]
         if emit and sa.authenticated_at is not None:

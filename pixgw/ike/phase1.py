@@ -115,6 +115,8 @@ class IsakmpSa:
     peer_vendor: str | None = None
     peer_dpd: bool = False
     peer_certreq: bool = False
+    peer_initial_contact: bool = False  # Windows: "MS Vid-Initial-Contact" vendor ID
+    keepalive_next_at: float | None = None  # our NAT-T keepalives (RFC 3948 §2.3)
     peer_id: tuple[int, bytes] | None = None
     last_received: bytes = b""
     last_sent: Retransmission | None = None

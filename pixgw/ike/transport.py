@@ -11,7 +11,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime, IReactorUDP
 from twisted.internet.protocol import DatagramProtocol
 
 from pixgw.ike.constants import IKE_PORT, NATT_PORT, NON_ESP_MARKER
-from pixgw.ike.core import IkeResponder
+from pixgw.ike.core import NAT_KEEPALIVE, IkeResponder
 from pixgw.ike.events import ChildSaDeleted, ChildSaEstablished, Endpoint, IkeSaDeleted
 
 IkeEvent = ChildSaEstablished | ChildSaDeleted | IkeSaDeleted
@@ -64,7 +64,8 @@ class IkeTransport:
         for data, local, remote in self.responder.datagrams_to_send(now):
             transport = self.protocols[local.port].transport
             if transport is not None:
-                marker = NON_ESP_MARKER if local.port == NATT_PORT else b""
+                keepalive = data == NAT_KEEPALIVE
+                marker = NON_ESP_MARKER if local.port == NATT_PORT and not keepalive else b""
                 transport.write(marker + data, (str(remote.address), remote.port))
         while (event := self.responder.next_event()) is not None:
             self.event_received(event)

@@ -40,10 +40,19 @@ from tests.protocol.ike_harness import (
 )
 
 GROUPS = (1, 2, 5, 14, 15, 16, 19, 20)
-CIPHERS = (("des", c.ENC_DES, None), ("3des", c.ENC_3DES, None), ("aes", c.ENC_AES, 128),
-           ("aes-192", c.ENC_AES, 192), ("aes-256", c.ENC_AES, 256))
-HASHES = (("md5", c.HASH_MD5), ("sha", c.HASH_SHA), ("sha256", c.HASH_SHA256),
-          ("sha384", c.HASH_SHA384))
+CIPHERS = (
+    ("des", c.ENC_DES, None),
+    ("3des", c.ENC_3DES, None),
+    ("aes", c.ENC_AES, 128),
+    ("aes-192", c.ENC_AES, 192),
+    ("aes-256", c.ENC_AES, 256),
+)
+HASHES = (
+    ("md5", c.HASH_MD5),
+    ("sha", c.HASH_SHA),
+    ("sha256", c.HASH_SHA256),
+    ("sha384", c.HASH_SHA384),
+)
 AUTHS = (("pre-share", c.AUTH_PSK), ("rsa-sig", c.AUTH_RSA_SIG))
 
 
@@ -52,14 +61,16 @@ AUTHS = (("pre-share", c.AUTH_PSK), ("rsa-sig", c.AUTH_RSA_SIG))
     list(itertools.product(GROUPS, CIPHERS, HASHES, AUTHS)),
     ids=lambda v: str(v[0]) if isinstance(v, tuple) else str(v),
 )
-def test_every_group_cipher_hash_auth(group: int, cipher: tuple[str, int, int | None],
-                                      hash_: tuple[str, int], auth: tuple[str, int]) -> None:
+def test_every_group_cipher_hash_auth(
+    group: int, cipher: tuple[str, int, int | None], hash_: tuple[str, int], auth: tuple[str, int]
+) -> None:
     policy = IsakmpPolicy(10, auth[0], cipher[0], hash_[0], group)  # type: ignore[arg-type]
     config = pix_config(policies=(policy,))
     pki = test_pki()
     offer = Phase1Offer(cipher[1], cipher[2], hash_[1], auth[1], group)
-    profile = InitiatorProfile(phase1=(offer,), psk=b"s3cret", chain=pki.client_chain,
-                               key=pki.client_key)
+    profile = InitiatorProfile(
+        phase1=(offer,), psk=b"s3cret", chain=pki.client_chain, key=pki.client_key
+    )
     path = make_pair(config, profile, certificates=pki.responder_source())
     now = time.time()
     main_mode(path, now)
@@ -93,16 +104,25 @@ def test_windows_profile_through_nat_rfc3947() -> None:
     assert event.inbound.cipher == "esp-aes-256" and event.inbound.integrity == "esp-sha-hmac"
     assert event.remote_selector.first == CLIENT_PRIVATE and event.remote_selector.port == 1701
     assert any("NAT detected" in line for line in logs)
-    assert any("%PIX-6-602201: ISAKMP Phase 1 SA created (local 192.0.2.1/4500 (responder), "
-               "remote 203.0.113.5/40001, authentication=pre-share, encryption=AES-256-CBC, "
-               "hash=SHA, group=20, lifetime=28800s)" in line for line in logs)
+    assert any(
+        "%PIX-6-602201: ISAKMP Phase 1 SA created (local 192.0.2.1/4500 (responder), "
+        "remote 203.0.113.5/40001, authentication=pre-share, encryption=AES-256-CBC, "
+        "hash=SHA, group=20, lifetime=28800s)" in line
+        for line in logs
+    )
     created = [line for line in logs if "602301" in line]
     assert len(created) == 2
-    assert f"sa_spi= 0x{event.inbound.spi:x}({event.inbound.spi}), sa_trans= esp-aes-256 " \
-           "esp-sha-hmac , sa_conn_id= 1" in created[0]
+    assert (
+        f"sa_spi= 0x{event.inbound.spi:x}({event.inbound.spi}), sa_trans= esp-aes-256 "
+        "esp-sha-hmac , sa_conn_id= 1" in created[0]
+    )
     status = path.responder.isakmp_sa_status()[0]
-    assert (status.dst, status.src, status.state, status.created) == (GATEWAY, NAT_PUBLIC,
-                                                                      "QM_IDLE", 1)
+    assert (status.dst, status.src, status.state, status.created) == (
+        GATEWAY,
+        NAT_PUBLIC,
+        "QM_IDLE",
+        1,
+    )
     assert status.nat_traversal == "RFC 3947" and status.peer_behind_nat
 
 
@@ -143,19 +163,24 @@ def test_refused_transform_answers_no_proposal_chosen_and_logs_why() -> None:
     assert "ISAKMP (0): atts are not acceptable. Next payload is 3" in logs
     assert "ISAKMP (0): atts are not acceptable. Next payload is 0" in logs
     refusal = next(line for line in logs if "713900" in line)
-    assert "transform 5 (3DES-CBC/SHA/group 2/pre-share) against priority 20 policy: " \
-           "Encryption algorithm offered does not match policy!" in refusal
+    assert (
+        "transform 5 (3DES-CBC/SHA/group 2/pre-share) against priority 20 policy: "
+        "Encryption algorithm offered does not match policy!" in refusal
+    )
     assert path.responder.isakmp_sa_status() == ()
     assert path.responder.counters.proposals_refused == 1
 
 
 def test_seed_policy_des_md5_group1_accepted() -> None:
-    config = pix_config(policies=(IsakmpPolicy(20, "pre-share", "des", "md5", 1),),
-                        transform_sets=(TransformSet("l2tp", "esp-des", "esp-md5-hmac",
-                                                     "transport"),))
-    profile = InitiatorProfile(psk=b"s3cret", phase1=(
-        Phase1Offer(c.ENC_DES, None, c.HASH_MD5, c.AUTH_PSK, 1, 86400),),
-        esp=(EspOffer(c.ESP_DES, None, c.AUTH_HMAC_MD5),))
+    config = pix_config(
+        policies=(IsakmpPolicy(20, "pre-share", "des", "md5", 1),),
+        transform_sets=(TransformSet("l2tp", "esp-des", "esp-md5-hmac", "transport"),),
+    )
+    profile = InitiatorProfile(
+        psk=b"s3cret",
+        phase1=(Phase1Offer(c.ENC_DES, None, c.HASH_MD5, c.AUTH_PSK, 1, 86400),),
+        esp=(EspOffer(c.ESP_DES, None, c.AUTH_HMAC_MD5),),
+    )
     path = make_pair(config, profile)
     with captured_logs() as logs:
         main_mode(path)
@@ -167,10 +192,12 @@ def test_seed_policy_des_md5_group1_accepted() -> None:
 
 
 def test_policies_tried_in_priority_order_first_transform_that_fits() -> None:
-    config = pix_config(policies=(
-        IsakmpPolicy(30, "pre-share", "aes-256", "sha", 20),
-        IsakmpPolicy(10, "pre-share", "3des", "sha", 2),
-    ))
+    config = pix_config(
+        policies=(
+            IsakmpPolicy(30, "pre-share", "aes-256", "sha", 20),
+            IsakmpPolicy(10, "pre-share", "3des", "sha", 2),
+        )
+    )
     path = make_pair(config, InitiatorProfile(psk=b"s3cret"))
     main_mode(path)
     chosen = path.initiator.chosen
@@ -194,18 +221,28 @@ def test_wrong_psk_is_not_authenticated_and_not_answered() -> None:
 
 def test_per_address_key_wins_over_wildcard() -> None:
     config = pix_config(key="wildcard", key_address=IPv4Address("0.0.0.0"))
-    config = type(config)(**{**config.__dict__, "isakmp": type(config.isakmp)(
-        **{**config.isakmp.__dict__, "keys": (
-            *config.isakmp.keys,
-            type(config.isakmp.keys[0])("specific", CLIENT),
-        )})})
+    config = type(config)(
+        **{
+            **config.__dict__,
+            "isakmp": type(config.isakmp)(
+                **{
+                    **config.isakmp.__dict__,
+                    "keys": (
+                        *config.isakmp.keys,
+                        type(config.isakmp.keys[0])("specific", CLIENT),
+                    ),
+                }
+            ),
+        }
+    )
     path = make_pair(config, InitiatorProfile(psk=b"specific"))
     main_mode(path)
 
 
 def test_mode_the_set_forbids_gives_invalid_flags() -> None:
-    config = pix_config(transform_sets=(TransformSet("t", "esp-aes-256", "esp-sha-hmac",
-                                                     "tunnel"),))
+    config = pix_config(
+        transform_sets=(TransformSet("t", "esp-aes-256", "esp-sha-hmac", "tunnel"),)
+    )
     path = make_pair(config, InitiatorProfile(psk=b"s3cret"))
     main_mode(path)
     with captured_logs() as logs:
@@ -217,10 +254,12 @@ def test_mode_the_set_forbids_gives_invalid_flags() -> None:
 
 
 def test_tunnel_set_accepts_tunnel_mode() -> None:
-    config = pix_config(transform_sets=(TransformSet("t", "esp-aes-256", "esp-sha-hmac",
-                                                     "tunnel"),))
-    profile = InitiatorProfile(psk=b"s3cret", esp=(EspOffer(c.ESP_AES, 256, c.AUTH_HMAC_SHA,
-                                                            c.ENCAPS_TUNNEL),))
+    config = pix_config(
+        transform_sets=(TransformSet("t", "esp-aes-256", "esp-sha-hmac", "tunnel"),)
+    )
+    profile = InitiatorProfile(
+        psk=b"s3cret", esp=(EspOffer(c.ESP_AES, 256, c.AUTH_HMAC_SHA, c.ENCAPS_TUNNEL),)
+    )
     path = make_pair(config, profile)
     main_mode(path)
     quick_mode(path)
@@ -229,9 +268,17 @@ def test_tunnel_set_accepts_tunnel_mode() -> None:
 
 
 def test_selectors_outside_match_address_acl() -> None:
-    acl = AccessList("l2tp", (AccessListEntry(
-        "permit", 17, AddressMatch(IPv4Address("192.0.2.99"), IPv4Address("255.255.255.255")),
-        ANY),))
+    acl = AccessList(
+        "l2tp",
+        (
+            AccessListEntry(
+                "permit",
+                17,
+                AddressMatch(IPv4Address("192.0.2.99"), IPv4Address("255.255.255.255")),
+                ANY,
+            ),
+        ),
+    )
     path = make_pair(pix_config(acl=acl), InitiatorProfile(psk=b"s3cret"))
     main_mode(path)
     with captured_logs() as logs:
@@ -259,9 +306,14 @@ def test_macos_port_zero_accepted() -> None:
 
 def test_responder_lifetime_when_ours_is_shorter() -> None:
     config = pix_config(sa_lifetime=SaLifetime(900, 100000))
-    profile = InitiatorProfile(psk=b"s3cret", esp=(EspOffer(c.ESP_AES, 256, c.AUTH_HMAC_SHA,
-                                                            lifetime_seconds=3600,
-                                                            lifetime_kilobytes=250000),))
+    profile = InitiatorProfile(
+        psk=b"s3cret",
+        esp=(
+            EspOffer(
+                c.ESP_AES, 256, c.AUTH_HMAC_SHA, lifetime_seconds=3600, lifetime_kilobytes=250000
+            ),
+        ),
+    )
     path = make_pair(config, profile)
     main_mode(path)
     quick_mode(path)
@@ -273,8 +325,12 @@ def test_responder_lifetime_when_ours_is_shorter() -> None:
 
 
 def test_no_responder_lifetime_when_offered_is_shorter() -> None:
-    path = make_pair(pix_config(), InitiatorProfile(psk=b"s3cret", esp=(
-        EspOffer(c.ESP_AES, 256, c.AUTH_HMAC_SHA, lifetime_seconds=600),)))
+    path = make_pair(
+        pix_config(),
+        InitiatorProfile(
+            psk=b"s3cret", esp=(EspOffer(c.ESP_AES, 256, c.AUTH_HMAC_SHA, lifetime_seconds=600),)
+        ),
+    )
     main_mode(path)
     quick_mode(path)
     assert path.initiator.children[0].responder_lifetime is None
@@ -468,8 +524,9 @@ def test_r_u_there_answered() -> None:
 
 
 def test_our_dpd_deletes_a_silent_peer() -> None:
-    path = make_pair(pix_config(keepalive=(10, 2)),
-                     InitiatorProfile(psk=b"s3cret", vendor_ids=(c.VID_DPD,)))
+    path = make_pair(
+        pix_config(keepalive=(10, 2)), InitiatorProfile(psk=b"s3cret", vendor_ids=(c.VID_DPD,))
+    )
     main_mode(path, 0.0)
     probes = 0
     for _ in range(20):
@@ -490,9 +547,10 @@ def test_unauthenticated_notify_is_ignored() -> None:
     from pixgw.ike.message import Header, NotifyPayload, encode_message
 
     m = decode_message(mm2)
-    bogus = encode_message(Header(m.header.initiator_cookie, m.header.responder_cookie, 0, 0x10,
-                                  c.EXCH_INFO, 0, 0),
-                           (NotifyPayload(1, 1, c.N_INITIAL_CONTACT),))
+    bogus = encode_message(
+        Header(m.header.initiator_cookie, m.header.responder_cookie, 0, 0x10, c.EXCH_INFO, 0, 0),
+        (NotifyPayload(1, 1, c.N_INITIAL_CONTACT),),
+    )
     assert path.send(bogus, 2.0) == []
     assert len(path.responder.isakmp_sa_status()) == 1
 
@@ -523,3 +581,38 @@ def test_status_snapshots() -> None:
     assert sa.mode == "Transport" and sa.inbound_spi == event.inbound.spi
     assert sa.inbound_conn_id == 1 and sa.outbound_conn_id == 2
     assert sa.inbound_seconds_left == 3600
+
+
+def test_clients_behind_one_nat_with_the_same_private_address_both_survive() -> None:
+    """Both announce Windows' Vid-Initial-Contact; neither may tear the other down."""
+    config = pix_config()
+    a = make_pair(config, InitiatorProfile(psk=b"s3cret"), nat=True)
+    b = make_pair(config, InitiatorProfile(psk=b"s3cret"), nat=True, nat_base_port=41000)
+    b.responder = a.responder
+    main_mode(a)
+    main_mode(b)
+    assert len(a.responder.isakmp_sa_status()) == 2
+    assert a.responder.next_event() is None
+
+
+def test_windows_initial_contact_vendor_id_replaces_the_old_sa() -> None:
+    config = pix_config()
+    old = make_pair(config, InitiatorProfile(psk=b"s3cret"))
+    main_mode(old)
+    new = make_pair(config, InitiatorProfile(psk=b"s3cret"))
+    new.responder = old.responder
+    main_mode(new, 2000.0)
+    (status,) = old.responder.isakmp_sa_status()
+    assert status.ike_sa_id == new.initiator.cky_i + new.initiator.cky_r
+    assert isinstance(old.responder.next_event(), IkeSaDeleted)
+
+
+def test_nat_keepalives_sent_when_configured() -> None:
+    config = pix_config()
+    config = type(config)(**{**config.__dict__, "isakmp": type(config.isakmp)(
+        **{**config.isakmp.__dict__, "nat_traversal": 20})})
+    path = make_pair(config, InitiatorProfile(psk=b"s3cret"), nat=True)
+    main_mode(path, 0.0)
+    path.responder.handle_timer(20.0)
+    assert path.collect(20.0) == [b"\xff"]
+    assert path.responder.get_timer() == 40.0

@@ -24,15 +24,20 @@ class FakeDatagramTransport:
         self.written.append((data, addr))
 
 
-def _shell() -> tuple[IkeTransport, Clock, dict[int, FakeDatagramTransport], list[Any],
-                      list[IkeEvent]]:
+def _shell() -> tuple[
+    IkeTransport, Clock, dict[int, FakeDatagramTransport], list[Any], list[IkeEvent]
+]:
     clock = Clock()
     clock.advance(1000)
     esp: list[Any] = []
     events: list[IkeEvent] = []
-    shell = IkeTransport(IkeResponder(pix_config(), random_bytes=os.urandom), clock, GATEWAY,
-                         esp_received=lambda d, a: esp.append((d, a)),
-                         event_received=events.append)
+    shell = IkeTransport(
+        IkeResponder(pix_config(), random_bytes=os.urandom),
+        clock,
+        GATEWAY,
+        esp_received=lambda d, a: esp.append((d, a)),
+        event_received=events.append,
+    )
     fakes = {}
     for port, proto in shell.protocols.items():
         fakes[port] = FakeDatagramTransport()
@@ -42,15 +47,20 @@ def _shell() -> tuple[IkeTransport, Clock, dict[int, FakeDatagramTransport], lis
 
 def test_full_exchange_with_float_to_4500() -> None:
     shell, _clock, fakes, esp, events = _shell()
-    client = IkeInitiator(InitiatorProfile(psk=b"s3cret"), Endpoint(IPv4Address("10.0.0.2"), 500),
-                          Endpoint(GATEWAY, 500), os.urandom)
+    client = IkeInitiator(
+        InitiatorProfile(psk=b"s3cret"),
+        Endpoint(IPv4Address("10.0.0.2"), 500),
+        Endpoint(GATEWAY, 500),
+        os.urandom,
+    )
     nat_port = {500: 40000, 4500: 40001}
 
     def deliver(data: bytes) -> bytes:
         port = client.remote.port
         marker = b"\x00" * 4 if port == 4500 else b""
-        shell.protocols[port].datagramReceived(marker + data,
-                                               ("203.0.113.5", nat_port[client.local.port]))
+        shell.protocols[port].datagramReceived(
+            marker + data, ("203.0.113.5", nat_port[client.local.port])
+        )
         (out, addr) = fakes[port].written.pop()
         assert addr == ("203.0.113.5", nat_port[client.local.port])
         if port == 4500:
@@ -82,9 +92,12 @@ def test_full_exchange_with_float_to_4500() -> None:
 
 def test_retransmission_timer_on_the_clock() -> None:
     shell, clock, fakes, _, _ = _shell()
-    client = IkeInitiator(InitiatorProfile(psk=b"s3cret"), Endpoint(IPv4Address("198.51.100.7"),
-                                                                    500),
-                          Endpoint(GATEWAY, 500), os.urandom)
+    client = IkeInitiator(
+        InitiatorProfile(psk=b"s3cret"),
+        Endpoint(IPv4Address("198.51.100.7"), 500),
+        Endpoint(GATEWAY, 500),
+        os.urandom,
+    )
     shell.protocols[500].datagramReceived(client.main_mode_1(), ("198.51.100.7", 500))
     assert len(fakes[500].written) == 1
     for _ in range(10):
@@ -101,3 +114,13 @@ def test_garbage_is_dropped_and_counted() -> None:
     shell.protocols[4500].datagramReceived(b"\x00" * 4 + b"junk", ("198.51.100.7", 4500))
     assert shell.responder.counters.malformed == 2
     assert fakes[500].written == [] and fakes[4500].written == []
+
+
+def test_nat_keepalive_goes_out_without_marker() -> None:
+    shell, _, fakes, _, _ = _shell()
+    out = [(b"\xff", Endpoint(GATEWAY, 4500), Endpoint(IPv4Address("203.0.113.5"), 40001)),
+           (b"ike", Endpoint(GATEWAY, 4500), Endpoint(IPv4Address("203.0.113.5"), 40001))]
+    shell.responder.datagrams_to_send = lambda now: out  # type: ignore[method-assign]
+    shell.flush()
+    assert fakes[4500].written == [(b"\xff", ("203.0.113.5", 40001)),
+                                   (b"\x00\x00\x00\x00ike", ("203.0.113.5", 40001))]
