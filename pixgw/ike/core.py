@@ -707,6 +707,10 @@ class IkeResponder:
         _isakmp_debug(f"ISAKMP (0): processing SA payload. message ID = {mid}")
         if ids:
             remote_sel, local_sel = selector_from_id(ids[0]), selector_from_id(ids[1])
+            if sa.local_behind_nat and local_sel.first == local_sel.last != local.address:
+                # the client names our public address; we know ourselves by the private one
+                local_sel = TrafficSelector(local.address, local.address, local_sel.protocol,
+                                            local_sel.port)
         else:
             remote_sel = TrafficSelector(remote.address, remote.address)
             local_sel = TrafficSelector(local.address, local.address)
@@ -972,6 +976,10 @@ class IkeResponder:
         if sa.dpd_unanswered >= DPD_RETRIES:
             _isakmp_debug(f"ISAKMP (0): DPD: {sa.remote.address} not responding, deleting SA")
             self._delete_ike(sa, now, "DPD: peer not responding", notify_peer=False)
+            for child_id, record in list(self._children.items()):
+                if record.event.ike_sa_id == sa.ike_sa_id:
+                    self._delete_child(child_id, now, "DPD: peer not responding",
+                                       notify_peer=False)
             return
         if sa.dpd_unanswered == 0:
             sa.dpd_sequence = (sa.dpd_sequence + 1) & 0xFFFFFFFF or 1

@@ -21,7 +21,7 @@ from pixgw.config.model import (
     TransformSet,
 )
 from pixgw.ike import constants as c
-from pixgw.ike.events import ChildSaDeleted, ChildSaEstablished, IkeSaDeleted
+from pixgw.ike.events import ChildSaDeleted, ChildSaEstablished, Endpoint, IkeSaDeleted
 from pixgw.ike.message import decode_message
 from pixgw.testing.ike_initiator import EspOffer, InitiatorProfile, Phase1Offer
 from tests.protocol.ike_harness import (
@@ -616,3 +616,31 @@ def test_nat_keepalives_sent_when_configured() -> None:
     path.responder.handle_timer(20.0)
     assert path.collect(20.0) == [b"\xff"]
     assert path.responder.get_timer() == 40.0
+
+
+def test_gateway_behind_nat_client_names_the_public_address() -> None:
+    path = make_pair(pix_config(), InitiatorProfile(psk=b"s3cret"))
+    path.initiator.remote = Endpoint(IPv4Address("203.0.113.9"), 500)  # port-forwarded
+    main_mode(path)
+    assert path.initiator.nat_detected
+    assert quick_mode(path) == []
+    event = path.responder.next_event()
+    assert isinstance(event, ChildSaEstablished)
+    assert event.local_selector.first == GATEWAY and event.encapsulation == "udp-transport"
+    assert path.responder.isakmp_sa_status()[0].state == "QM_IDLE"
+
+
+def test_dpd_death_also_deletes_the_child_sas() -> None:
+    path = make_pair(pix_config(keepalive=(10, 2)),
+                     InitiatorProfile(psk=b"s3cret", vendor_ids=(c.VID_DPD,)))
+    main_mode(path, 0.0)
+    quick_mode(path, 0.0)
+    assert isinstance(path.responder.next_event(), ChildSaEstablished)
+    for _ in range(20):
+        timer = path.responder.get_timer()
+        if timer is None or timer > 100:
+            break
+        path.responder.handle_timer(timer)
+        path.collect(timer)
+    kinds = [type(path.responder.next_event()), type(path.responder.next_event())]
+    assert kinds == [IkeSaDeleted, ChildSaDeleted]
