@@ -317,7 +317,7 @@ connections {{
     }}
     children {{
       l2tp {{
-        mode = tunnel
+        mode = {mode}
         local_ts = dynamic[udp/1701]
         remote_ts = dynamic[udp/1701]
         esp_proposals = aes256-sha1,3des-sha1
@@ -364,7 +364,7 @@ def _make_pki(d: Path) -> None:
     (d / "ca.der").write_bytes(ca.public_bytes(der))
 
 
-def _charon_initiate(lab: Lab, d: Path, gw: Gateway, *, certs: bool
+def _charon_initiate(lab: Lab, d: Path, gw: Gateway, *, certs: bool, mode: str = "tunnel"
                      ) -> tuple[str, list[list[object]]]:
     """swanctl --initiate's output and the gateway's ISAKMP SAs while charon still runs."""
     if not CHARON.exists():
@@ -382,7 +382,8 @@ def _charon_initiate(lab: Lab, d: Path, gw: Gateway, *, certs: bool
         secrets = 'ike-1 { secret = "s3cret" }'
     (d / "strongswan.conf").write_text(CHARON_CONF.format(dir=d))
     (d / "swanctl.conf").write_text(SWANCTL_CONF.format(cl=CL_IP, gw=GW_IP, local=local,
-                                                        remote=remote, secrets=secrets))
+                                                        remote=remote, secrets=secrets,
+                                                        mode=mode))
     vici = f"unix://{d}/charon.vici"
     with (d / "charon.stdout").open("w") as out:
         charon = subprocess.Popen(
@@ -455,3 +456,19 @@ def test_strongswan_certificates_main_and_quick_mode(lab: Lab,
     assert "initiate completed successfully" in out, out + gw.log()
     assert rows == [[GW_IP, CL_IP, "QM_IDLE", 0, 1]]
     assert "authentication=rsa-sig" in gw.log()
+
+
+def test_strongswan_transport_mode_udp_encapsulated_answer(lab: Lab,
+                                                          gateway_factory: list[Gateway]) -> None:
+    """charon's kernel-libipsec cannot install transport-mode SAs, so it stops after our quick-
+    mode answer; what is proven is that it parses and accepts that answer: UDP-encapsulated
+    transport (mode 4), both NAT-OA payloads, RESPONDER-LIFETIME."""
+    config = BASE_CONFIG.format(transforms="esp-aes-256 esp-sha-hmac", mode="transport")
+    gw = Gateway(lab, config + WINDOWS_POLICIES, seconds=60)
+    gateway_factory.append(gw)
+    d = lab.tmp / "charon-transport"
+    d.mkdir()
+    out, _ = _charon_initiate(lab, d, gw, certs=False, mode="transport")
+    assert "parsed QUICK_MODE response" in out and "NAT-OA NAT-OA" in out, out
+    assert "selected proposal: ESP:AES_CBC_256/HMAC_SHA1_96" in out
+    assert "ISAKMP:      encaps is 4" in gw.log()
