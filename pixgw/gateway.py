@@ -570,11 +570,11 @@ class Gateway:
         if decision.accepted:
             address = decision.address
             if address is not None:
-                if self.pools.pool_of(address) is not None:
-                    if not self.pools.claim(address, owner=active.key):
-                        decision = replace(decision, accepted=False, message="address in use")
-                    else:
-                        active.leased = True
+                # An address from AAA, in a pool or not, is claimed so no one else gets it.
+                if not self.pools.claim(address, owner=active.key):
+                    decision = replace(decision, accepted=False, message="address in use")
+                else:
+                    active.leased = True
             elif active.group.address_pool is not None:
                 address = self.pools.lease(active.group.address_pool, owner=active.key)
                 if address is None:
@@ -662,8 +662,10 @@ class Gateway:
 
     # --- what the CLI reads and does --------------------------------------------------------------
 
-    def running_config(self) -> str:
-        return render(self.config)
+    def running_config(self, *, mask_secrets: bool = True) -> str:
+        """``show running-config``: keys and passwords as ``********`` (they never appear in
+        output); ``write memory`` writes them in clear to the file."""
+        return render(self.config, mask_secrets=mask_secrets)
 
     def version(self) -> VersionInfo:
         return VersionInfo(
@@ -677,7 +679,7 @@ class Gateway:
         """``write memory``: the running-config to the config file, atomically."""
         if self._save_config is None or self.config_path is None:
             raise OSError("no configuration file to write to")
-        self._save_config(self.running_config())
+        self._save_config(self.running_config(mask_secrets=False))
         return self.config_path
 
     def l2tp_tunnel_status(self) -> Sequence[L2tpTunnelStatus]:
