@@ -27,6 +27,7 @@ from pixgw.config.model import (
     DynamicMap,
     Interface,
     Isakmp,
+    IsakmpIdentity,
     IsakmpKey,
     IsakmpPolicy,
     PixConfig,
@@ -64,26 +65,55 @@ def pix_config(
     pfs: int | None = None,
     keepalive: tuple[int, int] | None = None,
     with_map: bool = True,
-    identity: str = "address",
+    identity: IsakmpIdentity = "address",
 ) -> PixConfig:
     if acl is None:
-        acl = AccessList("l2tp", (AccessListEntry(
-            "permit", 17, AddressMatch(GATEWAY, IPv4Address("255.255.255.255")), ANY,
-            destination_port=None, source_port=PortMatch("eq", 1701)),))
-    dyn = DynamicMap("dyna", (CryptoMapEntry(
-        20, match_address=acl.name, transform_sets=tuple(t.name for t in transform_sets),
-        pfs=pfs),))
-    maps = (CryptoMap("mymap", (CryptoMapEntry(10, dynamic_map="dyna"),),
-                      interfaces=("outside",)),) if with_map else ()
+        acl = AccessList(
+            "l2tp",
+            (
+                AccessListEntry(
+                    "permit",
+                    17,
+                    AddressMatch(GATEWAY, IPv4Address("255.255.255.255")),
+                    ANY,
+                    destination_port=None,
+                    source_port=PortMatch("eq", 1701),
+                ),
+            ),
+        )
+    dyn = DynamicMap(
+        "dyna",
+        (
+            CryptoMapEntry(
+                20,
+                match_address=acl.name,
+                transform_sets=tuple(t.name for t in transform_sets),
+                pfs=pfs,
+            ),
+        ),
+    )
+    maps = (
+        (CryptoMap("mymap", (CryptoMapEntry(10, dynamic_map="dyna"),), interfaces=("outside",)),)
+        if with_map
+        else ()
+    )
     return PixConfig(
-        interfaces=(Interface("ethernet0", "outside", 0, address=GATEWAY,
-                              netmask=IPv4Address("255.255.255.0")),),
+        interfaces=(
+            Interface(
+                "ethernet0", "outside", 0, address=GATEWAY, netmask=IPv4Address("255.255.255.0")
+            ),
+        ),
         access_lists=(acl,),
-        isakmp=Isakmp(enabled_interfaces=("outside",), policies=policies,
-                      keys=(IsakmpKey(key, key_address, key_netmask),), keepalive=keepalive,
-                      identity=identity),  # type: ignore[arg-type]
-        crypto=Crypto(transform_sets=transform_sets, sa_lifetime=sa_lifetime,
-                      dynamic_maps=(dyn,), maps=maps),
+        isakmp=Isakmp(
+            enabled_interfaces=("outside",),
+            policies=policies,
+            keys=(IsakmpKey(key, key_address, key_netmask),),
+            keepalive=keepalive,
+            identity=identity,
+        ),  # type: ignore[arg-type]
+        crypto=Crypto(
+            transform_sets=transform_sets, sa_lifetime=sa_lifetime, dynamic_maps=(dyn,), maps=maps
+        ),
     )
 
 
@@ -121,9 +151,14 @@ class Path:
         return out
 
 
-def make_pair(config: PixConfig, profile: InitiatorProfile, *, nat: bool = False,
-              certificates: InMemoryCertificateSource | None = None,
-              nat_base_port: int = 40000) -> Path:
+def make_pair(
+    config: PixConfig,
+    profile: InitiatorProfile,
+    *,
+    nat: bool = False,
+    certificates: InMemoryCertificateSource | None = None,
+    nat_base_port: int = 40000,
+) -> Path:
     responder = IkeResponder(config, random_bytes=os.urandom, certificates=certificates)
     own = CLIENT_PRIVATE if nat else CLIENT
     initiator = IkeInitiator(profile, Endpoint(own, 500), Endpoint(GATEWAY, 500), os.urandom)
@@ -167,20 +202,30 @@ class TestPki:
         return InMemoryCertificateSource(self.gateway_chain, self.gateway_key, (self.ca_der,))
 
 
-def _cert(subject: str, key: rsa.RSAPrivateKey, issuer: str, issuer_key: rsa.RSAPrivateKey,
-          *, ca: bool, san: IPv4Address | None = None) -> x509.Certificate:
+def _cert(
+    subject: str,
+    key: rsa.RSAPrivateKey,
+    issuer: str,
+    issuer_key: rsa.RSAPrivateKey,
+    *,
+    ca: bool,
+    san: IPv4Address | None = None,
+) -> x509.Certificate:
     now = dt.datetime.now(dt.UTC)
-    builder = (x509.CertificateBuilder()
-               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-               .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
-               .public_key(key.public_key())
-               .serial_number(x509.random_serial_number())
-               .not_valid_before(now - dt.timedelta(days=1))
-               .not_valid_after(now + dt.timedelta(days=30))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
     if san is not None:
-        builder = builder.add_extension(x509.SubjectAlternativeName([x509.IPAddress(san)]),
-                                        critical=False)
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(san)]), critical=False
+        )
     return builder.sign(issuer_key, hashes.SHA256())
 
 
@@ -198,8 +243,13 @@ def test_pki() -> TestPki:
         ca = _cert("pixgw test CA", ca_key, "pixgw test CA", ca_key, ca=True)
         gw = _cert("gateway", gw_key, "pixgw test CA", ca_key, ca=False, san=GATEWAY)
         cl = _cert("client", cl_key, "pixgw test CA", ca_key, ca=False)
-        _PKI = TestPki(ca.public_bytes(Encoding.DER), (gw.public_bytes(Encoding.DER),), gw_key,
-                       (cl.public_bytes(Encoding.DER),), cl_key)
+        _PKI = TestPki(
+            ca.public_bytes(Encoding.DER),
+            (gw.public_bytes(Encoding.DER),),
+            gw_key,
+            (cl.public_bytes(Encoding.DER),),
+            cl_key,
+        )
     return _PKI
 
 
