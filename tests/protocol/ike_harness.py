@@ -110,7 +110,7 @@ def pix_config(
             keys=(IsakmpKey(key, key_address, key_netmask),),
             keepalive=keepalive,
             identity=identity,
-        ),  # type: ignore[arg-type]
+        ),
         crypto=Crypto(
             transform_sets=transform_sets, sa_lifetime=sa_lifetime, dynamic_maps=(dyn,), maps=maps
         ),
