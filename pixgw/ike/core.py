@@ -630,12 +630,14 @@ class IkeResponder:
                 return remote == sa.remote
             return remote.address == sa.remote.address
 
-        for other in list(self._sas.values()):
-            if other is not sa and same_peer(other.remote) and other.peer_id == sa.peer_id:
-                self._delete_ike(other, now, "INITIAL-CONTACT", notify_peer=False)
-        for child_id, record in list(self._children.items()):
-            if record.event.ike_sa_id not in self._sas and same_peer(record.event.remote):
+        gone = {other.ike_sa_id for other in self._sas.values()
+                if other is not sa and same_peer(other.remote) and other.peer_id == sa.peer_id}
+        for child_id, record in list(self._children.items()):  # children first
+            e = record.event
+            if e.ike_sa_id in gone or (e.ike_sa_id not in self._sas and same_peer(e.remote)):
                 self._delete_child(child_id, now, "INITIAL-CONTACT", notify_peer=False)
+        for ike_sa_id in gone:
+            self._delete_ike(self._sas[ike_sa_id], now, "INITIAL-CONTACT", notify_peer=False)
 
     # --- quick mode -----------------------------------------------------------------------------
 
@@ -975,11 +977,11 @@ class IkeResponder:
             return
         if sa.dpd_unanswered >= DPD_RETRIES:
             _isakmp_debug(f"ISAKMP (0): DPD: {sa.remote.address} not responding, deleting SA")
-            self._delete_ike(sa, now, "DPD: peer not responding", notify_peer=False)
-            for child_id, record in list(self._children.items()):
+            for child_id, record in list(self._children.items()):  # children first
                 if record.event.ike_sa_id == sa.ike_sa_id:
                     self._delete_child(child_id, now, "DPD: peer not responding",
                                        notify_peer=False)
+            self._delete_ike(sa, now, "DPD: peer not responding", notify_peer=False)
             return
         if sa.dpd_unanswered == 0:
             sa.dpd_sequence = (sa.dpd_sequence + 1) & 0xFFFFFFFF or 1

@@ -1,6 +1,9 @@
 """The Twisted shell of the IKE responder: UDP 500 and 4500 (RFC 3947 §4, RFC 3948 §2.2 non-ESP
 marker). Datagrams on 4500 without the marker are ESP and go to ``esp_received``; one-byte NAT
-keepalives (RFC 3948 §2.3) are dropped. Everything else is the sans-I/O core's business."""
+keepalives (RFC 3948 §2.3) are dropped. Everything else is the sans-I/O core's business.
+
+:class:`IkeUdpPorts` only demultiplexes and sends (for a gateway that pumps the core itself);
+:class:`IkeTransport` also drives an :class:`~pixgw.ike.core.IkeResponder` (timer, events)."""
 
 from __future__ import annotations
 
@@ -14,26 +17,26 @@ from pixgw.ike.constants import IKE_PORT, NATT_PORT, NON_ESP_MARKER
 from pixgw.ike.core import NAT_KEEPALIVE, IkeResponder
 from pixgw.ike.events import ChildSaDeleted, ChildSaEstablished, Endpoint, IkeSaDeleted
 
-IkeEvent = ChildSaEstablished | ChildSaDeleted | IkeSaDeleted
+IkeEvent = ChildSaDeleted | ChildSaEstablished | IkeSaDeleted
+EspReceived = Callable[[bytes, tuple[str, int]], None]
 
 
 class IkePortProtocol(DatagramProtocol):
-    def __init__(self, shell: IkeTransport, port: int) -> None:
-        self.shell, self.port = shell, port
+    def __init__(self, ports: IkeUdpPorts, port: int) -> None:
+        self.ports, self.port = ports, port
 
     def datagramReceived(self, datagram: bytes, addr: tuple[str, int]) -> None:
-        self.shell.datagram_received(datagram, self.port, addr)
+        self.ports.datagram_received(datagram, self.port, addr)
 
 
-class IkeTransport:
-    def __init__(self, responder: IkeResponder, clock: IReactorTime, local_address: IPv4Address,
-                 *, esp_received: Callable[[bytes, tuple[str, int]], None],
-                 event_received: Callable[[IkeEvent], None]) -> None:
-        self.responder, self.clock, self.local_address = responder, clock, local_address
-        self.esp_received, self.event_received = esp_received, event_received
+class IkeUdpPorts:
+    def __init__(self, local_address: IPv4Address, *,
+                 ike_received: Callable[[bytes, Endpoint, Endpoint], None],
+                 esp_received: EspReceived) -> None:
+        self.local_address = local_address
+        self.ike_received, self.esp_received = ike_received, esp_received
         self.protocols = {p: IkePortProtocol(self, p) for p in (IKE_PORT, NATT_PORT)}
         self.keepalives = 0
-        self._timer: IDelayedCall | None = None
 
     def listen(self, reactor: IReactorUDP, interface: str = "") -> None:
         for port, protocol in self.protocols.items():
@@ -41,7 +44,7 @@ class IkeTransport:
 
     def datagram_received(self, data: bytes, port: int, addr: tuple[str, int]) -> None:
         if port == NATT_PORT:
-            if data == b"\xff":
+            if data == NAT_KEEPALIVE:
                 self.keepalives += 1
                 return
             if not data.startswith(NON_ESP_MARKER):
@@ -49,9 +52,14 @@ class IkeTransport:
                 return
             data = data[len(NON_ESP_MARKER) :]
         remote = Endpoint(IPv4Address(addr[0]), addr[1])
-        now = self.clock.seconds()
-        self.responder.receive_datagram(data, Endpoint(self.local_address, port), remote, now)
-        self.flush()
+        self.ike_received(data, Endpoint(self.local_address, port), remote)
+
+    def send_ike(self, data: bytes, local: Endpoint, remote: Endpoint) -> None:
+        """An IKE datagram from the core: the non-ESP marker on 4500 (not on a keepalive)."""
+        transport = self.protocols[local.port].transport
+        if transport is not None:
+            marker = NON_ESP_MARKER if local.port == NATT_PORT and data != NAT_KEEPALIVE else b""
+            transport.write(marker + data, (str(remote.address), remote.port))
 
     def send_udp(self, data: bytes, addr: tuple[str, int]) -> None:
         """ESP-in-UDP from the dataplane: out of port 4500, no marker."""
@@ -59,19 +67,25 @@ class IkeTransport:
         if transport is not None:
             transport.write(data, addr)
 
+
+class IkeTransport(IkeUdpPorts):
+    def __init__(self, responder: IkeResponder, clock: IReactorTime, local_address: IPv4Address,
+                 *, esp_received: EspReceived, event_received: Callable[[IkeEvent], None]) -> None:
+        super().__init__(local_address, ike_received=self._ike, esp_received=esp_received)
+        self.responder, self.clock, self.event_received = responder, clock, event_received
+        self._timer: IDelayedCall | None = None
+
+    def _ike(self, data: bytes, local: Endpoint, remote: Endpoint) -> None:
+        self.responder.receive_datagram(data, local, remote, self.clock.seconds())
+        self.flush()
+
     def flush(self) -> None:
         now = self.clock.seconds()
         for data, local, remote in self.responder.datagrams_to_send(now):
-            transport = self.protocols[local.port].transport
-            if transport is not None:
-                keepalive = data == NAT_KEEPALIVE
-                marker = NON_ESP_MARKER if local.port == NATT_PORT and not keepalive else b""
-                transport.write(marker + data, (str(remote.address), remote.port))
+            self.send_ike(data, local, remote)
         while (event := self.responder.next_event()) is not None:
             self.event_received(event)
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
-        self._timer = None
+        self.stop()
         when = self.responder.get_timer()
         if when is not None:
             self._timer = self.clock.callLater(max(0.0, when - now), self._on_timer)

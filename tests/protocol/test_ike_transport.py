@@ -11,7 +11,7 @@ from twisted.internet.task import Clock
 
 from pixgw.ike.core import IkeResponder
 from pixgw.ike.events import ChildSaEstablished, Endpoint
-from pixgw.ike.transport import IkeEvent, IkeTransport
+from pixgw.ike.transport import IkeEvent, IkeTransport, IkeUdpPorts
 from pixgw.testing.ike_initiator import IkeInitiator, InitiatorProfile
 from tests.protocol.ike_harness import GATEWAY, pix_config
 
@@ -124,3 +124,27 @@ def test_nat_keepalive_goes_out_without_marker() -> None:
     shell.flush()
     assert fakes[4500].written == [(b"\xff", ("203.0.113.5", 40001)),
                                    (b"\x00\x00\x00\x00ike", ("203.0.113.5", 40001))]
+
+
+def test_udp_ports_without_a_core() -> None:
+    received: list[tuple[bytes, Endpoint, Endpoint]] = []
+    esp: list[Any] = []
+    ports = IkeUdpPorts(GATEWAY, ike_received=lambda d, lo, r: received.append((d, lo, r)),
+                        esp_received=lambda d, a: esp.append((d, a)))
+    fakes = {}
+    for port, proto in ports.protocols.items():
+        fakes[port] = FakeDatagramTransport()
+        proto.transport = fakes[port]  # type: ignore[assignment]
+    ports.protocols[4500].datagramReceived(b"\x00\x00\x00\x00ike", ("203.0.113.5", 40001))
+    ports.protocols[500].datagramReceived(b"ike500", ("203.0.113.5", 500))
+    ports.protocols[4500].datagramReceived(b"espdata", ("203.0.113.5", 40001))
+    peer = Endpoint(IPv4Address("203.0.113.5"), 40001)
+    assert received == [(b"ike", Endpoint(GATEWAY, 4500), peer),
+                        (b"ike500", Endpoint(GATEWAY, 500), Endpoint(peer.address, 500))]
+    assert esp == [(b"espdata", ("203.0.113.5", 40001))]
+    ports.send_ike(b"reply", Endpoint(GATEWAY, 4500), peer)
+    ports.send_ike(b"reply", Endpoint(GATEWAY, 500), peer)
+    ports.send_udp(b"esp", ("203.0.113.5", 40001))
+    assert fakes[4500].written == [(b"\x00\x00\x00\x00reply", ("203.0.113.5", 40001)),
+                                   (b"esp", ("203.0.113.5", 40001))]
+    assert fakes[500].written == [(b"reply", ("203.0.113.5", 40001))]
