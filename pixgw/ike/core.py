@@ -727,7 +727,9 @@ class IkeResponder:
             else:
                 debug("crypto ipsec", reason)
             self._count(proposals_refused=1)
-            pix_log(713900, f"IKE peer {remote.address}: quick mode refused: {reason}")
+            pix_log(713900, f"IKE peer {remote.address}: quick mode refused: {reason} (offered: "
+                            f"{_describe_offers(sa_payload.proposals)}; selectors "
+                            f"{_proxy(remote_sel)} -> {_proxy(local_sel)})")
             code = (c.N_INVALID_ID_INFORMATION if reason.startswith("no IPSEC cryptomap")
                     else c.N_NO_PROPOSAL_CHOSEN)
             self._send_informational(sa, [NotifyPayload(c.DOI_IPSEC, c.PROTO_ESP, code)], now)
@@ -1039,6 +1041,22 @@ def _encryption_name(cipher: int, key_length: int | None) -> str:
     if cipher == c.ENC_AES:
         return f"AES-{key_length or 128}-CBC"
     return name
+
+
+def _describe_offers(proposals: Sequence[Proposal]) -> str:
+    offers = []
+    for p in proposals:
+        for t in p.transforms:
+            if p.protocol != c.PROTO_ESP:
+                offers.append(f"protocol {p.protocol}")
+                continue
+            cipher = esp_cipher_name(t.transform_id, t.attribute(c.P2_KEY_LENGTH))
+            integrity = esp_integrity_name(t.attribute(c.P2_AUTH))
+            mode = _ENCAPS_NAMES.get(t.attribute(c.P2_ENCAPSULATION) or c.ENCAPS_TUNNEL, "?")
+            group = t.attribute(c.P2_GROUP)
+            offers.append(f"{cipher or t.transform_id} {integrity or 'no-auth'} {mode}"
+                          + (f" pfs group{group}" if group else ""))
+    return ", ".join(offers) or "nothing"
 
 
 def _encode_attributes(attrs: Sequence[Attribute]) -> bytes:

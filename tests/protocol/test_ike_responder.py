@@ -249,6 +249,9 @@ def test_mode_the_set_forbids_gives_invalid_flags() -> None:
         replies = quick_mode(path)
     assert len(replies) == 1
     assert "IPSEC(validate_proposal): invalid transform proposal flags -- 0x0" in logs
+    refusal = next(line for line in logs if "713900" in line)
+    assert "(offered: esp-aes-256 esp-sha-hmac transport, esp-3des esp-sha-hmac transport;" \
+        in refusal
     assert [n.message_type for n in path.initiator.notifies] == [c.N_NO_PROPOSAL_CHOSEN]
     assert path.responder.next_event() is None
 
