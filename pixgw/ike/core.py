@@ -13,6 +13,18 @@ to send (the shell adds the marker on port 4500), :meth:`IkeResponder.get_timer`
 Malformed input is dropped and counted; nothing raises out of ``receive_datagram``. Notifies of
 errors are sent only under an authenticated phase-1 SA (except NO-PROPOSAL-CHOSEN to message 1,
 which a PIX sends in the clear).
+
+Behaviour worth knowing when wiring it in:
+
+- IKEv1 semantics: deleting or expiring a phase-1 SA leaves its IPsec SAs (the client rekeys
+  phase 1 under live SAs); only DPD death and INITIAL-CONTACT take them too, and then every
+  :class:`ChildSaDeleted` comes before the :class:`IkeSaDeleted`.
+- The responder never starts a quick mode (no rekey towards a client behind NAT, as Windows
+  requires); aggressive mode is not answered (the PIX without ``vpngroup``).
+- ``isakmp_sa_status(now)`` / ``ipsec_sa_status(now)`` take an optional ``now`` for the
+  seconds left; child SA ids are odd (inbound conn id = id, outbound = id + 1, as on the PIX).
+- A one-byte ``b"\\xff"`` from :meth:`datagrams_to_send` is a NAT-T keepalive: send it on 4500
+  without the non-ESP marker (:class:`pixgw.ike.transport.IkeUdpPorts` does).
 """
 
 from __future__ import annotations
@@ -288,6 +300,11 @@ class IkeResponder:
         header, body = decode_header(data)
         if header.exchange_type == c.EXCH_MAIN and header.responder_cookie == _ZERO_COOKIE:
             self._main_mode_1(header, body, data, local, remote, now=now)
+            return
+        if header.exchange_type == c.EXCH_AGGRESSIVE and header.responder_cookie == _ZERO_COOKIE:
+            _isakmp_debug(f"ISAKMP (0): aggressive mode from {remote.address} not supported, "
+                          f"dropped")
+            self._count(proposals_refused=1)
             return
         sa = self._sas.get(header.cookies)
         if sa is None:

@@ -647,3 +647,28 @@ def test_dpd_death_also_deletes_the_child_sas() -> None:
         path.collect(timer)
     kinds = [type(path.responder.next_event()), type(path.responder.next_event())]
     assert kinds == [ChildSaDeleted, IkeSaDeleted]  # children first, as the gateway expects
+
+
+def test_reconfigure_applies_to_new_exchanges_only() -> None:
+    path = make_pair(pix_config(), InitiatorProfile(psk=b"s3cret"))
+    main_mode(path)
+    path.responder.reconfigure(pix_config(policies=(IsakmpPolicy(5, "pre-share", "des", "md5",
+                                                                 1),)))
+    assert path.responder.isakmp_sa_status()[0].state == "QM_IDLE"
+    quick_mode(path)  # the established SA keeps working
+    assert isinstance(path.responder.next_event(), ChildSaEstablished)
+    other = make_pair(pix_config(), InitiatorProfile(psk=b"s3cret"))
+    other.responder = path.responder
+    (reply,) = other.send(other.initiator.main_mode_1(), 1001.0)
+    assert decode_message(reply).header.exchange_type == c.EXCH_INFO  # NO-PROPOSAL-CHOSEN
+
+
+def test_aggressive_mode_is_not_answered() -> None:
+    from pixgw.ike.message import Header, encode_message
+
+    path = make_pair(pix_config(), InitiatorProfile(psk=b"s3cret"))
+    mm1 = decode_message(path.initiator.main_mode_1())
+    am1 = encode_message(Header(mm1.header.initiator_cookie, bytes(8), 0, 0x10,
+                                c.EXCH_AGGRESSIVE, 0, 0), mm1.payloads)
+    assert path.send(am1, 1.0) == []
+    assert path.responder.isakmp_sa_status() == ()
