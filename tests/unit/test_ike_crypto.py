@@ -39,6 +39,19 @@ def test_modp_exchange_agrees_with_cryptography() -> None:
     assert ours.shared_secret(their_public) == expected.rjust(256, b"\x00")
 
 
+@pytest.mark.parametrize("group", [1, 2, 5, 14, 15, 16])
+def test_modp_values_equal_pure_python_pow(group: int) -> None:
+    """Whether OpenSSL or pow computes them, g^x and g^xy are the textbook values."""
+    p = crypto.modp_prime(group)
+    a = crypto.DhPrivate(group, os.urandom)
+    b = crypto.DhPrivate(group, os.urandom)
+    x = a._x  # the test needs the exponent
+    assert a._x.bit_length() >= 256
+    assert int.from_bytes(a.public, "big") == pow(2, x, p)
+    assert a.shared_secret(b.public) == pow(int.from_bytes(b.public, "big"), x, p).to_bytes(
+        len(a.public), "big")
+
+
 @pytest.mark.parametrize("group", [1, 2, 5, 19, 20])
 def test_exchange_both_ways(group: int) -> None:
     a = crypto.DhPrivate(group, os.urandom)
