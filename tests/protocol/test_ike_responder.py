@@ -6,6 +6,7 @@ its schedule, informational exchanges, INITIAL-CONTACT, DPD and status."""
 from __future__ import annotations
 
 import itertools
+import os
 import time
 from ipaddress import IPv4Address
 from typing import Any
@@ -672,3 +673,26 @@ def test_aggressive_mode_is_not_answered() -> None:
                                 c.EXCH_AGGRESSIVE, 0, 0), mm1.payloads)
     assert path.send(am1, 1.0) == []
     assert path.responder.isakmp_sa_status() == ()
+
+
+def test_windows10_vector_gets_transform_1_and_rfc3947() -> None:
+    """The annotated Windows 10 first message through the responder: transform 1 (AES-256/SHA1/
+    group 20) chosen, RFC 3947 NAT-T announced back, nothing else but the SA."""
+    from pathlib import Path as FilePath
+
+    from pixgw.ike.core import IkeResponder
+    from pixgw.ike.message import SaPayload, VendorIdPayload
+
+    text = (FilePath(__file__).parent.parent / "vectors" / "ike"
+            / "windows10_main_mode_1.txt").read_text()
+    data = bytes.fromhex("".join(line.split("#")[0].strip() for line in text.splitlines()))
+    responder = IkeResponder(pix_config(), random_bytes=os.urandom)
+    responder.receive_datagram(data, Endpoint(GATEWAY, 500), Endpoint(CLIENT, 500), 1.0)
+    ((reply, _, _),) = responder.datagrams_to_send(1.0)
+    m = decode_message(reply)
+    sa, vid = m.payloads
+    assert isinstance(sa, SaPayload) and isinstance(vid, VendorIdPayload)
+    (t,) = sa.proposals[0].transforms
+    assert t.number == 1 and t.attribute(c.P1_GROUP) == 20 and t.attribute(c.P1_KEY_LENGTH) == 256
+    assert vid.data == c.VID_NATT_RFC3947
+    assert responder.isakmp_sa_status()[0].peer_vendor == "MSWIN8+"
