@@ -132,8 +132,9 @@ def test_kernel_esp_peer(gateway_netns, client_vm, label, udp):
         dp.install_child_sa(ev)
         # netcat from 192.0.2.2:1701 to 192.0.2.1:1701; it prints whatever comes back
         r = client_vm.sh(
-            "rm -f /tmp/esp-got; (echo hello-from-kernel-esp; sleep 25) | timeout 30 "
-            "nc -u -p 1701 -s 192.0.2.2 192.0.2.1 1701 > /tmp/esp-got 2>&1 &", timeout=30)
+            "rm -f /tmp/esp-got; setsid sh -c '(echo hello-from-kernel-esp; sleep 25) | "
+            "timeout 30 nc -u -p 1701 -s 192.0.2.2 192.0.2.1 1701 > /tmp/esp-got 2>&1' "
+            "> /dev/null 2>&1 < /dev/null &", timeout=30)
         assert r.ok, r.stderr
         assert reactor.pump(lambda: len(got) >= 1, timeout=40), client_vm.sh(
             "ip -s xfrm state; ip xfrm policy").stdout
@@ -153,6 +154,123 @@ def test_kernel_esp_peer(gateway_netns, client_vm, label, udp):
         assert dp.sa_counters(1).encaps == 1
     finally:
         client_vm.sh("pkill -x nc; test -f /tmp/charon.pid && kill $(cat /tmp/charon.pid); "
+                     "rm -f /tmp/charon.pid; ip xfrm state flush; ip xfrm policy flush",
+                     timeout=30)
+        with inside(gateway_netns.name):
+            dp.stop()
+        sock4500.close()
+
+
+def test_two_kernel_clients_behind_one_nat(gateway_netns, guest_pool):
+    """Two guests behind the NAT router (198.51.100.2 and .3 -> 192.0.2.254, MASQUERADE): their
+    kernels send ESP-in-UDP from port 4500, the NAT maps them to two ports of one address; each
+    keeps its own SA (demultiplexed by SPI, address and port) and gets its own replies."""
+    from tests.interop.qemu.netns import PRIVATE_NAT
+
+    guests = [guest_pool.get(f"nat{i}", f"198.51.100.{1 + i}/24", 100 + i, gw=PRIVATE_NAT,
+                             behind_nat=True) for i in (1, 2)]
+    events = []
+    for n, guest in enumerate(guests):
+        address = IPv4Address(f"198.51.100.{2 + n}")
+        inbound = EspSaParameters(0xC0DE1000 + n, "esp-aes", "esp-sha-hmac",
+                                  os.urandom(16), os.urandom(20))
+        outbound = EspSaParameters(0xC0DE2000 + n, "esp-aes", "esp-sha-hmac",
+                                   os.urandom(16), os.urandom(20))
+        events.append((guest, address, inbound, outbound))
+        _, _, enc, auth, _ = TRANSFORMS["aes-sha1"]
+        lines = ["modprobe esp4", "ip xfrm state flush", "ip xfrm policy flush"]
+        for src, dst, sa in ((address, GW, inbound), (GW, address, outbound)):
+            lines.append(
+                f"ip xfrm state add src {src} dst {dst} proto esp spi 0x{sa.spi:08x} reqid 1 "
+                f"mode transport replay-window 32 auth-trunc '{auth}' "
+                f"0x{sa.integrity_key.hex()} 96 enc '{enc}' 0x{sa.encryption_key.hex()} "
+                f"encap espinudp 4500 4500 0.0.0.0")
+        for src, dst, direction in ((address, GW, "out"), (GW, address, "in")):
+            lines.append(
+                f"ip xfrm policy add src {src}/32 dst {dst}/32 proto udp sport 1701 dport 1701 "
+                f"dir {direction} tmpl src {src} dst {dst} proto esp reqid 1 mode transport")
+        r = guest.sh(" && ".join(lines), timeout=60)
+        assert r.ok, r.stderr
+        r = guest.sh(
+            "(/usr/lib/ipsec/charon > /tmp/charon.log 2>&1 & echo $! > /tmp/charon.pid); "
+            "for i in $(seq 1 60); do ss -ulnH | grep -q ':4500 ' && exit 0; sleep 0.5; done; "
+            "exit 1", timeout=60)
+        assert r.ok, guest.sh("cat /tmp/charon.log").stdout
+    reactor = PumpReactor()
+    got = []
+    seen: dict[int, tuple[str, int]] = {}
+    with inside(gateway_netns.name):
+        sock4500 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock4500.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock4500.bind((str(GW), 4500))
+        sock4500.setblocking(False)
+        dp = UserspaceDataplane(reactor, local_address=GW, raw_esp=False, tun=None,
+                                guard_l2tp=False, lifetime_poll_seconds=0)
+
+        def send_udp(data: bytes, addr: tuple[str, int]) -> None:
+            sock4500.sendto(data, addr)
+
+        dp.start(lambda peer, data: got.append((peer, data)), send_udp)
+
+    class Udp4500:
+        def fileno(self):
+            return sock4500.fileno()
+
+        def doRead(self):
+            for _ in range(64):
+                try:
+                    data, addr = sock4500.recvfrom(65535)
+                except BlockingIOError:
+                    return
+                if len(data) >= 8:  # the test plays IKE: it learns each SPI's NAT mapping
+                    seen.setdefault(int.from_bytes(data[:4], "big"), addr)
+                dp.esp_in_udp_received(data, addr)
+
+    reactor.addReader(Udp4500())
+    try:
+        for guest, address, _, _ in events:
+            r = guest.sh(
+                f"rm -f /tmp/esp-got; setsid sh -c '(echo first; sleep 15; "
+                f"echo second-from-{address}; sleep 30) | timeout 60 nc -u -p 1701 "
+                f"-s {address} 192.0.2.1 1701 > /tmp/esp-got 2>&1' > /dev/null 2>&1 < /dev/null &",
+                timeout=30)
+            assert r.ok, r.stderr
+        spis = [inbound.spi for _, _, inbound, _ in events]
+        assert reactor.pump(lambda: all(s in seen for s in spis), timeout=40), seen
+        mapped = [seen[s] for s in spis]
+        assert mapped[0][0] == mapped[1][0] == "192.0.2.254"  # one NAT address ...
+        assert mapped[0][1] != mapped[1][1]  # ... two ports
+        for n, (_, _, inbound, outbound) in enumerate(events):
+            host, port = mapped[n]
+            dp.install_child_sa(ChildSaEstablished(
+                ike_sa_id=bytes(16), child_sa_id=10 + 2 * n, local=Endpoint(GW, 4500),
+                remote=Endpoint(IPv4Address(host), port), inbound=inbound, outbound=outbound,
+                encapsulation="udp-transport",
+                local_selector=TrafficSelector(GW, GW, 17, 1701),
+                remote_selector=TrafficSelector(IPv4Address(host), IPv4Address(host), 17, 1701),
+                lifetime_seconds=3600, lifetime_kilobytes=100000, crypto_map="dyn",
+                crypto_map_sequence=10, remote_behind_nat=True))
+        assert reactor.pump(lambda: len(got) >= 2, timeout=60), dp.counters()
+        by_child = {peer.child_sa_id: (peer, data) for peer, data in got}
+        assert set(by_child) == {10, 12}
+        assert by_child[10][0].outer_port != by_child[12][0].outer_port
+        assert by_child[10][1] == b"second-from-198.51.100.2\n"
+        assert by_child[12][1] == b"second-from-198.51.100.3\n"
+        for child_id, (peer, _) in by_child.items():
+            dp.send_l2tp(peer, f"reply-to-{child_id}\n".encode())
+        for n, (guest, _, _, _) in enumerate(events):
+            want = f"reply-to-{10 + 2 * n}"
+            out = ""
+            for _ in range(20):
+                out = guest.sh("sleep 1; cat /tmp/esp-got", timeout=30).stdout
+                if want in out:
+                    break
+            assert want in out, guest.sh("ip -s xfrm state").stdout
+            other = f"reply-to-{12 - 2 * n}"
+            assert other not in out
+    finally:
+        for guest, _, _, _ in events:
+            guest.sh("pkill -x nc; test -f /tmp/charon.pid && kill $(cat /tmp/charon.pid); "
                      "rm -f /tmp/charon.pid; ip xfrm state flush; ip xfrm policy flush",
                      timeout=30)
         with inside(gateway_netns.name):
