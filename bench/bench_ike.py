@@ -41,7 +41,8 @@ def config(group: int) -> PixConfig:
     return PixConfig(
         interfaces=(Interface("ethernet0", "outside", 0, address=GATEWAY),),
         access_lists=(AccessList("l2tp", (AccessListEntry("permit", 17, ANY, ANY),)),),
-        isakmp=Isakmp(policies=(IsakmpPolicy(10, "pre-share", "aes-256", "sha", group),),
+        isakmp=Isakmp(enabled_interfaces=("outside",),
+                      policies=(IsakmpPolicy(10, "pre-share", "aes-256", "sha", group),),
                       keys=(IsakmpKey("bench", IPv4Address("0.0.0.0"), IPv4Address("0.0.0.0")),)),
         crypto=Crypto(
             transform_sets=(TransformSet("t", "esp-aes-256", "esp-sha-hmac", "transport"),),

@@ -368,6 +368,13 @@ class IkeResponder:
             return
         if header.message_id != 0 or header.flags & c.FLAG_ENCRYPTION:
             raise MalformedMessage("main mode message 1 with a message id or encrypted")
+        owner = next((i.name for i in self._config.interfaces if i.address == local.address),
+                     None)
+        if owner is not None and owner not in self._config.isakmp.enabled_interfaces:
+            _isakmp_debug(f"ISAKMP: isakmp not enabled on interface {owner}, message from "
+                          f"{remote.address} dropped")
+            self._count(proposals_refused=1)
+            return
         payloads = decode_payloads(header.next_payload, body)
         _isakmp_debug(f"crypto_isakmp_process_block: src {remote.address}, dest {local.address}")
         _isakmp_debug(f"ISAKMP: Created a peer node for {remote.address}")

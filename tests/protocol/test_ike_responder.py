@@ -696,3 +696,12 @@ def test_windows10_vector_gets_transform_1_and_rfc3947() -> None:
     assert t.number == 1 and t.attribute(c.P1_GROUP) == 20 and t.attribute(c.P1_KEY_LENGTH) == 256
     assert vid.data == c.VID_NATT_RFC3947
     assert responder.isakmp_sa_status()[0].peer_vendor == "MSWIN8+"
+
+
+def test_only_on_interfaces_with_isakmp_enable() -> None:
+    config = pix_config()
+    config = type(config)(**{**config.__dict__, "isakmp": type(config.isakmp)(
+        **{**config.isakmp.__dict__, "enabled_interfaces": ()})})
+    path = make_pair(config, InitiatorProfile(psk=b"s3cret"))
+    assert path.send(path.initiator.main_mode_1(), 1.0) == []
+    assert path.responder.isakmp_sa_status() == ()
