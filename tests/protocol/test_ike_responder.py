@@ -705,3 +705,38 @@ def test_only_on_interfaces_with_isakmp_enable() -> None:
     path = make_pair(config, InitiatorProfile(psk=b"s3cret"))
     assert path.send(path.initiator.main_mode_1(), 1.0) == []
     assert path.responder.isakmp_sa_status() == ()
+
+
+@pytest.mark.parametrize(("esp", "tset"), [
+    (EspOffer(c.ESP_AES, 256, c.AUTH_HMAC_SHA), TransformSet("t", "esp-aes-256", "esp-sha-hmac",
+                                                             "transport")),
+    (EspOffer(c.ESP_3DES, None, c.AUTH_HMAC_MD5), TransformSet("t", "esp-3des", "esp-md5-hmac",
+                                                               "transport")),
+    (EspOffer(c.ESP_DES, None, c.AUTH_HMAC_SHA256), TransformSet("t", "esp-des",
+                                                                 "esp-sha256-hmac", "transport")),
+    (EspOffer(c.ESP_AES, 128, c.AUTH_HMAC_SHA), TransformSet("t", "esp-aes", "esp-sha-hmac",
+                                                             "transport")),
+])
+def test_child_sa_keys_carry_esp_both_ways(esp: EspOffer, tset: TransformSet) -> None:
+    """The event's SAs work with pixgw.esp against SAs made from the initiator's KEYMAT."""
+    from pixgw.esp.sa import EspSa
+    from pixgw.ike.events import EspSaParameters
+
+    path = make_pair(pix_config(transform_sets=(tset,)),
+                     InitiatorProfile(psk=b"s3cret", esp=(esp,)))
+    main_mode(path)
+    quick_mode(path)
+    event = path.responder.next_event()
+    assert isinstance(event, ChildSaEstablished)
+    (child,) = path.initiator.children
+    client_out = EspSa(EspSaParameters(child.outbound_spi, event.inbound.cipher,
+                                       event.inbound.integrity, child.outbound_encryption_key,
+                                       child.outbound_integrity_key),
+                       now=0, random_bytes=os.urandom)
+    client_in = EspSa(EspSaParameters(child.inbound_spi, event.outbound.cipher,
+                                      event.outbound.integrity, child.inbound_encryption_key,
+                                      child.inbound_integrity_key), now=0, random_bytes=os.urandom)
+    gw_in = EspSa(event.inbound, now=0, random_bytes=os.urandom)
+    gw_out = EspSa(event.outbound, now=0, random_bytes=os.urandom)
+    assert gw_in.decrypt(client_out.encrypt(17, b"l2tp from client")) == (17, b"l2tp from client")
+    assert client_in.decrypt(gw_out.encrypt(17, b"l2tp to client")) == (17, b"l2tp to client")
