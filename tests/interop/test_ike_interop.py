@@ -307,6 +307,7 @@ connections {{
   l2tp {{
     version = 1
     aggressive = no
+    dpd_delay = {dpd}
     local_addrs = {cl}
     remote_addrs = {gw}
     proposals = aes256-sha1-ecp384,aes128-sha1-ecp256,aes256-sha1-modp2048,3des-sha1-modp2048,\
@@ -364,8 +365,8 @@ def _make_pki(d: Path) -> None:
     (d / "ca.der").write_bytes(ca.public_bytes(der))
 
 
-def _charon_initiate(lab: Lab, d: Path, gw: Gateway, *, certs: bool, mode: str = "tunnel"
-                     ) -> tuple[str, list[list[object]]]:
+def _charon_initiate(lab: Lab, d: Path, gw: Gateway, *, certs: bool, mode: str = "tunnel",
+                     dpd: str = "0s", linger: float = 0.0) -> tuple[str, list[list[object]]]:
     """swanctl --initiate's output and the gateway's ISAKMP SAs while charon still runs."""
     if not CHARON.exists():
         pytest.skip("strongswan-charon missing")
@@ -383,7 +384,7 @@ def _charon_initiate(lab: Lab, d: Path, gw: Gateway, *, certs: bool, mode: str =
     (d / "strongswan.conf").write_text(CHARON_CONF.format(dir=d))
     (d / "swanctl.conf").write_text(SWANCTL_CONF.format(cl=CL_IP, gw=GW_IP, local=local,
                                                         remote=remote, secrets=secrets,
-                                                        mode=mode))
+                                                        mode=mode, dpd=dpd))
     vici = f"unix://{d}/charon.vici"
     with (d / "charon.stdout").open("w") as out:
         charon = subprocess.Popen(
@@ -400,7 +401,9 @@ def _charon_initiate(lab: Lab, d: Path, gw: Gateway, *, certs: bool, mode: str =
         assert load.returncode == 0, load.stdout + load.stderr
         result = _run(SWANCTL, "--initiate", "--uri", vici, "--ike", "l2tp", "--child", "l2tp",
                       "--timeout", "20", timeout=40)
-        return result.stdout + result.stderr, _wait_qm_idle(gw)
+        rows = _wait_qm_idle(gw)
+        time.sleep(linger)
+        return result.stdout + result.stderr, rows
     finally:
         charon.send_signal(signal.SIGTERM)
         try:
@@ -472,3 +475,21 @@ def test_strongswan_transport_mode_udp_encapsulated_answer(lab: Lab,
     assert "parsed QUICK_MODE response" in out and "NAT-OA NAT-OA" in out, out
     assert "selected proposal: ESP:AES_CBC_256/HMAC_SHA1_96" in out
     assert "ISAKMP:      encaps is 4" in gw.log()
+
+
+def test_strongswan_dpd_requests_acknowledged(lab: Lab, gateway_factory: list[Gateway]) -> None:
+    """charon probes every second (RFC 3706 R-U-THERE); it must verify our encrypted, hashed
+    R-U-THERE-ACKs and keep the SA."""
+    config = BASE_CONFIG.format(transforms="esp-aes-256 esp-sha-hmac", mode="tunnel")
+    gw = Gateway(lab, config + WINDOWS_POLICIES, seconds=60)
+    gateway_factory.append(gw)
+    d = lab.tmp / "charon-dpd"
+    d.mkdir()
+    out, rows = _charon_initiate(lab, d, gw, certs=False, dpd="1s", linger=3.5)
+    assert "initiate completed successfully" in out, out + gw.log()
+    assert rows == [[GW_IP, CL_IP, "QM_IDLE", 0, 1]]
+    log = (d / "charon.log").read_text()
+    acks = [line for line in log.splitlines()
+            if "parsed INFORMATIONAL_V1 request" in line and "N(DPD_ACK)" in line]
+    assert len(acks) >= 2, log
+    assert "DPD check timed out" not in log and "giving up" not in log
