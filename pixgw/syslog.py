@@ -61,6 +61,7 @@ SEVERITY: dict[int, int] = {
     402115: 4,  # IPSEC: Received a packet failing authentication (extension wording)
     402116: 4,  # IPSEC: Received a replayed packet (extension wording)
     713900: 1,  # extension: IKE refused a peer (which transform, why)
+    713901: 6,  # extension: IKE NAT-T detection (who is behind NAT, which variant)
     # L2TP / PPP / VPDN
     603101: 6,  # PPTP received out of seq or duplicate pkt
     603102: 6,  # PPP virtual interface N - user: U aaa authentication started

@@ -502,7 +502,7 @@ class IkeResponder:
                 where = "peer" if found.peer_behind_nat else "this end"
                 _isakmp_debug(f"ISAKMP (0): NAT-Traversal ({sa.natt.name}): NAT detected, "
                               f"{where} is behind a NAT device")
-                pix_log(713900, f"IKE peer {remote.address}/{remote.port}: NAT detected "
+                pix_log(713901, f"IKE peer {remote.address}/{remote.port}: NAT detected "
                                 f"({where} behind NAT, {sa.natt.name}); ESP will use UDP 4500")
             else:
                 _isakmp_debug(f"ISAKMP (0): NAT-Traversal ({sa.natt.name}): no NAT detected")
