@@ -366,7 +366,8 @@ def _make_pki(d: Path) -> None:
 
 
 def _charon_initiate(lab: Lab, d: Path, gw: Gateway, *, certs: bool, mode: str = "tunnel",
-                     dpd: str = "0s", linger: float = 0.0) -> tuple[str, list[list[object]]]:
+                     dpd: str = "0s", linger: float = 0.0, client_ip: str = CL_IP,
+                     peer_row: str = CL_IP) -> tuple[str, list[list[object]]]:
     """swanctl --initiate's output and the gateway's ISAKMP SAs while charon still runs."""
     if not CHARON.exists():
         pytest.skip("strongswan-charon missing")
@@ -378,11 +379,11 @@ def _charon_initiate(lab: Lab, d: Path, gw: Gateway, *, certs: bool, mode: str =
         remote = f"auth = pubkey\n      cacerts = {d}/ca.pem\n      id = {GW_IP}"
         secrets = ""
     else:
-        local = f"auth = psk\n      id = {CL_IP}"
+        local = f"auth = psk\n      id = {client_ip}"
         remote = f"auth = psk\n      id = {GW_IP}"
         secrets = 'ike-1 { secret = "s3cret" }'
     (d / "strongswan.conf").write_text(CHARON_CONF.format(dir=d))
-    (d / "swanctl.conf").write_text(SWANCTL_CONF.format(cl=CL_IP, gw=GW_IP, local=local,
+    (d / "swanctl.conf").write_text(SWANCTL_CONF.format(cl=client_ip, gw=GW_IP, local=local,
                                                         remote=remote, secrets=secrets,
                                                         mode=mode, dpd=dpd))
     vici = f"unix://{d}/charon.vici"
@@ -401,7 +402,7 @@ def _charon_initiate(lab: Lab, d: Path, gw: Gateway, *, certs: bool, mode: str =
         assert load.returncode == 0, load.stdout + load.stderr
         result = _run(SWANCTL, "--initiate", "--uri", vici, "--ike", "l2tp", "--child", "l2tp",
                       "--timeout", "20", timeout=40)
-        rows = _wait_qm_idle(gw)
+        rows = _wait_qm_idle(gw, peer_row)
         time.sleep(linger)
         return result.stdout + result.stderr, rows
     finally:
@@ -413,12 +414,12 @@ def _charon_initiate(lab: Lab, d: Path, gw: Gateway, *, certs: bool, mode: str =
             charon.wait(5)
 
 
-def _wait_qm_idle(gw: Gateway) -> list[list[object]]:
+def _wait_qm_idle(gw: Gateway, peer: str = CL_IP) -> list[list[object]]:
     deadline = time.monotonic() + 5
     rows: list[list[object]] = []
     while time.monotonic() < deadline:
         rows = gw.status()["isakmp"]
-        if rows and rows[0][2] == "QM_IDLE" and rows[0][4] == 1:
+        if rows and rows[0][1] == peer and rows[0][2] == "QM_IDLE" and rows[0][4] == 1:
             break
         time.sleep(0.1)
     return rows
@@ -493,3 +494,67 @@ def test_strongswan_dpd_requests_acknowledged(lab: Lab, gateway_factory: list[Ga
             if "parsed INFORMATIONAL_V1 request" in line and "N(DPD_ACK)" in line]
     assert len(acks) >= 2, log
     assert "DPD check timed out" not in log and "giving up" not in log
+
+
+NAT_LAN_CLIENT, NAT_LAN_ROUTER, NAT_WAN_ROUTER = "198.51.100.2", "198.51.100.1", "192.0.2.254"
+
+
+@pytest.fixture(scope="module")
+def nat_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """gateway 192.0.2.1 -- 192.0.2.254 router (MASQUERADE) 198.51.100.1 -- client .2"""
+    if shutil.which("iptables") is None:
+        pytest.skip("iptables missing")
+    tag = f"{os.getpid() % 100000}"
+    gw, rt, cl = f"pxnat-gw-{tag}", f"pxnat-rt-{tag}", f"pxnat-cl-{tag}"
+    try:
+        steps: list[tuple[str, ...]] = []
+        for ns in (gw, rt, cl):
+            steps += [("ip", "netns", "add", ns), ("ip", "-n", ns, "link", "set", "lo", "up")]
+        steps += [
+            ("ip", "link", "add", f"pxn{tag}g", "netns", gw, "type", "veth", "peer", "name",
+             f"pxn{tag}w", "netns", rt),
+            ("ip", "link", "add", f"pxn{tag}c", "netns", cl, "type", "veth", "peer", "name",
+             f"pxn{tag}l", "netns", rt),
+            ("ip", "-n", gw, "addr", "add", f"{GW_IP}/24", "dev", f"pxn{tag}g"),
+            ("ip", "-n", rt, "addr", "add", f"{NAT_WAN_ROUTER}/24", "dev", f"pxn{tag}w"),
+            ("ip", "-n", rt, "addr", "add", f"{NAT_LAN_ROUTER}/24", "dev", f"pxn{tag}l"),
+            ("ip", "-n", cl, "addr", "add", f"{NAT_LAN_CLIENT}/24", "dev", f"pxn{tag}c"),
+            ("ip", "-n", gw, "link", "set", f"pxn{tag}g", "up"),
+            ("ip", "-n", rt, "link", "set", f"pxn{tag}w", "up"),
+            ("ip", "-n", rt, "link", "set", f"pxn{tag}l", "up"),
+            ("ip", "-n", cl, "link", "set", f"pxn{tag}c", "up"),
+            ("ip", "-n", cl, "route", "add", "default", "via", NAT_LAN_ROUTER),
+            ("ip", "netns", "exec", rt, "sysctl", "-qw", "net.ipv4.ip_forward=1"),
+            ("ip", "netns", "exec", rt, "iptables", "-t", "nat", "-A", "POSTROUTING", "-o",
+             f"pxn{tag}w", "-j", "MASQUERADE"),
+        ]
+        for argv in steps:
+            result = _run(*argv)
+            if result.returncode != 0:
+                pytest.skip(f"cannot build the NAT lab: {' '.join(argv)}: {result.stderr}")
+        for _ in range(50):
+            if _run("ip", "netns", "exec", cl, "ping", "-c1", "-W1", GW_IP).returncode == 0:
+                break
+            time.sleep(0.1)
+        yield Lab(gw, cl, tmp_path_factory.mktemp("ike-nat"))
+    finally:
+        for ns in (gw, rt, cl):
+            _run("ip", "netns", "del", ns)
+
+
+def test_strongswan_through_a_real_nat(nat_lab: Lab, gateway_factory: list[Gateway]) -> None:
+    """A masquerading router between client and gateway: NAT detected from the NAT-D hashes,
+    the float to 4500, UDP-encapsulated tunnel mode (3), the SA under the router's address."""
+    config = BASE_CONFIG.format(transforms="esp-aes-256 esp-sha-hmac", mode="tunnel")
+    gw = Gateway(nat_lab, config + WINDOWS_POLICIES, seconds=60)
+    gateway_factory.append(gw)
+    d = nat_lab.tmp / "charon-nat"
+    d.mkdir()
+    out, rows = _charon_initiate(nat_lab, d, gw, certs=False, client_ip=NAT_LAN_CLIENT,
+                                 peer_row=NAT_WAN_ROUTER)
+    assert "initiate completed successfully" in out, out + gw.log()
+    assert rows == [[GW_IP, NAT_WAN_ROUTER, "QM_IDLE", 0, 1]]
+    log = gw.log()
+    assert "NAT detected (peer behind NAT, RFC 3947)" in log
+    assert f"local {GW_IP}/4500 (responder), remote {NAT_WAN_ROUTER}/" in log
+    assert "ISAKMP:      encaps is 3" in log
