@@ -199,6 +199,18 @@ class GuestAgent:
             self.call("guest-file-close", {"handle": handle})
         self.exec(["/bin/chmod", f"{mode:o}", path], timeout=10).check()
 
+    def write_files(self, files: dict[str, tuple[bytes, int]], timeout: float = 60.0) -> None:
+        """Write several files (path -> (data, mode)) with one guest-exec: a shell script on stdin."""
+        lines = ["set -e"]
+        for path, (data, mode) in files.items():
+            if "'" in path or "\n" in path:
+                raise ValueError(f"bad guest path {path!r}")
+            lines.append(f"mkdir -p \"$(dirname '{path}')\"; base64 -d > '{path}.new' <<'PIXGW_EOF'")
+            lines.append(base64.encodebytes(data).decode().rstrip("\n"))
+            lines.append("PIXGW_EOF")
+            lines.append(f"chmod {mode:o} '{path}.new' && mv -f '{path}.new' '{path}'")
+        self.exec(["/bin/sh", "-s"], timeout=timeout, stdin=("\n".join(lines) + "\n").encode()).check()
+
     def read_file(self, path: str, limit: int = 16 * 1024 * 1024) -> bytes:
         handle = self.call("guest-file-open", {"path": path, "mode": "r"})
         data = b""

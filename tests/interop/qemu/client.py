@@ -13,6 +13,7 @@ import random
 import re
 import shlex
 import string
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -196,15 +197,21 @@ class L2tpClient:
     dns: tuple[str, ...] = ()
     up_seconds: float = 0.0
     client_port: int = 1701
-    history: list[str] = field(default_factory=list)
+    history: list[tuple[str, float]] = field(default_factory=list)  # (guest command, seconds)
 
     @property
     def profile(self) -> Profile:
         return PROFILES[self.settings.profile]
 
     def _sh(self, script: str, timeout: float = 60.0) -> ExecResult:
-        self.history.append(script)
-        return self.guest.sh(script, timeout=timeout)
+        t0 = time.monotonic()
+        try:
+            return self.guest.sh(script, timeout=timeout)
+        finally:
+            self.history.append((script, time.monotonic() - t0))
+
+    def timings(self) -> str:
+        return "; ".join(f"{cmd.split()[1] if cmd.startswith('pixgw-l2tp') else cmd[:20]} {sec:.1f}s" for cmd, sec in self.history)
 
     def configure(self) -> L2tpClient:
         s = self.settings
@@ -215,6 +222,7 @@ class L2tpClient:
         esp = ",".join(s.esp or prof.esp)
         self.client_port = random.randint(49152, 65000) if prof.ephemeral_l2tp_port else 1701
         a = self.guest.agent
+        files: dict[str, tuple[bytes, int]] = {}
         self._sh("pixgw-l2tp stop >/dev/null 2>&1; rm -f /var/log/charon.log /var/log/xl2tpd.log /var/log/pppd.log /etc/ppp/resolv.conf; "
                  "rm -f /etc/swanctl/conf.d/pixgw.conf", timeout=60)  # fmt: skip
         if s.auth == "cert":
@@ -224,9 +232,9 @@ class L2tpClient:
                 cert, key, ca = (a.read_file(f"{GUEST_PKI}/{n}") for n in ("client-cert.pem", "client-key.pem", "ca-cert.pem"))
             for d in ("/etc/ipsec.d", "/etc/swanctl"):
                 sub = ("cacerts", "certs", "private") if d == "/etc/ipsec.d" else ("x509ca", "x509", "private")
-                a.write_file(f"{d}/{sub[0]}/interop-ca.pem", ca)
-                a.write_file(f"{d}/{sub[1]}/client-cert.pem", cert)
-                a.write_file(f"{d}/{sub[2]}/client-key.pem", key, 0o600)
+                files[f"{d}/{sub[0]}/interop-ca.pem"] = (ca, 0o644)
+                files[f"{d}/{sub[1]}/client-cert.pem"] = (cert, 0o644)
+                files[f"{d}/{sub[2]}/client-key.pem"] = (key, 0o600)
             left = "    leftauth=pubkey\n    leftcert=client-cert.pem\n    leftsendcert=always"
             right = "    rightauth=pubkey"
             secrets = ": RSA client-key.pem\n"
@@ -258,14 +266,14 @@ class L2tpClient:
             "ppp_auth": _ppp_refusals(s.ppp_auth),
         }
         if s.stack == "swanctl":
-            a.write_file("/etc/swanctl/conf.d/pixgw.conf", render("client/swanctl.conf", values), 0o600)
-            a.write_file("/etc/ipsec.conf", b"config setup\n")
-            a.write_file("/etc/ipsec.secrets", b"", 0o600)
+            files["/etc/swanctl/conf.d/pixgw.conf"] = (render("client/swanctl.conf", values), 0o600)
+            files["/etc/ipsec.conf"] = (b"config setup\n", 0o644)
+            files["/etc/ipsec.secrets"] = (b"", 0o600)
         else:
-            a.write_file("/etc/ipsec.conf", render("client/ipsec.conf", values))
-            a.write_file("/etc/ipsec.secrets", secrets.encode(), 0o600)
-        a.write_file("/etc/xl2tpd/xl2tpd.conf", render("client/xl2tpd.conf", values))
-        a.write_file("/etc/ppp/options.l2tpd.client", render("client/options.l2tpd.client", values), 0o600)
+            files["/etc/ipsec.conf"] = (render("client/ipsec.conf", values), 0o644)
+            files["/etc/ipsec.secrets"] = (secrets.encode(), 0o600)
+        files["/etc/xl2tpd/xl2tpd.conf"] = (render("client/xl2tpd.conf", values), 0o644)
+        files["/etc/ppp/options.l2tpd.client"] = (render("client/options.l2tpd.client", values), 0o600)
         env = {
             "ROLE": "client",
             "STACK": s.stack,
@@ -274,7 +282,8 @@ class L2tpClient:
             "ENFORCE": "yes" if s.enforce else "no",
             "L2TP_PORT": str(self.client_port),
         }
-        a.write_file("/etc/pixgw/l2tp.env", "".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()).encode(), 0o600)
+        files["/etc/pixgw/l2tp.env"] = ("".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()).encode(), 0o600)
+        a.write_files(files)
         return self
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -288,8 +297,6 @@ class L2tpClient:
         return self._sh("pixgw-l2tp start >/dev/null && pixgw-l2tp ike-up", timeout=timeout)
 
     def up(self, timeout: float = 90.0) -> ClientStatus:
-        import time
-
         t0 = time.monotonic()
         ppp_wait = max(10, int(timeout / 2))
         r = self._sh(f"pixgw-l2tp up {ppp_wait}", timeout=timeout + 30)
@@ -350,15 +357,30 @@ def client_on(guest: Guest, **kwargs: object) -> L2tpClient:
     return L2tpClient(guest, replace(ClientSettings(), **kwargs)).configure()  # type: ignore[arg-type]
 
 
+# LCP auth option as pppd's debug log prints it, per ppp_auth name
+PPP_AUTH_OPTION = {"chap": "chap MD5", "mschap": "chap MS", "mschap-v2": "chap MS-v2", "pap": "pap"}
+
+
+def negotiated_ppp_auth(pppd_log: str) -> str:
+    """The ppp_auth name of the last authentication protocol the peer acknowledged ("" if none)."""
+    found = re.findall(r"rcvd \[LCP ConfAck id=\S+ .*?<auth ([^>]+)>", pppd_log)
+    if not found:
+        return ""
+    return {v: k for k, v in PPP_AUTH_OPTION.items()}.get(found[-1], found[-1])
+
+
 @dataclass
 class SelfTestGateway:
-    """strongSwan responder + xl2tpd LNS + pppd server in a guest: proves the client side end to end."""
+    """strongSwan responder + xl2tpd LNS + pppd server in a guest: proves the client side end to end.
+
+    It accepts PSK and certificates at once (two conns; IKEv1 picks by the offered auth method),
+    every proposal of every profile (the initiator's preference wins) and every PPP
+    authentication protocol, so one start serves a whole matrix of clients.
+    """
 
     guest: Guest
     address: str
     psk: str = "interop-psk"
-    auth: str = "psk"
-    ppp_auth: str = "mschap-v2"
     user: str = "interop"
     password: str = "interop-pass"
     local_ip: str = "203.0.113.129"
@@ -367,41 +389,42 @@ class SelfTestGateway:
 
     def configure(self) -> SelfTestGateway:
         a = self.guest.agent
-        ike = sorted({i for p in PROFILES.values() for i in p.ike})
-        esp = sorted({e for p in PROFILES.values() for e in p.esp})
-        if self.auth == "cert":
-            for n in ("ca-cert.pem", "server-cert.pem", "server-key.pem"):
-                data = a.read_file(f"{GUEST_PKI}/{n}")
-                sub = {"ca-cert.pem": "cacerts", "server-cert.pem": "certs", "server-key.pem": "private"}[n]
-                a.write_file(f"/etc/ipsec.d/{sub}/{n}", data, 0o600 if "key" in n else 0o644)
-            left = '    leftauth=pubkey\n    leftcert=server-cert.pem\n    leftid="C=XX, O=pixgw-interop, CN=gw.pixgw.test"\n    leftsendcert=always'
-            right = "    rightauth=pubkey\n    rightid=%any\n    rightca=%same"
-            secrets = ": RSA server-key.pem\n"
-        else:
-            left, right, secrets = "    authby=secret", "", f': PSK "{_conf_quote(self.psk)}"\n'
-        require = {"any": "require-mschap-v2\nrequire-chap\nrequire-mschap\nrequire-pap"}.get(self.ppp_auth, f"require-{self.ppp_auth}")
+        files: dict[str, tuple[bytes, int]] = {}
+        ike = ",".join(sorted({i for p in PROFILES.values() for i in p.ike}))
+        esp = ",".join(sorted({e for p in PROFILES.values() for e in p.esp}))
+        for n in ("ca-cert.pem", "server-cert.pem", "server-key.pem"):
+            sub = {"ca-cert.pem": "cacerts", "server-cert.pem": "certs", "server-key.pem": "private"}[n]
+            files[f"/etc/ipsec.d/{sub}/{n}"] = (a.read_file(f"{GUEST_PKI}/{n}"), 0o600 if "key" in n else 0o644)
+        common = {"server": self.address, "ike": ike, "esp": esp}
+        conf = 'config setup\n    charondebug="ike 2, knl 2, cfg 2"\n    uniqueids=no\n\n'
+        conf += render("gateway/ipsec.conf", {**common, "conn": "selftest-psk", "left_auth": "    authby=secret", "right_auth": ""}).decode()
+        conf += "\n" + render(
+            "gateway/ipsec.conf",
+            {
+                **common,
+                "conn": "selftest-cert",
+                "left_auth": '    leftauth=pubkey\n    leftcert=server-cert.pem\n    leftid="C=XX, O=pixgw-interop, CN=gw.pixgw.test"\n    leftsendcert=always',
+                "right_auth": "    rightauth=pubkey\n    rightid=%any\n    rightca=%same",
+            },
+        ).decode()
         values = {
-            "conn": "selftest",
             "server": self.address,
-            "left_auth": left,
-            "right_auth": right,
-            "ike": ",".join(ike),
-            "esp": ",".join(esp),
             "pool_range": self.pool_range,
             "local_ip": self.local_ip,
-            "ppp_auth": require,
+            "ppp_auth": "require-mschap-v2\nrequire-mschap\nrequire-chap\nrequire-pap",
             "dns": self.dns,
         }
-        a.write_file("/etc/strongswan.d/zz-selftest.conf", b"charon {\n    prefer_configured_proposals = no\n}\n")
-        a.write_file("/etc/ipsec.conf", render("gateway/ipsec.conf", values))
-        a.write_file("/etc/ipsec.secrets", secrets.encode(), 0o600)
-        a.write_file("/etc/xl2tpd/xl2tpd.conf", render("gateway/xl2tpd.conf", values))
-        a.write_file("/etc/ppp/options.xl2tpd", render("gateway/options.xl2tpd", values))
+        files["/etc/strongswan.d/zz-selftest.conf"] = (b"charon {\n    prefer_configured_proposals = no\n}\n", 0o644)
+        files["/etc/ipsec.conf"] = (conf.encode(), 0o644)
+        files["/etc/ipsec.secrets"] = (f': PSK "{_conf_quote(self.psk)}"\n: RSA server-key.pem\n'.encode(), 0o600)
+        files["/etc/xl2tpd/xl2tpd.conf"] = (render("gateway/xl2tpd.conf", values), 0o644)
+        files["/etc/ppp/options.xl2tpd"] = (render("gateway/options.xl2tpd", values), 0o644)
         user, pw = _conf_quote(self.user), _conf_quote(self.password)
-        a.write_file("/etc/ppp/chap-secrets", f'"{user}" * "{pw}" *\n'.encode(), 0o600)
-        a.write_file("/etc/ppp/pap-secrets", f'"{user}" * "{pw}" *\n'.encode(), 0o600)
+        files["/etc/ppp/chap-secrets"] = (f'"{user}" * "{pw}" *\n'.encode(), 0o600)
+        files["/etc/ppp/pap-secrets"] = (f'"{user}" * "{pw}" *\n'.encode(), 0o600)
         env = {"ROLE": "gateway", "STACK": "starter", "CONN": "selftest", "SERVER": self.address, "ENFORCE": "no"}
-        a.write_file("/etc/pixgw/l2tp.env", "".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()).encode(), 0o600)
+        files["/etc/pixgw/l2tp.env"] = ("".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()).encode(), 0o600)
+        a.write_files(files)
         return self
 
     def start(self) -> None:
@@ -414,6 +437,9 @@ class SelfTestGateway:
 
     def esp_algorithms(self) -> str:
         return self.guest.sh("ip xfrm state list proto esp", timeout=20).stdout
+
+    def ppp_log(self) -> str:
+        return self.guest.agent.read_file("/var/log/pppd.log").decode(errors="replace")
 
     def logs(self) -> str:
         return self.guest.sh("pixgw-l2tp logs 60", timeout=30).stdout
