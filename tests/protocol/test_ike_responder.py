@@ -740,3 +740,27 @@ def test_child_sa_keys_carry_esp_both_ways(esp: EspOffer, tset: TransformSet) ->
     gw_out = EspSa(event.outbound, now=0, random_bytes=os.urandom)
     assert gw_in.decrypt(client_out.encrypt(17, b"l2tp from client")) == (17, b"l2tp from client")
     assert client_in.decrypt(gw_out.encrypt(17, b"l2tp to client")) == (17, b"l2tp to client")
+
+
+def test_rsa_sig_untrusted_or_missing_certificate_refused() -> None:
+    from pixgw.ike.certauth import InMemoryCertificateSource
+
+    pki = test_pki()
+    config = pix_config(policies=(IsakmpPolicy(10, "rsa-sig", "aes-256", "sha", 14),))
+    profile = InitiatorProfile(phase1=(Phase1Offer(c.ENC_AES, 256, c.HASH_SHA, c.AUTH_RSA_SIG,
+                                                   14),), chain=pki.client_chain,
+                               key=pki.client_key)
+    untrusting = InMemoryCertificateSource(pki.gateway_chain, pki.gateway_key, ())
+    for source in (untrusting, None):
+        path = make_pair(config, profile, certificates=source)
+        msg = path.initiator.main_mode_1()
+        for _ in range(2):
+            (reply,) = path.send(msg, time.time())
+            nxt = path.initiator.receive(reply)
+            assert nxt is not None
+            msg = nxt
+        with captured_logs() as logs:
+            assert path.send(msg, time.time()) == []
+        assert path.responder.counters.authentication_failed == 1
+        assert any("phase 1 authentication failed" in line for line in logs)
+    assert untrusting.verified == [(c.ID_IPV4_ADDR, CLIENT.packed)]
