@@ -233,6 +233,7 @@ class Gateway:
         dataplane_name: str = "userspace",
         save_config: Callable[[str], None] | None = None,
         send_ike: Callable[[bytes, Endpoint, Endpoint], None] | None = None,
+        send_esp_udp: Callable[[bytes, tuple[str, int]], None] | None = None,
     ) -> None:
         self.config = config
         self.reactor = reactor
@@ -247,6 +248,7 @@ class Gateway:
         self.authenticate = authenticate
         self.accounting: Accounting = accounting or NoAccounting()
         self.send_ike = send_ike
+        self.send_esp_udp = send_esp_udp
         self.pools = AddressPools(config.pools)
         group = l2tp_group(config)
         self.l2tp = L2tpLns(
@@ -316,11 +318,8 @@ class Gateway:
 
     def _send_udp(self, data: bytes, address: tuple[str, int]) -> None:
         """The dataplane's ESP-in-UDP out of our port 4500 (the IKE shell owns the socket)."""
-        if self.send_ike is None:
-            return
-        host, port = address
-        local = Endpoint(IPv4Address("0.0.0.0"), 4500)
-        self.send_ike(data, local, Endpoint(IPv4Address(host), port))
+        if self.send_esp_udp is not None:
+            self.send_esp_udp(data, address)
 
     def _lifetime_event(self, event: RekeyRequested | ChildSaDeleted) -> None:
         if isinstance(event, ChildSaDeleted):
@@ -662,7 +661,11 @@ class Gateway:
 
     # --- what the CLI reads and does --------------------------------------------------------------
 
-    def running_config(self, *, mask_secrets: bool = True) -> str:
+    def running_config(self) -> PixConfig:
+        """The configuration in force (``show crypto map``, ``show crypto isakmp policy``)."""
+        return self.config
+
+    def running_config_text(self, *, mask_secrets: bool = True) -> str:
         """``show running-config``: keys and passwords as ``********`` (they never appear in
         output); ``write memory`` writes them in clear to the file."""
         return render(self.config, mask_secrets=mask_secrets)
@@ -679,7 +682,7 @@ class Gateway:
         """``write memory``: the running-config to the config file, atomically."""
         if self._save_config is None or self.config_path is None:
             raise OSError("no configuration file to write to")
-        self._save_config(self.running_config(mask_secrets=False))
+        self._save_config(self.running_config_text(mask_secrets=False))
         return self.config_path
 
     def l2tp_tunnel_status(self) -> Sequence[L2tpTunnelStatus]:
@@ -742,6 +745,22 @@ class Gateway:
 
     def isakmp_sa_status(self) -> Sequence[IsakmpSaStatus]:
         return self.ike.isakmp_sa_status(self.now()) if self.ike is not None else ()
+
+    def clear_isakmp_sa(self) -> None:
+        """``clear crypto isakmp sa``: every IKE SA deleted (its child SAs and tunnels go too)."""
+        if self.ike is not None:
+            now = self.now()
+            for sa in self.ike.isakmp_sa_status(now):
+                self.ike.delete_ike_sa(sa.ike_sa_id, now)
+        self.pump()
+
+    def clear_ipsec_sa(self) -> None:
+        """``clear crypto ipsec sa``: every child SA deleted (the L2TP tunnels on them close)."""
+        if self.ike is not None:
+            now = self.now()
+            for child in self.ike.ipsec_sa_status(now):
+                self.ike.delete_child_sa(child.inbound_conn_id, now)  # the child SA id
+        self.pump()
 
     def ipsec_sa_status(self) -> Sequence[IpsecSaStatus]:
         if self.dataplane is not None and hasattr(self.dataplane, "snapshot"):

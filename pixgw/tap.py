@@ -8,9 +8,12 @@ text ``pixgw config check`` prints.
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
+from ipaddress import IPv4Address
 from typing import Any
 
+from pyroute2 import IPRoute
 from twisted.application import internet, service, strports
 from twisted.application.service import ServiceMaker
 from twisted.internet import reactor as _global_reactor
@@ -19,6 +22,7 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from pixgw import syslog
+from pixgw.cli import crypto as crypto_cli
 from pixgw.cli import ppp as ppp_cli
 from pixgw.cli import system
 from pixgw.cli import vpdn as vpdn_cli
@@ -29,6 +33,8 @@ from pixgw.config.parser import ConfigError, ParseResult, parse_file
 from pixgw.dataplane import make_dataplane, pool_routes, resolve_dataplane
 from pixgw.dataplane.interfaces import IDataplane
 from pixgw.gateway import Gateway
+from pixgw.ike.core import IkeResponder
+from pixgw.ike.transport import IkeUdpPorts
 from pixgw.logrouter import PixLogRouter
 from pixgw.manhole import ManholeError, make_manhole_service
 
@@ -130,7 +136,8 @@ def atomic_writer(path: str) -> Any:
 
 def build_command_table() -> CommandTable:
     table = CommandTable()
-    for area in (system, vpdn_cli, ppp_cli):
+    # crypto_cli registers ``show crypto ipsec sa`` (the dataplane's counters via the gateway).
+    for area in (system, crypto_cli, vpdn_cli, ppp_cli):
         area.register(table)
     return table
 
@@ -148,14 +155,35 @@ def make_configured_dataplane(choice: str, config: PixConfig, reactor: Any) -> I
     )
 
 
-class GatewayService(service.Service):
-    """Starts the gateway's layers after the sockets are up; stops them first on shutdown."""
+def outside_address(config: PixConfig) -> IPv4Address | None:
+    """The outside interface's address: configured, or (``ip address outside dhcp``) the
+    host's first global IPv4 address."""
+    outside = config.interface("outside")
+    if outside is not None and outside.address is not None:
+        return outside.address
+    try:
+        with IPRoute() as ipr:
+            for message in ipr.get_addr(family=socket.AF_INET):
+                address = IPv4Address(message.get_attr("IFA_ADDRESS"))
+                if not address.is_loopback:
+                    return address
+    except OSError:
+        return None
+    return None
 
-    def __init__(self, gateway: Gateway) -> None:
+
+class GatewayService(service.Service):
+    """Binds IKE (UDP 500/4500) and starts the gateway's layers; stops them on shutdown."""
+
+    def __init__(self, gateway: Gateway, ports: IkeUdpPorts | None, interface: str) -> None:
         self.gateway = gateway
+        self.ports = ports
+        self.interface = interface
 
     def startService(self) -> None:
         super().startService()
+        if self.ports is not None:
+            self.ports.listen(_global_reactor, self.interface)  # type: ignore[arg-type]
         self.gateway.start()
 
     def stopService(self) -> Any:
@@ -183,16 +211,28 @@ def makeService(options: Options) -> service.IService:
         dataplane = make_configured_dataplane(options["dataplane"], config, reactor)
     except (OSError, ValueError) as e:
         raise usage.UsageError(f"--dataplane {options['dataplane']}: {e}") from e
+    local = outside_address(config)
+    responder = IkeResponder(config, random_bytes=os.urandom)
     gateway = Gateway(
         config,
         reactor=reactor,
         log_router=router,
         dataplane=dataplane,
+        ike=responder,
         config_path=options["config"],
         save_config=atomic_writer(options["config"]),
     )
+    ports = IkeUdpPorts(
+        local or IPv4Address("0.0.0.0"),
+        ike_received=gateway.ike_received,
+        esp_received=dataplane.esp_in_udp_received,
+    )
+    gateway.send_ike = ports.send_ike
+    gateway.send_esp_udp = ports.send_udp
+    configured = config.interface("outside")
+    bind = str(local) if configured is not None and configured.address is not None else ""
     table = build_command_table()
-    GatewayService(gateway).setServiceParent(top)
+    GatewayService(gateway, ports, bind).setServiceParent(top)
 
     if config.logging.hosts:
         internet.UDPServer(0, sender).setServiceParent(top)

@@ -72,7 +72,7 @@ def register(table: CommandTable) -> None:
         return render_version(gw.config.hostname, gw.version(), gw.uptime(), gw.dataplane_name)
 
     def show_running_config(ctx: CommandContext, args: Sequence[str]) -> str:
-        return gateway_of(ctx).running_config().rstrip("\n")
+        return gateway_of(ctx).running_config_text().rstrip("\n")
 
     def write_memory(ctx: CommandContext, args: Sequence[str]) -> str:
         try:

@@ -32,7 +32,15 @@ pytestmark = [pytest.mark.root, pytest.mark.interop]
 def netns() -> Iterator[str]:
     name = f"pixgw-svc-{uuid.uuid4().hex[:8]}"
     subprocess.run(["ip", "netns", "add", name], check=True)
-    subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+    for command in (
+        "link set lo up",
+        # an "outside" interface, so that 'ip address outside dhcp' finds the host's address
+        "link add out0 type veth peer name out1",
+        "addr add 192.0.2.1/24 dev out0",
+        "link set out0 up",
+        "link set out1 up",
+    ):
+        subprocess.run(["ip", "-n", name, *command.split()], check=True)
     try:
         yield name
     finally:
@@ -113,6 +121,17 @@ def test_starts_answers_and_stops(netns: str, tmp_path: Path, dataplane: str) ->
         tunnels = pixgw("exec", "--control", control, "show vpdn tunnel")
         assert tunnels.returncode == 0
         assert "% No active L2TP tunnels" in tunnels.stdout, tunnels.stdout
+
+        # IKE answers on UDP 500: ike-scan offers Windows 10's AES-256/SHA1/PSK/group 14.
+        scan = subprocess.run(
+            ["ip", "netns", "exec", netns, "ike-scan", "--sport=0", "--retry=2", "--timeout=1000",
+             "--trans=7/256,2,1,14", "192.0.2.1"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )
+        assert "1 returned handshake" in scan.stdout, scan.stdout + scan.stderr
+        isakmp = pixgw("exec", "--control", control, "show crypto isakmp sa")
+        assert isakmp.returncode == 0
+        assert "192.0.2.1" in isakmp.stdout, isakmp.stdout
 
         bad = pixgw("exec", "--control", control, "show nonsense")
         assert bad.returncode == 1
