@@ -7,9 +7,9 @@ Each area keeps its snapshots in its own section below.
 
 from __future__ import annotations
 
-from dataclasses import dataclass  # noqa: F401  (used by the sections below)
+from dataclasses import dataclass
 from datetime import datetime  # noqa: F401
-from ipaddress import IPv4Address  # noqa: F401
+from ipaddress import IPv4Address
 
 # === system ======================================================================================
 

@@ -6,7 +6,13 @@ from collections.abc import Sequence
 
 import pytest
 
-from pixgw.cli.commands import INVALID_INPUT, UNKNOWN_COMMAND, CliError, CommandContext, CommandTable
+from pixgw.cli.commands import (
+    INVALID_INPUT,
+    UNKNOWN_COMMAND,
+    CliError,
+    CommandContext,
+    CommandTable,
+)
 
 
 def _echo(name: str):

@@ -1,4 +1,4 @@
-"""PIX logging rules: logging on, console/buffered/trap levels, syslog hosts, per-connection debug."""
+"""PIX logging rules: logging on, console/buffered/trap levels, syslog hosts, debug per connection."""
 
 from __future__ import annotations
 
@@ -96,8 +96,9 @@ def test_debug_goes_only_to_subscribed_connections() -> None:
     router.subscribe(isakmp)
     router.subscribe(vpdn)
     try:
-        syslog.debug("crypto isakmp", "ISAKMP (0): atts are acceptable. Next payload is 0")
-        assert isakmp.lines == [("crypto isakmp", "ISAKMP (0): atts are acceptable. Next payload is 0")]
+        text = "ISAKMP (0): atts are acceptable. Next payload is 0"
+        syslog.debug("crypto isakmp", text)
+        assert isakmp.lines == [("crypto isakmp", text)]
         assert vpdn.lines == []
         assert console == []  # debug output is not syslog
         router.unsubscribe(isakmp)
