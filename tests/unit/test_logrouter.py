@@ -1,4 +1,4 @@
-"""PIX logging rules: logging on, console/buffered/trap levels, syslog hosts, debug per connection."""
+"""PIX logging rules: logging on, console/buffered/trap levels, syslog hosts, debug."""
 
 from __future__ import annotations
 
