@@ -9,6 +9,7 @@ printed in the terminal summary.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -73,7 +74,9 @@ class GuestPool:
         self.image, self.topology = image, topology
         self.guests: dict[str, Guest] = {}
 
-    def get(self, name: str, ip: str, index: int, gw: str | None = None, behind_nat: bool = False) -> Guest:
+    def get(
+        self, name: str, ip: str, index: int, gw: str | None = None, behind_nat: bool = False
+    ) -> Guest:
         g = self.guests.get(name)
         if g is not None and g.running():
             return g
@@ -108,7 +111,7 @@ def client_vm(guest_pool: GuestPool) -> Guest:
 def _client_factory(make_guest: Callable[..., Guest]) -> Iterator[Callable[..., L2tpClient]]:
     made: list[L2tpClient] = []
 
-    def make(
+    def make(  # noqa: PLR0917 - the documented positional API
         profile: str = "win2000",
         auth: str = "psk",
         ppp_auth: str = "mschap-v2",
@@ -120,7 +123,15 @@ def _client_factory(make_guest: Callable[..., Guest]) -> Iterator[Callable[..., 
         **settings: Any,
     ) -> L2tpClient:
         client = client_on(
-            make_guest(index), profile=profile, auth=auth, ppp_auth=ppp_auth, psk=psk, cert=cert, user=user, password=password, **settings
+            make_guest(index),
+            profile=profile,
+            auth=auth,
+            ppp_auth=ppp_auth,
+            psk=psk,
+            cert=cert,
+            user=user,
+            password=password,
+            **settings,
         )
         made.append(client)
         return client
@@ -129,10 +140,8 @@ def _client_factory(make_guest: Callable[..., Guest]) -> Iterator[Callable[..., 
         yield make
     finally:
         for c in made:
-            try:
+            with contextlib.suppress(Exception):
                 c.stop()
-            except Exception:  # noqa: BLE001 - a dead guest is stopped by the pool anyway
-                pass
 
 
 @pytest.fixture
@@ -144,12 +153,19 @@ def client_guest(client_vm: Guest) -> Iterator[Callable[..., L2tpClient]]:
 @pytest.fixture
 def nat_client_guest(guest_pool: GuestPool) -> Iterator[Callable[..., L2tpClient]]:
     """Factory for clients behind the NAT router: ``nat_client_guest(index=1|2|..., ...)`` gets
-    guest ``natN`` at 198.51.100.(1+N)/24, default route via 198.51.100.1 (MASQUERADE to 192.0.2.254)."""
+    guest ``natN`` at 198.51.100.(1+N)/24, default route via 198.51.100.1 (MASQUERADE to
+    192.0.2.254)."""
 
     def guest_for(index: int) -> Guest:
         if not 1 <= index <= 50:
             raise ValueError("nat client index 1..50")
-        return guest_pool.get(f"nat{index}", f"198.51.100.{1 + index}/24", 100 + index, gw=PRIVATE_NAT, behind_nat=True)
+        return guest_pool.get(
+            f"nat{index}",
+            f"198.51.100.{1 + index}/24",
+            100 + index,
+            gw=PRIVATE_NAT,
+            behind_nat=True,
+        )
 
     yield from _client_factory(guest_for)
 
@@ -160,7 +176,9 @@ def outside_capture(interop_topology: Topology) -> Iterator[Callable[..., Captur
     caps: list[Capture] = []
 
     def start(name: str, bpf: str = "") -> Capture:
-        cap = Capture.start(interop_topology.outside, "any", interop_topology.workdir / f"{name}.pcap", bpf)
+        cap = Capture.start(
+            interop_topology.outside, "any", interop_topology.workdir / f"{name}.pcap", bpf
+        )
         caps.append(cap)
         return cap
 

@@ -11,16 +11,31 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from tests.interop.conftest import GuestPool
+from tests.interop.qemu.build import GuestImage, ensure_guest, inputs_hash
 from tests.interop.qemu.capture import Capture
-from tests.interop.qemu.client import L2tpClient, SelfTestGateway, negotiated_ppp_auth
+from tests.interop.qemu.client import (
+    GATEWAY_CERT_ID,
+    L2tpClient,
+    SelfTestGateway,
+    negotiated_ppp_auth,
+)
 from tests.interop.qemu.guest import Guest
-from tests.interop.qemu.netns import Namespace, Topology
+from tests.interop.qemu.netns import (
+    INSIDE_HOST,
+    OUTSIDE_GW,
+    OUTSIDE_NAT,
+    Namespace,
+    Topology,
+    netns_list,
+    run,
+)
 from tests.interop.qemu.responder import HostResponder, responder_available
 
 pytestmark = [pytest.mark.root, pytest.mark.interop, pytest.mark.slow]
@@ -28,32 +43,84 @@ pytestmark = [pytest.mark.root, pytest.mark.interop, pytest.mark.slow]
 SELFTEST_GW = "192.0.2.3"
 
 
+def test_topology_links_and_background_processes(
+    gateway_netns: Namespace, inside_netns: Namespace
+) -> None:
+    assert gateway_netns.address == OUTSIDE_GW
+    r = gateway_netns.exec(["ping", "-n", "-c", "1", "-W", "2", INSIDE_HOST], check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    proc = gateway_netns.spawn(["sleep", "60"], log_name="sleep.log")
+    pids = run(["ip", "netns", "pids", gateway_netns.name]).stdout.split()
+    assert str(proc.pid) in pids
+    gateway_netns.stop(proc)
+    assert not proc.running()
+    assert str(proc.pid) not in run(["ip", "netns", "pids", gateway_netns.name]).stdout.split()
+
+
+def test_stale_namespaces_of_a_crashed_run_are_removed(interop_image: GuestImage) -> None:
+    stale = Topology(prefix="pgz")
+    run(["ip", "netns", "add", "pgz-out"], check=False)
+    leftover = subprocess.Popen(
+        ["ip", "netns", "exec", "pgz-out", "sleep", "300"], start_new_session=True
+    )
+    try:
+        time.sleep(0.3)
+        assert "pgz-out" in netns_list()
+        stale.create()  # a new run with the same prefix cleans up first
+        assert leftover.wait(timeout=10) is not None
+        assert {"pgz-out", "pgz-gw", "pgz-in"} <= set(netns_list())
+    finally:
+        stale.destroy()
+        if leftover.poll() is None:
+            leftover.kill()
+    assert not [n for n in netns_list() if n.startswith("pgz-")]
+
+
+def test_guest_build_is_cached(interop_image: GuestImage) -> None:
+    again = ensure_guest()
+    assert not again.built_now and again.seconds < 5.0
+    assert again.inputs_hash == interop_image.inputs_hash == inputs_hash()
+
+
 def test_guest_kernel_loads_the_client_stack(client_vm: Guest) -> None:
-    mods = "esp4 xfrm_user l2tp_core l2tp_ppp pppol2tp ppp_generic pppox des_generic des3_ede authenc cbc hmac md5 sha1 aes_generic"
-    r = client_vm.sh(f"for m in {mods}; do modprobe $m || echo FAILED $m; done; uname -r", timeout=120)
+    mods = (
+        "esp4 xfrm_user l2tp_core l2tp_ppp pppol2tp ppp_generic pppox des_generic des3_ede"
+        " authenc cbc hmac md5 sha1 aes_generic"
+    )
+    r = client_vm.sh(
+        f"for m in {mods}; do modprobe $m || echo FAILED $m; done; uname -r", timeout=120
+    )
     assert r.ok and "FAILED" not in r.stdout, r.stdout + r.stderr
     assert r.stdout.strip().endswith("-amd64")
     # a hand-made DES/MD5 transport SA: the kernel side of esp-des esp-md5-hmac
     r = client_vm.sh(
         "ip xfrm state add src 192.0.2.2 dst 192.0.2.1 proto esp spi 0x1234 mode transport "
-        "enc 'cbc(des)' 0x0123456789abcdef auth-trunc 'hmac(md5)' 0x00112233445566778899aabbccddeeff 96 && "
+        "enc 'cbc(des)' 0x0123456789abcdef "
+        "auth-trunc 'hmac(md5)' 0x00112233445566778899aabbccddeeff 96 && "
         "ip xfrm state list proto esp; ip xfrm state flush",
         timeout=30,
     )
     assert r.ok and "cbc(des)" in r.stdout, r.stdout + r.stderr
-    r = client_vm.sh("for b in /usr/lib/ipsec/charon /usr/sbin/swanctl /usr/sbin/xl2tpd /usr/sbin/pppd /usr/lib/pppd/*/pppol2tp.so; do test -x $b || test -f $b || echo MISSING $b; done")
+    r = client_vm.sh(
+        "for b in /usr/lib/ipsec/charon /usr/sbin/swanctl /usr/sbin/xl2tpd /usr/sbin/pppd"
+        " /usr/lib/pppd/*/pppol2tp.so; do test -f $b || echo MISSING $b; done"
+    )
     assert "MISSING" not in r.stdout, r.stdout
 
 
 @pytest.fixture
-def host_responder(gateway_netns: Namespace, interop_topology: Topology, interop_image: object) -> Iterator[Callable[..., HostResponder]]:
+def host_responder(
+    gateway_netns: Namespace, interop_topology: Topology, interop_image: GuestImage
+) -> Iterator[Callable[..., HostResponder]]:
     if not responder_available():
         pytest.skip("host strongSwan (strongswan-charon, strongswan-swanctl) not installed")
     started: list[HostResponder] = []
 
     def start(auth: str = "psk", psk: str = "interop-psk") -> HostResponder:
-        pki = getattr(interop_image, "pki")
-        r = HostResponder(gateway_netns, interop_topology.workdir / "responder", auth=auth, psk=psk, pki=pki).start()
+        pki = interop_image.pki
+        r = HostResponder(
+            gateway_netns, interop_topology.workdir / "responder", auth=auth, psk=psk, pki=pki
+        ).start()
         started.append(r)
         return r
 
@@ -67,11 +134,23 @@ def host_responder(gateway_netns: Namespace, interop_topology: Topology, interop
 @pytest.mark.parametrize(
     ("profile", "auth", "stack", "ike", "esp"),
     [
-        ("win2000", "psk", "starter", "IKE:DES_CBC/HMAC_MD5_96/PRF_HMAC_MD5/MODP_768", "ESP:DES_CBC/HMAC_MD5_96"),
-        ("win10", "cert", "swanctl", "IKE:AES_CBC_256/HMAC_SHA1_96/PRF_HMAC_SHA1/ECP_384", "ESP:AES_CBC_256/HMAC_SHA1_96"),
+        (
+            "win2000",
+            "psk",
+            "starter",
+            "IKE:DES_CBC/HMAC_MD5_96/PRF_HMAC_MD5/MODP_768",
+            "ESP:DES_CBC/HMAC_MD5_96",
+        ),
+        (
+            "win10",
+            "cert",
+            "swanctl",
+            "IKE:AES_CBC_256/HMAC_SHA1_96/PRF_HMAC_SHA1/ECP_384",
+            "ESP:AES_CBC_256/HMAC_SHA1_96",
+        ),
     ],
 )
-def test_main_and_quick_mode_against_host_responder(
+def test_main_and_quick_mode_against_host_responder(  # noqa: PLR0917 - pytest parameters
     host_responder: Callable[..., HostResponder],
     client_guest: Callable[..., L2tpClient],
     outside_capture: Callable[..., Capture],
@@ -83,7 +162,12 @@ def test_main_and_quick_mode_against_host_responder(
 ) -> None:
     responder = host_responder(auth=auth)
     cap = outside_capture(f"ike-{profile}", "udp port 500 or udp port 4500 or esp or udp port 1701")
-    client = client_guest(profile=profile, auth=auth, stack=stack, server_id="C=XX, O=pixgw-interop, CN=gw.pixgw.test" if auth == "cert" else "%any")
+    client = client_guest(
+        profile=profile,
+        auth=auth,
+        stack=stack,
+        server_id=GATEWAY_CERT_ID if auth == "cert" else "%any",
+    )
     t0 = time.monotonic()
     result = client.ike_up(timeout=90)
     elapsed = time.monotonic() - t0
@@ -127,7 +211,7 @@ CASES = [
 
 
 @pytest.mark.parametrize(("profile", "auth", "ppp_auth", "stack", "cipher"), CASES)
-def test_full_connection_through_selftest_gateway(
+def test_full_connection_through_selftest_gateway(  # noqa: PLR0917 - pytest parameters
     selftest_gateway: SelfTestGateway,
     client_guest: Callable[..., L2tpClient],
     outside_capture: Callable[..., Capture],
@@ -145,7 +229,7 @@ def test_full_connection_through_selftest_gateway(
         ppp_auth=ppp_auth,
         stack=stack,
         server=SELFTEST_GW,
-        server_id="C=XX, O=pixgw-interop, CN=gw.pixgw.test" if auth == "cert" else "%any",
+        server_id=GATEWAY_CERT_ID if auth == "cert" else "%any",
     )
     st = client.up(timeout=90)
     assert st.connected, st.raw
@@ -165,10 +249,35 @@ def test_full_connection_through_selftest_gateway(
     client.down()
     st = client.status()
     assert not st.ppp_address and st.esp_sas == 0, st.raw
-    print(f"{profile}/{auth}/{ppp_auth}/{stack}: up in {client.up_seconds:.1f} s, ppp0 {client.ppp_address or '-'}; {client.timings()}")
+    print(
+        f"{profile}/{auth}/{ppp_auth}/{stack}: up in {client.up_seconds:.1f} s; {client.timings()}"
+    )
 
 
-def test_client_vanishes_without_goodbye(selftest_gateway: SelfTestGateway, client_guest: Callable[..., L2tpClient]) -> None:
+def test_client_behind_nat_uses_nat_traversal(
+    selftest_gateway: SelfTestGateway,
+    nat_client_guest: Callable[..., L2tpClient],
+    outside_capture: Callable[..., Capture],
+) -> None:
+    gw = selftest_gateway
+    cap = outside_capture("nat-win10", f"host {SELFTEST_GW}")
+    client = nat_client_guest(index=1, profile="win10", ppp_auth="mschap-v2", server=SELFTEST_GW)
+    st = client.up(timeout=120)
+    assert st.connected, st.raw
+    assert client.ping(gw.local_ip, count=2).ok
+    cap.stop()
+    # seen from outside: the NAT router's address, ESP inside UDP/4500, nothing in clear
+    assert cap.count(f"src host {OUTSIDE_NAT} and udp port 4500") >= 4, cap.summary()
+    assert cap.count("ip proto 50") == 0, cap.summary("ip proto 50")
+    assert cap.clear_l2tp() == 0, cap.summary("udp port 1701")
+    assert cap.count("src net 198.51.100.0/24") == 0
+    client.down()
+    print(f"behind NAT: up in {client.up_seconds:.1f} s; {client.timings()}")
+
+
+def test_client_vanishes_without_goodbye(
+    selftest_gateway: SelfTestGateway, client_guest: Callable[..., L2tpClient]
+) -> None:
     gw = selftest_gateway
     client = client_guest(profile="winxp", server=SELFTEST_GW)
     client.up(timeout=90)

@@ -10,6 +10,7 @@ captured output, optional stdin, a bounded wait and a kill of the guest process 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import random
 import socket
@@ -30,7 +31,9 @@ class AgentReplyError(AgentError):
     """The agent answered, with an error object."""
 
 
-NOT_RETRIED = frozenset({"guest-exec", "guest-file-open", "guest-file-write", "guest-file-read", "guest-shutdown"})
+NOT_RETRIED = frozenset(
+    {"guest-exec", "guest-file-open", "guest-file-write", "guest-file-read", "guest-shutdown"}
+)
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,10 @@ class ExecResult:
 
     def check(self) -> ExecResult:
         if self.rc != 0:
-            raise AgentError(f"{' '.join(self.argv)[:200]!r} exited {self.rc}:\n{self.stdout[-2000:]}\n{self.stderr[-2000:]}")
+            raise AgentError(
+                f"{' '.join(self.argv)[:200]!r} exited {self.rc}:\n"
+                f"{self.stdout[-2000:]}\n{self.stderr[-2000:]}"
+            )
         return self
 
 
@@ -128,7 +134,9 @@ class GuestAgent:
             raise AgentReplyError(f"{command}: {reply['error'].get('desc', reply['error'])}")
         return reply.get("return")
 
-    def call(self, command: str, arguments: dict[str, Any] | None = None, timeout: float | None = None) -> Any:
+    def call(
+        self, command: str, arguments: dict[str, Any] | None = None, timeout: float | None = None
+    ) -> Any:
         """One QGA command; on a timeout or a broken connection, reconnect once and retry."""
         t = self.timeout if timeout is None else timeout
         with self._lock:
@@ -161,7 +169,9 @@ class GuestAgent:
         raise AgentError(f"agent {self.socket_path} not ready after {timeout:.0f} s: {last}")
 
     # -- commands -------------------------------------------------------------------------
-    def exec(self, argv: list[str], timeout: float = 60.0, stdin: bytes | None = None) -> ExecResult:
+    def exec(
+        self, argv: list[str], timeout: float = 60.0, stdin: bytes | None = None
+    ) -> ExecResult:
         args: dict[str, Any] = {"path": argv[0], "arg": argv[1:], "capture-output": True}
         if stdin is not None:
             args["input-data"] = base64.b64encode(stdin).decode()
@@ -176,11 +186,11 @@ class GuestAgent:
                 rc = st.get("exitcode", -st.get("signal", 1) if "signal" in st else 1)
                 return ExecResult(tuple(argv), int(rc), out, err)
             if time.monotonic() > deadline:
-                try:
+                with contextlib.suppress(AgentError):
                     self.call("guest-exec", {"path": "/bin/kill", "arg": ["-9", str(pid)]})
-                except AgentError:
-                    pass
-                raise AgentError(f"{' '.join(argv)[:200]!r} still running after {timeout:.0f} s (killed)")
+                raise AgentError(
+                    f"{' '.join(argv)[:200]!r} still running after {timeout:.0f} s (killed)"
+                )
             time.sleep(delay)
             delay = min(delay * 1.5, 0.5)
 
@@ -194,22 +204,29 @@ class GuestAgent:
         try:
             for i in range(0, max(len(data), 1), FILE_CHUNK):
                 chunk = data[i : i + FILE_CHUNK]
-                self.call("guest-file-write", {"handle": handle, "buf-b64": base64.b64encode(chunk).decode()})
+                self.call(
+                    "guest-file-write",
+                    {"handle": handle, "buf-b64": base64.b64encode(chunk).decode()},
+                )
         finally:
             self.call("guest-file-close", {"handle": handle})
         self.exec(["/bin/chmod", f"{mode:o}", path], timeout=10).check()
 
     def write_files(self, files: dict[str, tuple[bytes, int]], timeout: float = 60.0) -> None:
-        """Write several files (path -> (data, mode)) with one guest-exec: a shell script on stdin."""
+        """Write files (path -> (data, mode)) with one guest-exec: a shell script on stdin."""
         lines = ["set -e"]
         for path, (data, mode) in files.items():
             if "'" in path or "\n" in path:
                 raise ValueError(f"bad guest path {path!r}")
-            lines.append(f"mkdir -p \"$(dirname '{path}')\"; base64 -d > '{path}.new' <<'PIXGW_EOF'")
+            lines.append(
+                f"mkdir -p \"$(dirname '{path}')\"; base64 -d > '{path}.new' <<'PIXGW_EOF'"
+            )
             lines.append(base64.encodebytes(data).decode().rstrip("\n"))
             lines.append("PIXGW_EOF")
             lines.append(f"chmod {mode:o} '{path}.new' && mv -f '{path}.new' '{path}'")
-        self.exec(["/bin/sh", "-s"], timeout=timeout, stdin=("\n".join(lines) + "\n").encode()).check()
+        self.exec(
+            ["/bin/sh", "-s"], timeout=timeout, stdin=("\n".join(lines) + "\n").encode()
+        ).check()
 
     def read_file(self, path: str, limit: int = 16 * 1024 * 1024) -> bytes:
         handle = self.call("guest-file-open", {"path": path, "mode": "r"})

@@ -57,7 +57,11 @@ def _is_current(out: Path, digest: str) -> bool:
         current = stamp.read_text().strip() == digest
     except OSError:
         return False
-    return current and (out / "guest" / "vmlinuz").is_file() and (out / "guest" / "initrd.img").is_file()
+    return (
+        current
+        and (out / "guest" / "vmlinuz").is_file()
+        and (out / "guest" / "initrd.img").is_file()
+    )
 
 
 def ensure_guest(log_path: Path | None = None) -> GuestImage:
@@ -96,4 +100,7 @@ def ensure_guest(log_path: Path | None = None) -> GuestImage:
 
 if __name__ == "__main__":
     image = ensure_guest()
-    print(f"{'built' if image.built_now else 'cached'} in {image.seconds:.1f} s: {image.kernel} {image.initrd}")
+    print(
+        f"{'built' if image.built_now else 'cached'} in {image.seconds:.1f} s: "
+        f"{image.kernel} {image.initrd}"
+    )

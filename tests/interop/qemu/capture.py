@@ -1,4 +1,4 @@
-"""Packet capture on the outside segment (tcpdump inside a namespace of the run), test infrastructure.
+"""Packet capture on the outside segment (tcpdump in a namespace of the run); test infrastructure.
 
 ``Capture.start(ns, iface, bpf)`` runs ``tcpdump -U -w`` under ``timeout`` (bounded life) and is
 stopped by pid; ``count(filter)`` and ``summary(filter)`` read the pcap back with tcpdump.
@@ -25,9 +25,23 @@ class Capture:
     process: BackgroundProcess
 
     @classmethod
-    def start(cls, namespace: Namespace, iface: str, pcap: Path, bpf: str = "", max_seconds: int = 600) -> Capture:
+    def start(
+        cls, namespace: Namespace, iface: str, pcap: Path, bpf: str = "", max_seconds: int = 600
+    ) -> Capture:
         pcap.unlink(missing_ok=True)
-        argv = ["timeout", str(max_seconds), "tcpdump", "-U", "-n", "-i", iface, "-s", "256", "-w", str(pcap)]
+        argv = [
+            "timeout",
+            str(max_seconds),
+            "tcpdump",
+            "-U",
+            "-n",
+            "-i",
+            iface,
+            "-s",
+            "256",
+            "-w",
+            str(pcap),
+        ]
         if bpf:
             argv.append(bpf)
         proc = namespace.spawn(argv, log_name=f"{pcap.stem}.tcpdump.log")

@@ -22,6 +22,7 @@ from .guest import Guest
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 GUEST_PKI = "/etc/pixgw/pki"
+GATEWAY_CERT_ID = "C=XX, O=pixgw-interop, CN=gw.pixgw.test"  # subject of the test PKI's server cert
 PPP_AUTHS = ("chap", "mschap", "mschap-v2", "pap", "any")
 
 
@@ -38,35 +39,64 @@ class Profile:
     note: str = ""
 
 
-_MAC_IKE = tuple(
-    f"aes256-{h}-{g}"
-    for g, hashes in (("modp2048", ("sha256", "sha1", "md5", "sha512")), ("modp1536", ("sha256", "sha1", "md5")), ("modp1024", ("sha256", "sha1", "md5")))
-    for h in hashes
-) + ("aes128-sha1-modp1024", "aes128-md5-modp1024", "3des-sha1-modp1024", "3des-md5-modp1024")
+_MAC_GROUPS = (
+    ("modp2048", ("sha256", "sha1", "md5", "sha512")),
+    ("modp1536", ("sha256", "sha1", "md5")),
+    ("modp1024", ("sha256", "sha1", "md5")),
+)
+_MAC_IKE = (
+    *(f"aes256-{h}-{g}" for g, hashes in _MAC_GROUPS for h in hashes),
+    "aes128-sha1-modp1024",
+    "aes128-md5-modp1024",
+    "3des-sha1-modp1024",
+    "3des-md5-modp1024",
+)
 
 PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
-        Profile("win2000", ("des-md5-modp768",), ("des-md5",), note="the reference: des/md5/group 1, esp-des esp-md5-hmac"),
+        Profile(
+            "win2000",
+            ("des-md5-modp768",),
+            ("des-md5",),
+            note="the reference: des/md5/group 1, esp-des esp-md5-hmac",
+        ),
         Profile("winxp", ("3des-sha1-modp1024",), ("3des-sha1",), note="3des/sha1/group 2"),
         Profile(
             "win10",
-            ("aes256-sha1-ecp384", "aes128-sha1-ecp256", "aes256-sha1-modp2048", "3des-sha1-modp2048", "3des-sha1-modp1024"),
+            (
+                "aes256-sha1-ecp384",
+                "aes128-sha1-ecp256",
+                "aes256-sha1-modp2048",
+                "3des-sha1-modp2048",
+                "3des-sha1-modp1024",
+            ),
             ("aes256-sha1", "aes128-sha1", "3des-sha1"),
             note="Windows 8/10/11: groups 20, 19, 14 and 3des fallbacks",
         ),
-        Profile("win10g14", ("aes256-sha1-modp2048",), ("aes256-sha1", "aes128-sha1"), note="Windows 10 pinned to aes/sha1/group 14"),
+        Profile(
+            "win10g14",
+            ("aes256-sha1-modp2048",),
+            ("aes256-sha1", "aes128-sha1"),
+            note="Windows 10 pinned to aes/sha1/group 14",
+        ),
         Profile(
             "macos",
             _MAC_IKE,
-            tuple(f"{e}-{h}" for e in ("aes256", "aes128", "3des") for h in ("sha256", "sha1", "md5")),
+            tuple(
+                f"{e}-{h}" for e in ("aes256", "aes128", "3des") for h in ("sha256", "sha1", "md5")
+            ),
             ephemeral_l2tp_port=True,
             ike_lifetime="1h",
             note="racoon-derived: 14 transforms, ephemeral L2TP source port",
         ),
         Profile(
             "android",
-            tuple(f"{e}-{h}-modp1024" for h in ("sha1", "md5") for e in ("aes256", "aes128", "3des", "des")),
+            tuple(
+                f"{e}-{h}-modp1024"
+                for h in ("sha1", "md5")
+                for e in ("aes256", "aes128", "3des", "des")
+            ),
             tuple(f"{e}-{h}" for h in ("sha1", "md5") for e in ("aes256", "aes128", "3des", "des")),
             note="racoon: group 2 only, aes/3des/des x sha1/md5",
         ),
@@ -80,7 +110,9 @@ class ClientError(RuntimeError):
 
 @dataclass(frozen=True)
 class ClientCert:
-    """PEM files uploaded into the guest for certificate authentication (default: the built-in test PKI)."""
+    """PEM files uploaded into the guest for certificate authentication.
+
+    Without one, the client uses the built-in test PKI's client certificate."""
 
     cert_pem: bytes
     key_pem: bytes
@@ -211,11 +243,18 @@ class L2tpClient:
             self.history.append((script, time.monotonic() - t0))
 
     def timings(self) -> str:
-        return "; ".join(f"{cmd.split()[1] if cmd.startswith('pixgw-l2tp') else cmd[:20]} {sec:.1f}s" for cmd, sec in self.history)
+        return "; ".join(
+            f"{cmd.split()[1] if cmd.startswith('pixgw-l2tp') else cmd[:20]} {sec:.1f}s"
+            for cmd, sec in self.history
+        )
 
     def configure(self) -> L2tpClient:
         s = self.settings
-        if s.auth not in ("psk", "cert") or s.ppp_auth not in PPP_AUTHS or s.stack not in ("starter", "swanctl"):
+        if (
+            s.auth not in ("psk", "cert")
+            or s.ppp_auth not in PPP_AUTHS
+            or s.stack not in ("starter", "swanctl")
+        ):
             raise ValueError(f"bad client settings {s}")
         prof = self.profile
         ike = ",".join(s.ike or prof.ike)
@@ -223,15 +262,26 @@ class L2tpClient:
         self.client_port = random.randint(49152, 65000) if prof.ephemeral_l2tp_port else 1701
         a = self.guest.agent
         files: dict[str, tuple[bytes, int]] = {}
-        self._sh("pixgw-l2tp stop >/dev/null 2>&1; rm -f /var/log/charon.log /var/log/xl2tpd.log /var/log/pppd.log /etc/ppp/resolv.conf; "
-                 "rm -f /etc/swanctl/conf.d/pixgw.conf", timeout=60)  # fmt: skip
+        self._sh(
+            "pixgw-l2tp stop >/dev/null 2>&1;"
+            " rm -f /etc/swanctl/conf.d/pixgw.conf /etc/ppp/resolv.conf"
+            " /var/log/charon.log /var/log/xl2tpd.log /var/log/pppd.log",
+            timeout=60,
+        )
         if s.auth == "cert":
             if s.cert is not None:
                 cert, key, ca = s.cert.cert_pem, s.cert.key_pem, s.cert.ca_pem
             else:
-                cert, key, ca = (a.read_file(f"{GUEST_PKI}/{n}") for n in ("client-cert.pem", "client-key.pem", "ca-cert.pem"))
+                cert, key, ca = (
+                    a.read_file(f"{GUEST_PKI}/{n}")
+                    for n in ("client-cert.pem", "client-key.pem", "ca-cert.pem")
+                )
             for d in ("/etc/ipsec.d", "/etc/swanctl"):
-                sub = ("cacerts", "certs", "private") if d == "/etc/ipsec.d" else ("x509ca", "x509", "private")
+                sub = (
+                    ("cacerts", "certs", "private")
+                    if d == "/etc/ipsec.d"
+                    else ("x509ca", "x509", "private")
+                )
                 files[f"{d}/{sub[0]}/interop-ca.pem"] = (ca, 0o644)
                 files[f"{d}/{sub[1]}/client-cert.pem"] = (cert, 0o644)
                 files[f"{d}/{sub[2]}/client-key.pem"] = (key, 0o600)
@@ -259,7 +309,9 @@ class L2tpClient:
             "esp_lifetime": esp_life,
             "esp_rekey": "0",
             "swanctl_auth": "pubkey" if s.auth == "cert" else "psk",
-            "swanctl_local_certs": "            certs = client-cert.pem" if s.auth == "cert" else "",
+            "swanctl_local_certs": "            certs = client-cert.pem"
+            if s.auth == "cert"
+            else "",
             "psk": _conf_quote(s.psk),
             "user": _conf_quote(s.user),
             "password": _conf_quote(s.password),
@@ -273,7 +325,10 @@ class L2tpClient:
             files["/etc/ipsec.conf"] = (render("client/ipsec.conf", values), 0o644)
             files["/etc/ipsec.secrets"] = (secrets.encode(), 0o600)
         files["/etc/xl2tpd/xl2tpd.conf"] = (render("client/xl2tpd.conf", values), 0o644)
-        files["/etc/ppp/options.l2tpd.client"] = (render("client/options.l2tpd.client", values), 0o600)
+        files["/etc/ppp/options.l2tpd.client"] = (
+            render("client/options.l2tpd.client", values),
+            0o600,
+        )
         env = {
             "ROLE": "client",
             "STACK": s.stack,
@@ -282,7 +337,10 @@ class L2tpClient:
             "ENFORCE": "yes" if s.enforce else "no",
             "L2TP_PORT": str(self.client_port),
         }
-        files["/etc/pixgw/l2tp.env"] = ("".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()).encode(), 0o600)
+        files["/etc/pixgw/l2tp.env"] = (
+            "".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()).encode(),
+            0o600,
+        )
         a.write_files(files)
         return self
 
@@ -301,7 +359,10 @@ class L2tpClient:
         ppp_wait = max(10, int(timeout / 2))
         r = self._sh(f"pixgw-l2tp up {ppp_wait}", timeout=timeout + 30)
         if not r.ok:
-            raise ClientError(f"client did not come up (rc {r.rc}):\n{r.stdout[-3000:]}\n{r.stderr[-2000:]}\n{self.logs()}")
+            raise ClientError(
+                f"client did not come up (rc {r.rc}):\n"
+                f"{r.stdout[-3000:]}\n{r.stderr[-2000:]}\n{self.logs()}"
+            )
         self.up_seconds = time.monotonic() - t0
         st = self.status()
         if not st.ppp_address:
@@ -333,7 +394,9 @@ class L2tpClient:
         if not re.fullmatch(r"[0-9.]+", addr):
             raise ValueError("ping: an IPv4 address")
         count = max(1, min(count, 100))
-        r = self._sh(f"ping -n -c {count} -i 0.3 -W 2 -w {int(timeout)} {addr}", timeout=timeout + 10)
+        r = self._sh(
+            f"ping -n -c {count} -i 0.3 -W 2 -w {int(timeout)} {addr}", timeout=timeout + 10
+        )
         m = re.search(r"(\d+) packets transmitted, (\d+) received", r.stdout)
         sent, received = (int(m.group(1)), int(m.group(2))) if m else (count, 0)
         return PingResult(sent, received, r.stdout + r.stderr)
@@ -363,15 +426,16 @@ PPP_AUTH_OPTION = {"chap": "chap MD5", "mschap": "chap MS", "mschap-v2": "chap M
 
 def negotiated_ppp_auth(pppd_log: str) -> str:
     """The ppp_auth name of the last authentication protocol the peer acknowledged ("" if none)."""
-    found = re.findall(r"rcvd \[LCP ConfAck id=\S+ .*?<auth ([^>]+)>", pppd_log)
+    found: list[str] = re.findall(r"rcvd \[LCP ConfAck id=\S+ .*?<auth ([^>]+)>", pppd_log)
     if not found:
         return ""
-    return {v: k for k, v in PPP_AUTH_OPTION.items()}.get(found[-1], found[-1])
+    last = found[-1]
+    return {v: k for k, v in PPP_AUTH_OPTION.items()}.get(last, last)
 
 
 @dataclass
 class SelfTestGateway:
-    """strongSwan responder + xl2tpd LNS + pppd server in a guest: proves the client side end to end.
+    """strongSwan responder + xl2tpd LNS + pppd server in a guest: the client side end to end.
 
     It accepts PSK and certificates at once (two conns; IKEv1 picks by the offered auth method),
     every proposal of every profile (the initiator's preference wins) and every PPP
@@ -393,20 +457,34 @@ class SelfTestGateway:
         ike = ",".join(sorted({i for p in PROFILES.values() for i in p.ike}))
         esp = ",".join(sorted({e for p in PROFILES.values() for e in p.esp}))
         for n in ("ca-cert.pem", "server-cert.pem", "server-key.pem"):
-            sub = {"ca-cert.pem": "cacerts", "server-cert.pem": "certs", "server-key.pem": "private"}[n]
-            files[f"/etc/ipsec.d/{sub}/{n}"] = (a.read_file(f"{GUEST_PKI}/{n}"), 0o600 if "key" in n else 0o644)
+            sub = {
+                "ca-cert.pem": "cacerts",
+                "server-cert.pem": "certs",
+                "server-key.pem": "private",
+            }[n]
+            files[f"/etc/ipsec.d/{sub}/{n}"] = (
+                a.read_file(f"{GUEST_PKI}/{n}"),
+                0o600 if "key" in n else 0o644,
+            )
         common = {"server": self.address, "ike": ike, "esp": esp}
         conf = 'config setup\n    charondebug="ike 2, knl 2, cfg 2"\n    uniqueids=no\n\n'
-        conf += render("gateway/ipsec.conf", {**common, "conn": "selftest-psk", "left_auth": "    authby=secret", "right_auth": ""}).decode()
-        conf += "\n" + render(
+        conf += render(
             "gateway/ipsec.conf",
-            {
-                **common,
-                "conn": "selftest-cert",
-                "left_auth": '    leftauth=pubkey\n    leftcert=server-cert.pem\n    leftid="C=XX, O=pixgw-interop, CN=gw.pixgw.test"\n    leftsendcert=always',
-                "right_auth": "    rightauth=pubkey\n    rightid=%any\n    rightca=%same",
-            },
+            {**common, "conn": "selftest-psk", "left_auth": "    authby=secret", "right_auth": ""},
         ).decode()
+        conf += (
+            "\n"
+            + render(
+                "gateway/ipsec.conf",
+                {
+                    **common,
+                    "conn": "selftest-cert",
+                    "left_auth": "    leftauth=pubkey\n    leftcert=server-cert.pem\n"
+                    f'    leftid="{GATEWAY_CERT_ID}"\n    leftsendcert=always',
+                    "right_auth": "    rightauth=pubkey\n    rightid=%any\n    rightca=%same",
+                },
+            ).decode()
+        )
         values = {
             "server": self.address,
             "pool_range": self.pool_range,
@@ -414,21 +492,38 @@ class SelfTestGateway:
             "ppp_auth": "require-mschap-v2\nrequire-mschap\nrequire-chap\nrequire-pap",
             "dns": self.dns,
         }
-        files["/etc/strongswan.d/zz-selftest.conf"] = (b"charon {\n    prefer_configured_proposals = no\n}\n", 0o644)
+        files["/etc/strongswan.d/zz-selftest.conf"] = (
+            b"charon {\n    prefer_configured_proposals = no\n}\n",
+            0o644,
+        )
         files["/etc/ipsec.conf"] = (conf.encode(), 0o644)
-        files["/etc/ipsec.secrets"] = (f': PSK "{_conf_quote(self.psk)}"\n: RSA server-key.pem\n'.encode(), 0o600)
+        files["/etc/ipsec.secrets"] = (
+            f': PSK "{_conf_quote(self.psk)}"\n: RSA server-key.pem\n'.encode(),
+            0o600,
+        )
         files["/etc/xl2tpd/xl2tpd.conf"] = (render("gateway/xl2tpd.conf", values), 0o644)
         files["/etc/ppp/options.xl2tpd"] = (render("gateway/options.xl2tpd", values), 0o644)
         user, pw = _conf_quote(self.user), _conf_quote(self.password)
         files["/etc/ppp/chap-secrets"] = (f'"{user}" * "{pw}" *\n'.encode(), 0o600)
         files["/etc/ppp/pap-secrets"] = (f'"{user}" * "{pw}" *\n'.encode(), 0o600)
-        env = {"ROLE": "gateway", "STACK": "starter", "CONN": "selftest", "SERVER": self.address, "ENFORCE": "no"}
-        files["/etc/pixgw/l2tp.env"] = ("".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()).encode(), 0o600)
+        env = {
+            "ROLE": "gateway",
+            "STACK": "starter",
+            "CONN": "selftest",
+            "SERVER": self.address,
+            "ENFORCE": "no",
+        }
+        files["/etc/pixgw/l2tp.env"] = (
+            "".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()).encode(),
+            0o600,
+        )
         a.write_files(files)
         return self
 
     def start(self) -> None:
-        r = self.guest.sh("pixgw-l2tp stop >/dev/null 2>&1; rm -f /var/log/*.log; pixgw-l2tp start", timeout=120)
+        r = self.guest.sh(
+            "pixgw-l2tp stop >/dev/null 2>&1; rm -f /var/log/*.log; pixgw-l2tp start", timeout=120
+        )
         if not r.ok:
             raise ClientError(f"self-test gateway did not start:\n{r.stdout}\n{r.stderr}")
 

@@ -10,6 +10,7 @@ SIGKILL, each bounded.  No user-mode networking; addresses must be documentation
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
@@ -71,10 +72,8 @@ class Guest:
     def stop(self, grace: float = 15.0) -> None:
         """Clean power-off, with bounded fallbacks; always ends with the QEMU pid gone."""
         if self.running():
-            try:
+            with contextlib.suppress(Exception):
                 self.agent.shutdown()
-            except Exception:  # noqa: BLE001 - any failure just means: use the next fallback
-                pass
             deadline = time.monotonic() + grace
             while time.monotonic() < deadline and self.running():
                 time.sleep(0.2)
@@ -85,10 +84,8 @@ class Guest:
                 time.sleep(0.1)
         if self.running():
             stop_pid(self.popen.pid, grace=3.0)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
         self.agent.close()
         if self._log_fh is not None:
             self._log_fh.close()
@@ -102,6 +99,7 @@ def boot_guest(
     name: str,
     ip: str,
     index: int,
+    *,
     gw: str | None = None,
     behind_nat: bool = False,
     mem_mib: int = 512,
@@ -130,7 +128,8 @@ def boot_guest(
         "-smp", str(smp), "-m", str(mem_mib),
         "-nodefaults", "-no-user-config", "-display", "none", "-vga", "none", "-no-reboot",
         "-kernel", str(image.kernel), "-initrd", str(image.initrd), "-append", kargs,
-        "-chardev", f"socket,id=ser0,path={rundir}/serial.sock,server=on,wait=off,logfile={rundir}/console.log",
+        "-chardev",
+        f"socket,id=ser0,path={rundir}/serial.sock,server=on,wait=off,logfile={rundir}/console.log",
         "-serial", "chardev:ser0",
         "-device", "virtio-serial-pci,id=vser0",
         "-chardev", f"socket,id=ga0,path={rundir}/ga.sock,server=on,wait=off",
@@ -140,16 +139,25 @@ def boot_guest(
         "-device", "virtio-rng-pci",
         "-qmp", f"unix:{rundir}/qmp.sock,server=on,wait=off",
     ]  # fmt: skip
-    log_fh = open(rundir / "qemu.log", "wb")
+    log_fh = open(rundir / "qemu.log", "wb")  # noqa: SIM115 - open for the life of QEMU
     t0 = time.monotonic()
-    popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log_fh, stderr=subprocess.STDOUT, start_new_session=True)
+    popen = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=log_fh,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     agent = GuestAgent(rundir / "ga.sock")
-    guest = Guest(name, ip.split("/")[0], ns, tap, rundir, popen, agent, _log_fh=log_fh)
+    guest = Guest(name, ip.split("/", maxsplit=1)[0], ns, tap, rundir, popen, agent, _log_fh=log_fh)
     try:
         deadline = time.monotonic() + 30.0
         while not (rundir / "ga.sock").exists():
             if popen.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"QEMU for {name} did not start: {(rundir / 'qemu.log').read_text(errors='replace')}")
+                raise RuntimeError(
+                    f"QEMU for {name} did not start: "
+                    f"{(rundir / 'qemu.log').read_text(errors='replace')}"
+                )
             time.sleep(0.05)
         agent.wait_ready(boot_timeout)
         guest.sh("test -f /run/pixgw-ready", timeout=30).check()

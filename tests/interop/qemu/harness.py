@@ -6,7 +6,8 @@ Test infrastructure (stdlib + pytest only); no protocol RFC is implemented here.
 * ``build.ensure_guest() -> GuestImage`` - builds the guest once (``build-guest.sh``: kernel from
   ``apt-get download linux-image-amd64`` + module closure, debootstrap minbase bookworm, packed as
   an initramfs), cached in ``/var/tmp/pixgw-interop`` and rebuilt when the SHA-256 of its inputs
-  (``build-guest.sh`` + ``guest/``) changes.  ``GuestImage.pki`` holds the test PKI: ``ca-cert.pem``,
+  (``build-guest.sh`` + ``guest/``) changes.  ``GuestImage.pki`` holds the test PKI:
+  ``ca-cert.pem``,
   ``ca-key.pem``, ``server-cert.pem``/``server-key.pem`` (SANs 192.0.2.1, 192.0.2.3,
   gw.pixgw.test) and ``client-cert.pem``/``client-key.pem`` (CN=client1.pixgw.test).
 * ``netns.Topology`` - namespaces ``P-out`` (bridge br0: the outside L2 segment), ``P-gw`` (eth0
@@ -61,9 +62,29 @@ from __future__ import annotations
 from .agent import AgentError, ExecResult, GuestAgent
 from .build import GuestImage, ensure_guest
 from .capture import Capture
-from .client import PROFILES, ClientCert, ClientError, ClientSettings, ClientStatus, L2tpClient, PingResult, Profile, SelfTestGateway, client_on
+from .client import (
+    PROFILES,
+    ClientCert,
+    ClientError,
+    ClientSettings,
+    ClientStatus,
+    L2tpClient,
+    PingResult,
+    Profile,
+    SelfTestGateway,
+    client_on,
+)
 from .guest import Guest, boot_guest
-from .netns import INSIDE_GW, INSIDE_HOST, OUTSIDE_GW, OUTSIDE_NAT, PRIVATE_NAT, BackgroundProcess, Namespace, Topology
+from .netns import (
+    INSIDE_GW,
+    INSIDE_HOST,
+    OUTSIDE_GW,
+    OUTSIDE_NAT,
+    PRIVATE_NAT,
+    BackgroundProcess,
+    Namespace,
+    Topology,
+)
 from .responder import HostResponder, responder_available
 
 __all__ = [

@@ -20,6 +20,7 @@ stopped by pid (TERM, bounded wait, KILL).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import signal
@@ -39,8 +40,12 @@ INSIDE_HOST = "203.0.113.2"
 DOC_PREFIXES = ("192.0.2.", "198.51.100.", "203.0.113.")
 
 
-def run(argv: list[str], timeout: float = 30.0, check: bool = True, input_: str | None = None) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False, input=input_)
+def run(
+    argv: list[str], timeout: float = 30.0, check: bool = True, input_: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        argv, capture_output=True, text=True, timeout=timeout, check=False, input=input_
+    )
     if check and proc.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} -> {proc.returncode}: {proc.stderr.strip()}")
     return proc
@@ -89,14 +94,16 @@ def stop_pid(pid: int, grace: float = 5.0) -> None:
 def delete_netns(name: str) -> None:
     """Stop every process inside the namespace (by pid), then delete it."""
     for sig_round in range(2):
-        pids = [int(p) for p in run(["ip", "netns", "pids", name], check=False).stdout.split() if p.isdigit()]
+        pids = [
+            int(p)
+            for p in run(["ip", "netns", "pids", name], check=False).stdout.split()
+            if p.isdigit()
+        ]
         if not pids:
             break
         for p in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(p, signal.SIGTERM if sig_round == 0 else signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         deadline = time.monotonic() + 5.0
         while time.monotonic() < deadline and any(pid_alive(p) for p in pids):
             time.sleep(0.1)
@@ -148,13 +155,17 @@ class Namespace:
     workdir: Path
     processes: list[BackgroundProcess] = field(default_factory=list)
 
-    def exec(self, argv: list[str], timeout: float = 30.0, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def exec(
+        self, argv: list[str], timeout: float = 30.0, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         return run(["ip", "netns", "exec", self.name, *argv], timeout=timeout, check=check)
 
-    def spawn(self, argv: list[str], log_name: str | None = None, env: dict[str, str] | None = None) -> BackgroundProcess:
+    def spawn(
+        self, argv: list[str], log_name: str | None = None, env: dict[str, str] | None = None
+    ) -> BackgroundProcess:
         """Start ``argv`` in the background inside this namespace (own session, output to a log)."""
         log = self.workdir / (log_name or f"{Path(argv[0]).name}-{len(self.processes)}.log")
-        fh = open(log, "ab")
+        fh = open(log, "ab")  # noqa: SIM115 - open for the life of the process
         full_env = dict(os.environ)
         if env:
             full_env.update(env)
@@ -199,7 +210,7 @@ class Topology:
 
     def _take_prefix(self) -> str:
         for candidate in ("pgi", "pgj", "pgk", "pgl"):
-            fh = open(self.root / f"{candidate}.lock", "w")
+            fh = open(self.root / f"{candidate}.lock", "w")  # noqa: SIM115 - held for the run
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -225,7 +236,10 @@ class Topology:
         self._sysctl(ns, "net.ipv6.conf.default.disable_ipv6", "1")
 
     def _veth(self, ns_a: str, name_a: str, ns_b: str, name_b: str) -> None:
-        tmp_a, tmp_b = f"{self.prefix}a{os.getpid() % 100000}", f"{self.prefix}b{os.getpid() % 100000}"
+        tmp_a, tmp_b = (
+            f"{self.prefix}a{os.getpid() % 100000}",
+            f"{self.prefix}b{os.getpid() % 100000}",
+        )
         run(["ip", "link", "add", tmp_a, "type", "veth", "peer", "name", tmp_b])
         run(["ip", "link", "set", tmp_a, "netns", ns_a, "name", name_a])
         run(["ip", "link", "set", tmp_b, "netns", ns_b, "name", name_b])
@@ -236,7 +250,22 @@ class Topology:
         out, gw, inside = self.outside.name, self.gateway.name, self.inside.name
         for ns in (out, gw, inside):
             self._new_ns(ns)
-        run(["ip", "-n", out, "link", "add", "br0", "type", "bridge", "stp_state", "0", "forward_delay", "0"])
+        run(
+            [
+                "ip",
+                "-n",
+                out,
+                "link",
+                "add",
+                "br0",
+                "type",
+                "bridge",
+                "stp_state",
+                "0",
+                "forward_delay",
+                "0",
+            ]
+        )
         run(["ip", "-n", out, "link", "set", "br0", "up"])
         self._sysctl(out, "net.ipv4.ip_forward", "0")
         self._veth(gw, "eth0", out, "gw0")
@@ -262,16 +291,47 @@ class Topology:
         run(["ip", "-n", self.outside.name, "link", "set", "nat0", "master", "br0", "up"])
         run(["ip", "-n", ns, "addr", "add", f"{OUTSIDE_NAT}/24", "dev", "eth0"])
         run(["ip", "-n", ns, "link", "set", "eth0", "up"])
-        run(["ip", "-n", ns, "link", "add", "br1", "type", "bridge", "stp_state", "0", "forward_delay", "0"])
+        run(
+            [
+                "ip",
+                "-n",
+                ns,
+                "link",
+                "add",
+                "br1",
+                "type",
+                "bridge",
+                "stp_state",
+                "0",
+                "forward_delay",
+                "0",
+            ]
+        )
         run(["ip", "-n", ns, "addr", "add", f"{PRIVATE_NAT}/24", "dev", "br1"])
         run(["ip", "-n", ns, "link", "set", "br1", "up"])
         self._sysctl(ns, "net.ipv4.ip_forward", "1")
-        run(["ip", "netns", "exec", ns, "iptables", "-t", "nat", "-A", "POSTROUTING", "-o", "eth0", "-j", "MASQUERADE"])
+        run(
+            [
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                "iptables",
+                "-t",
+                "nat",
+                "-A",
+                "POSTROUTING",
+                "-o",
+                "eth0",
+                "-j",
+                "MASQUERADE",
+            ]
+        )
         self.nat = Namespace(ns, OUTSIDE_NAT, self.workdir)
         return self.nat
 
     def add_tap(self, behind_nat: bool, tap: str) -> str:
-        """A tap on the outside bridge (or on the NAT router's private bridge); returns its netns."""
+        """A tap on the outside bridge (or the NAT router's private bridge); returns its netns."""
         if behind_nat:
             ns, br = self.add_nat().name, "br1"
         else:
@@ -285,7 +345,12 @@ class Topology:
             if ns is not None:
                 ns.stop_all()
         if self.created:
-            for name in (self.gateway.name, self.inside.name, self.nat.name if self.nat else "", self.outside.name):
+            for name in (
+                self.gateway.name,
+                self.inside.name,
+                self.nat.name if self.nat else "",
+                self.outside.name,
+            ):
                 if name:
                     delete_netns(name)
             self.created = False

@@ -70,11 +70,15 @@ class HostResponder:
             shutil.copy(self.pki / "ca-cert.pem", w / "x509ca")
             shutil.copy(self.pki / "server-key.pem", w / "private")
         script = f"mount -t tmpfs -o mode=755 tmpfs /run && exec {CHARON}"
-        self.process = self.namespace.spawn(["sh", "-c", script], log_name="responder-charon.stdout", env=self.env)
+        self.process = self.namespace.spawn(
+            ["sh", "-c", script], log_name="responder-charon.stdout", env=self.env
+        )
         deadline = time.monotonic() + timeout
         while not (w / "charon.vici").exists():
             if not self.process.running() or time.monotonic() > deadline:
-                raise RuntimeError(f"host charon did not start:\n{self.process.output()}\n{self.log()[-2000:]}")
+                raise RuntimeError(
+                    f"host charon did not start:\n{self.process.output()}\n{self.log()[-2000:]}"
+                )
             time.sleep(0.1)
         r = self.swanctl("--load-all", "--noprompt", "--file", str(w / "swanctl.conf"))
         if "loaded connection 'responder'" not in r.stdout:
@@ -83,7 +87,12 @@ class HostResponder:
 
     def swanctl(self, *args: str, timeout: float = 20.0) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["swanctl", *args], capture_output=True, text=True, timeout=timeout, check=False, env=self.env
+            ["swanctl", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            env=self.env,
         )
 
     def log(self) -> str:
@@ -96,10 +105,12 @@ class HostResponder:
         return re.search(r"IKE_SA responder\[\d+\] established", self.log()) is not None
 
     def quick_mode_completed(self) -> bool:
-        """Quick mode agreed on a proposal and derived the CHILD_SA keys (installation may then fail)."""
+        """Quick mode agreed on a proposal and made the CHILD_SA (installing it may then fail)."""
         log = self.log()
         return re.search(r"selected proposal: ESP:", log) is not None and (
-            "CHILD_SA l2tp{" in log or "unable to install" in log or "unable to add SAD entry" in log
+            "CHILD_SA l2tp{" in log
+            or "unable to install" in log
+            or "unable to add SAD entry" in log
         )
 
     def stop(self) -> None:
