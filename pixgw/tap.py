@@ -35,6 +35,7 @@ from pixgw.dataplane.interfaces import IDataplane
 from pixgw.gateway import Gateway
 from pixgw.ike.core import IkeResponder
 from pixgw.ike.transport import IkeUdpPorts
+from pixgw.localauth import LocalAuthenticator
 from pixgw.logrouter import PixLogRouter
 from pixgw.manhole import ManholeError, make_manhole_service
 
@@ -184,6 +185,12 @@ class GatewayService(service.Service):
         super().startService()
         if self.ports is not None:
             self.ports.listen(_global_reactor, self.interface)  # type: ignore[arg-type]
+            if self.gateway.dataplane_name == "xfrm":
+                from pixgw.dataplane.xfrm import enable_espinudp  # noqa: PLC0415
+
+                natt = self.ports.protocols[4500].transport
+                if natt is not None:
+                    enable_espinudp(natt.getHandle())
         self.gateway.start()
 
     def stopService(self) -> Any:
@@ -214,7 +221,8 @@ def makeService(options: Options) -> service.IService:
     local = outside_address(config)
     responder = IkeResponder(config, random_bytes=os.urandom)
     gateway = Gateway(
-        config,
+        authenticate=LocalAuthenticator(config),
+        config=config,
         reactor=reactor,
         log_router=router,
         dataplane=dataplane,
