@@ -190,7 +190,7 @@ class GatewayService(service.Service):
 
                 natt = self.ports.protocols[4500].transport
                 if natt is not None:
-                    enable_espinudp(natt.getHandle())
+                    enable_espinudp(natt.getHandle())  # type: ignore[attr-defined]
         self.gateway.start()
 
     def stopService(self) -> Any:
