@@ -67,6 +67,7 @@ class IkeCounters:
     proposals_refused: int = 0
     authentication_failed: int = 0
     half_open_expired: int = 0
+    fragments_received: int = 0
 
 # === ipsec / dataplane ===========================================================================
 

@@ -52,11 +52,13 @@ from pixgw.ike.events import (
     IkeSaDeleted,
     TrafficSelector,
 )
+from pixgw.ike.fragment import THRESHOLD, FragmentReassembly, fragment
 from pixgw.ike.message import (
     Attribute,
     CertPayload,
     CertReqPayload,
     DeletePayload,
+    FragmentPayload,
     HashPayload,
     Header,
     IdPayload,
@@ -151,6 +153,8 @@ class IkeResponder:
         self._events: deque[ChildSaEstablished | ChildSaDeleted | IkeSaDeleted] = deque()
         self._next_conn_id = 1
         self._next_child_id = 1
+        self._reassembly = FragmentReassembly()
+        self._next_fragment_id = 1
         self.counters = IkeCounters()
 
     # --- public API -----------------------------------------------------------------------------
@@ -193,9 +197,13 @@ class IkeResponder:
             if ex.last_sent is not None and ex.last_sent.next_at is not None:
                 times.append(ex.last_sent.next_at)
         times.extend(r.expires_at for r in self._children.values())
+        fragments = self._reassembly.next_expiry()
+        if fragments is not None:
+            times.append(fragments)
         return min(times) if times else None
 
     def handle_timer(self, now: float) -> None:
+        self._reassembly.expire(now)
         for sa in list(self._sas.values()):
             if sa.ike_sa_id not in self._sas:
                 continue
@@ -298,6 +306,14 @@ class IkeResponder:
 
     def _receive(self, data: bytes, local: Endpoint, remote: Endpoint, now: float) -> None:
         header, body = decode_header(data)
+        if header.next_payload == c.PT_FRAGMENT:
+            whole = self._fragment_received(header, body, remote, now)
+            if whole is None:
+                return
+            data = whole
+            header, body = decode_header(data)
+            if header.next_payload == c.PT_FRAGMENT:
+                raise MalformedMessage("a fragment inside a fragmented message")
         if header.exchange_type == c.EXCH_MAIN and header.responder_cookie == _ZERO_COOKIE:
             self._main_mode_1(header, body, data, local, remote, now=now)
             return
@@ -331,28 +347,50 @@ class IkeResponder:
             _isakmp_debug(f"ISAKMP (0): exchange type {header.exchange_type} not supported")
             self._count(malformed=1)
 
+    def _fragment_received(self, header: Header, body: bytes, remote: Endpoint,
+                           now: float) -> bytes | None:
+        if header.flags & c.FLAG_ENCRYPTION:
+            raise MalformedMessage("encrypted fragment")
+        payloads = decode_payloads(header.next_payload, body)
+        if len(payloads) != 1 or not isinstance(payloads[0], FragmentPayload):
+            raise MalformedMessage("a fragment message holds one FRAGMENT payload")
+        self._count(fragments_received=1)
+        whole = self._reassembly.add(header, payloads[0], remote, now)
+        if whole is not None:
+            inner, _ = decode_header(whole)
+            if inner.cookies != header.cookies:
+                raise MalformedMessage("reassembled message of other cookies")
+            _isakmp_debug(f"ISAKMP (0): reassembled {len(whole)} bytes from "
+                          f"{payloads[0].number} fragments of {remote.address}")
+        return whole
+
     def _answer_duplicate(self, last: Retransmission | None, local: Endpoint,
                           remote: Endpoint) -> None:
         self._count(retransmissions_answered=1)
         if last is not None:
             _isakmp_debug(f"ISAKMP (0): retransmitting last message to {remote.address}")
-            self._out.append((last.data, local, remote))
+            self._out.extend((d, local, remote) for d in last.fragments or (last.data,))
 
     def _retransmit(self, last: Retransmission | None, local: Endpoint, remote: Endpoint,
                     now: float) -> None:
         if last is None or last.next_at is None or last.next_at > now:
             return
-        self._out.append((last.data, local, remote))
+        self._out.extend((d, local, remote) for d in last.fragments or (last.data,))
         self._count(retransmissions_sent=1)
         last.remaining -= 1
         last.next_at = last.next_at + RETRANSMIT_INTERVAL if last.remaining > 0 else None
 
     def _send(self, data: bytes, local: Endpoint, remote: Endpoint, now: float, *,
-              retransmit: bool) -> Retransmission:
-        self._out.append((data, local, remote))
+              retransmit: bool, sa: IsakmpSa | None = None) -> Retransmission:
+        fragments: tuple[bytes, ...] = ()
+        if sa is not None and sa.peer_fragmentation and len(data) > THRESHOLD:
+            header, _ = decode_header(data)
+            fragments = tuple(fragment(data, header, self._next_fragment_id))
+            self._next_fragment_id = self._next_fragment_id % 0xFFFF + 1
+        self._out.extend((d, local, remote) for d in fragments or (data,))
         if retransmit:
-            return Retransmission(data, now + RETRANSMIT_INTERVAL, RETRANSMIT_COUNT)
-        return Retransmission(data, None, 0)
+            return Retransmission(data, now + RETRANSMIT_INTERVAL, RETRANSMIT_COUNT, fragments)
+        return Retransmission(data, None, 0, fragments)
 
     # --- main mode ------------------------------------------------------------------------------
 
@@ -417,6 +455,8 @@ class IkeResponder:
                 _isakmp_debug(f"ISAKMP (0): speaking to a {sa.peer_vendor} client")
             elif vid == c.VID_MS_INITIAL_CONTACT:
                 sa.peer_initial_contact = True
+            elif vid[:16] == c.VID_FRAGMENTATION:
+                sa.peer_fragmentation = True
             elif vid == c.VID_DPD:
                 sa.peer_dpd = True
                 _isakmp_debug("ISAKMP (0): peer supports DPD")
@@ -431,6 +471,8 @@ class IkeResponder:
             answer.append(VendorIdPayload(sa.natt.vendor_id))
         if sa.peer_dpd:
             answer.append(VendorIdPayload(c.VID_DPD))
+        if sa.peer_fragmentation:
+            answer.append(VendorIdPayload(c.VID_FRAGMENTATION))
         reply = encode_message(Header(sa.cky_i, sa.cky_r, 0, c.ISAKMP_VERSION, c.EXCH_MAIN, 0, 0),
                                answer)
         sa.last_received = data
@@ -509,7 +551,7 @@ class IkeResponder:
         reply = encode_message(Header(sa.cky_i, sa.cky_r, 0, c.ISAKMP_VERSION, c.EXCH_MAIN, 0, 0),
                                answer)
         sa.last_received = data
-        sa.last_sent = self._send(reply, local, remote, now, retransmit=True)
+        sa.last_sent = self._send(reply, local, remote, now, retransmit=True, sa=sa)
         sa.state = next_state(sa.state, MainModeInput.MESSAGE_3) or sa.state
         sa.expires_at = now + HALF_OPEN_LIFETIME
 
@@ -577,7 +619,7 @@ class IkeResponder:
                                       c.EXCH_MAIN, c.FLAG_ENCRYPTION, 0), encrypted_body=encrypted)
         sa.local, sa.remote = local, remote  # floated to 4500, or a new NAT mapping
         sa.last_received = data
-        sa.last_sent = self._send(reply, local, remote, now, retransmit=False)
+        sa.last_sent = self._send(reply, local, remote, now, retransmit=False, sa=sa)
         sa.state = next_state(sa.state, MainModeInput.MESSAGE_5) or sa.state
         sa.authenticated_at = now
         sa.last_heard = now

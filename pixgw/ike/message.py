@@ -19,7 +19,8 @@ from pixgw.ike import constants as c
 from pixgw.wire import MalformedMessage, Reader, Writer
 
 __all__ = [
-    "Attribute", "CertPayload", "CertReqPayload", "DeletePayload", "HashPayload", "Header",
+    "Attribute", "CertPayload", "CertReqPayload", "DeletePayload", "FragmentPayload",
+    "HashPayload", "Header",
     "IdPayload", "KePayload", "Message", "NatDPayload", "NatOaPayload", "NoncePayload",
     "NotifyPayload", "Payload", "Proposal", "SaPayload", "SigPayload", "Transform",
     "UnknownPayload", "VendorIdPayload", "decode_header", "decode_message", "decode_payloads",
@@ -186,6 +187,18 @@ class NatOaPayload:
 
 
 @dataclass(frozen=True)
+class FragmentPayload:
+    """IKEv1 fragment (the Cisco/Microsoft scheme, payload 132): a slice of a whole ISAKMP
+    datagram, numbered from 1, the last one flagged."""
+
+    payload_type: ClassVar[int] = c.PT_FRAGMENT
+    fragment_id: int
+    number: int
+    last: bool
+    data: bytes
+
+
+@dataclass(frozen=True)
 class UnknownPayload:
     payload_type: int
     body: bytes
@@ -195,7 +208,7 @@ class UnknownPayload:
 Payload = (
     SaPayload | KePayload | IdPayload | CertPayload | CertReqPayload | HashPayload | SigPayload
     | NoncePayload | NotifyPayload | DeletePayload | VendorIdPayload | NatDPayload | NatOaPayload
-    | UnknownPayload
+    | FragmentPayload | UnknownPayload
 )
 
 
@@ -307,6 +320,11 @@ def _decode_payload(payload_type: int, r: Reader, *, critical: bool) -> Payload:
         id_type = r.u8()
         r.read(3)
         return NatOaPayload(id_type, r.rest(), payload_type)
+    if payload_type == c.PT_FRAGMENT:
+        fragment_id = r.u16()
+        number = r.u8()
+        flags = r.u8()
+        return FragmentPayload(fragment_id, number, bool(flags & 1), r.rest())
     return UnknownPayload(payload_type, r.rest(), critical)
 
 
@@ -404,6 +422,8 @@ def encode_payload_body(p: Payload) -> bytes:
             w.write(spi)
     elif isinstance(p, NatOaPayload):
         w.u8(p.id_type).write(b"\x00\x00\x00").write(p.address)
+    elif isinstance(p, FragmentPayload):
+        w.u16(p.fragment_id).u8(p.number).u8(1 if p.last else 0).write(p.data)
     elif isinstance(p, UnknownPayload):
         w.write(p.body)
     else:

@@ -87,6 +87,7 @@ class Retransmission:
     data: bytes
     next_at: float | None
     remaining: int
+    fragments: tuple[bytes, ...] = ()  # what goes on the wire when the peer takes fragments
 
 
 @dataclass
@@ -115,6 +116,7 @@ class IsakmpSa:
     peer_vendor: str | None = None
     peer_dpd: bool = False
     peer_certreq: bool = False
+    peer_fragmentation: bool = False  # Cisco/Microsoft IKE fragmentation vendor ID
     peer_initial_contact: bool = False  # Windows: "MS Vid-Initial-Contact" vendor ID
     keepalive_next_at: float | None = None  # our NAT-T keepalives (RFC 3948 §2.3)
     peer_id: tuple[int, bytes] | None = None

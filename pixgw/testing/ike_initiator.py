@@ -21,11 +21,13 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPubl
 from pixgw.ike import constants as c
 from pixgw.ike import crypto
 from pixgw.ike.events import Endpoint
+from pixgw.ike.fragment import FragmentReassembly, fragment
 from pixgw.ike.message import (
     Attribute,
     CertPayload,
     CertReqPayload,
     DeletePayload,
+    FragmentPayload,
     HashPayload,
     Header,
     IdPayload,
@@ -108,6 +110,7 @@ class InitiatorProfile:
     commit: bool = False
     own_address: IPv4Address | None = None  # the client's private address (ID, NAT-OA)
     natt: str = "rfc"  # "rfc", "draft", "none"
+    fragment_size: int | None = None  # cut our main-mode messages into slices of this size
 
 
 @dataclass
@@ -150,6 +153,9 @@ class IkeInitiator:
     notifies: list[NotifyPayload] = field(default_factory=list)
     deletes: list[DeletePayload] = field(default_factory=list)
     peer_certreq: bool = False
+    peer_fragmentation: bool = False
+    fragments_received: int = 0
+    _reassembly: FragmentReassembly = field(default_factory=FragmentReassembly)
     _sai_b: bytes = b""
     _dh: crypto.DhPrivate | None = None
     _ni: bytes = b""
@@ -192,6 +198,13 @@ class IkeInitiator:
     def receive(self, data: bytes) -> bytes | None:
         """Process a datagram from the responder; the next message to send, if any."""
         header, body = decode_header(data)
+        if header.next_payload == c.PT_FRAGMENT:
+            (piece,) = decode_payloads(header.next_payload, body)
+            if not isinstance(piece, FragmentPayload):
+                raise ValueError("not a fragment")
+            self.fragments_received += 1
+            whole = self._reassembly.add(header, piece, self.remote, 0.0)
+            return None if whole is None else self.receive(whole)
         if header.exchange_type == c.EXCH_INFO:
             self._informational(header, body)
             return None
@@ -219,6 +232,7 @@ class IkeInitiator:
                            and o.group == t.attribute(c.P1_GROUP)
                            and o.auth == t.attribute(c.P1_AUTH))
         vids = {p.data for p in payloads if isinstance(p, VendorIdPayload)}
+        self.peer_fragmentation = c.VID_FRAGMENTATION in vids
         for v in (c.VID_NATT_RFC3947, c.VID_NATT_DRAFT_03, c.VID_NATT_DRAFT_02):
             if v in vids:
                 self.natt_vid = v
@@ -282,6 +296,15 @@ class IkeInitiator:
             self.remote = Endpoint(self.remote.address, c.NATT_PORT)
         self.state = "mm5-sent"
         return self._encrypt_phase1(c.EXCH_MAIN, out)
+
+    def fragments_of(self, datagram: bytes) -> list[bytes]:
+        """*datagram* as the profile sends it: in fragments when the responder takes them and
+        the profile has a fragment size, else whole."""
+        size = self.profile.fragment_size
+        if not size or not self.peer_fragmentation:
+            return [datagram]
+        header, _ = decode_header(datagram)
+        return fragment(datagram, header, 7, size)
 
     def _encrypt_phase1(self, exchange: int, payloads: list[Payload]) -> bytes:
         if self._cipher is None or self._keys is None:

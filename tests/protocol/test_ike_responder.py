@@ -677,7 +677,7 @@ def test_aggressive_mode_is_not_answered() -> None:
 
 def test_windows10_vector_gets_transform_1_and_rfc3947() -> None:
     """The annotated Windows 10 first message through the responder: transform 1 (AES-256/SHA1/
-    group 20) chosen, RFC 3947 NAT-T announced back, nothing else but the SA."""
+    group 20) chosen, RFC 3947 NAT-T and IKE fragmentation announced back, nothing else."""
     from pathlib import Path as FilePath
 
     from pixgw.ike.core import IkeResponder
@@ -690,8 +690,9 @@ def test_windows10_vector_gets_transform_1_and_rfc3947() -> None:
     responder.receive_datagram(data, Endpoint(GATEWAY, 500), Endpoint(CLIENT, 500), 1.0)
     ((reply, _, _),) = responder.datagrams_to_send(1.0)
     m = decode_message(reply)
-    sa, vid = m.payloads
+    sa, vid, frag = m.payloads
     assert isinstance(sa, SaPayload) and isinstance(vid, VendorIdPayload)
+    assert isinstance(frag, VendorIdPayload) and frag.data == c.VID_FRAGMENTATION
     (t,) = sa.proposals[0].transforms
     assert t.number == 1 and t.attribute(c.P1_GROUP) == 20 and t.attribute(c.P1_KEY_LENGTH) == 256
     assert vid.data == c.VID_NATT_RFC3947
@@ -764,3 +765,45 @@ def test_rsa_sig_untrusted_or_missing_certificate_refused() -> None:
         assert path.responder.counters.authentication_failed == 1
         assert any("phase 1 authentication failed" in line for line in logs)
     assert untrusting.verified == [(c.ID_IPV4_ADDR, CLIENT.packed)]
+
+
+def test_ike_fragmentation_both_ways_with_a_large_chain() -> None:
+    """rsa-sig with a chain too big for one datagram: our message 6 goes in fragments to a peer
+    that announced fragmentation, and its fragmented message 5 is put back together."""
+    from pixgw.ike.certauth import InMemoryCertificateSource
+
+    pki = test_pki()
+    big = InMemoryCertificateSource((*pki.gateway_chain, pki.ca_der, pki.ca_der),
+                                    pki.gateway_key, (pki.ca_der,))
+    config = pix_config(policies=(IsakmpPolicy(10, "rsa-sig", "aes-256", "sha", 14),))
+    profile = InitiatorProfile(
+        phase1=(Phase1Offer(c.ENC_AES, 256, c.HASH_SHA, c.AUTH_RSA_SIG, 14),),
+        chain=pki.client_chain, key=pki.client_key, fragment_size=300)
+    path = make_pair(config, profile, certificates=big)
+    main_mode(path, time.time())
+    assert path.responder.counters.fragments_received >= 3
+    assert path.initiator.fragments_received >= 2
+    quick_mode(path, time.time())
+    assert isinstance(path.responder.next_event(), ChildSaEstablished)
+
+
+def test_fragmented_message_5_retransmitted_gets_fragments_again() -> None:
+    pki = test_pki()
+    from pixgw.ike.certauth import InMemoryCertificateSource
+
+    big = InMemoryCertificateSource((*pki.gateway_chain, pki.ca_der, pki.ca_der),
+                                    pki.gateway_key, (pki.ca_der,))
+    config = pix_config(policies=(IsakmpPolicy(10, "rsa-sig", "aes-256", "sha", 14),))
+    profile = InitiatorProfile(
+        phase1=(Phase1Offer(c.ENC_AES, 256, c.HASH_SHA, c.AUTH_RSA_SIG, 14),),
+        chain=pki.client_chain, key=pki.client_key, fragment_size=300)
+    path = make_pair(config, profile, certificates=big)
+    now = time.time()
+    msg = path.initiator.main_mode_1()
+    for _ in range(2):
+        replies = [r for piece in path.initiator.fragments_of(msg) for r in path.send(piece, now)]
+        msg = [path.initiator.receive(r) for r in replies][-1]  # type: ignore[assignment]
+    pieces = path.initiator.fragments_of(msg)
+    first = [r for p in pieces for r in path.send(p, now)]
+    again = [r for p in pieces for r in path.send(p, now)]
+    assert len(first) > 1 and again == first
