@@ -177,3 +177,27 @@ def test_random_datagrams_after_phase1(data: bytes) -> None:
     cookies = path.initiator.cky_i + path.initiator.cky_r
     path.responder.receive_datagram(cookies + data[16:], *path.responder_view(), 1.5)
     path.collect(1.5)
+
+
+@FUZZ
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 40), st.booleans(),
+                          st.binary(max_size=300)), max_size=12),
+       st.booleans())
+def test_fragments_fuzzed(pieces: list[tuple[int, int, bool, bytes]], real_start: bool) -> None:
+    """Arbitrary FRAGMENT messages (ids, numbers, last flags, contents), optionally around a
+    real first message: nothing raises, memory stays bounded, a client still gets through."""
+    from pixgw.ike.fragment import fragment as cut
+    from pixgw.ike.message import FragmentPayload, Header, encode_message
+
+    path = make_pair(CONFIG, PROFILE)
+    header = Header(b"F" * 8, bytes(8), 0, 0x10, c.EXCH_MAIN, 0, 0)
+    for fid, number, last, data in pieces:
+        msg = encode_message(header, (FragmentPayload(fid, number, last, data),))
+        path.responder.receive_datagram(msg, *path.responder_view(), 1.5)
+    if real_start:
+        mm1 = path.initiator.main_mode_1()
+        for piece in cut(mm1, decode_message(mm1).header, 9, 100):
+            path.responder.receive_datagram(piece, *path.responder_view(), 1.5)
+        assert len(path.collect(1.5)) == 1  # message 2 for the reassembled message 1
+    path.collect(1.5)
+    _still_works(path)
