@@ -260,3 +260,34 @@ class IpLocalPoolStatus:
 # === aaa =========================================================================================
 
 # === pki =========================================================================================
+
+
+@dataclass(frozen=True)
+class CaCertificateStatus:
+    """One block of ``show crypto ca certificates``: our certificate, the CA's, an RA's."""
+
+    # "Certificate", "CA Certificate", "RA Signature Certificate", "RA KeyEncipher Certificate"
+    role: str
+    status: str  # "Available" | "Pending"
+    serial: str  # hex, lower case, as the PIX prints it
+    key_usage: str  # "General Purpose" | "Signature" | "Encryption"
+    subject: tuple[tuple[str, str], ...]  # (attribute label, value), most specific first
+    not_before: datetime | None = None
+    not_after: datetime | None = None
+    identity: str = ""  # the ``ca identity`` NAME
+
+
+@dataclass(frozen=True)
+class CaKeyStatus:
+    """``show ca mypubkey rsa``: our key pair (public half only)."""
+
+    name: str  # the gateway's FQDN
+    generated: datetime
+    public_key_der: bytes  # SubjectPublicKeyInfo
+    usage: str = "General Purpose Key"
+
+
+@dataclass(frozen=True)
+class PkiStatusSnapshot:
+    certificates: tuple[CaCertificateStatus, ...] = ()
+    key: CaKeyStatus | None = None

@@ -310,6 +310,6 @@ class NdesResource(resource.Resource):
         return self._answer(request, request.content.read())
 
 
-__all__ = ["NdesEmulator", "NdesResource", "ku", "make_cert", "cached_key"]
+__all__ = ["NdesEmulator", "NdesResource", "cached_key", "ku", "make_cert"]
 
 _unused = (ax509,)

@@ -5,10 +5,10 @@ wrong challenge, CA-vs-RA mode mismatch, unreachable CA."""
 from __future__ import annotations
 
 from cryptography import x509
+from treq.testing import StubTreq
 from twisted.internet import task
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
-from treq.testing import StubTreq
 
 from pixgw import syslog
 from pixgw.pki import scep

@@ -23,7 +23,9 @@ def _name(cn: str) -> x509.Name:
 
 
 CA_KEY, OTHER_KEY, LEAF_KEY = cached_key(1), cached_key(4), cached_key(5)
-CA = make_cert(_name("CA"), CA_KEY, _name("CA"), CA_KEY, 1, ca=True, key_usage=ku(sign=True, ca=True))
+CA = make_cert(
+    _name("CA"), CA_KEY, _name("CA"), CA_KEY, 1, ca=True, key_usage=ku(sign=True, ca=True)
+)
 OTHER_CA = make_cert(_name("CA"), OTHER_KEY, _name("CA"), OTHER_KEY, 2, ca=True)
 SAN = [
     x509.DNSName("client.example.com"),
