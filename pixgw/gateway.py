@@ -379,7 +379,8 @@ class Gateway:
             elif isinstance(event, ChildSaDeleted):
                 self._child_sa_gone(event)
             elif isinstance(event, IkeSaDeleted):
-                pass  # its child SAs came as ChildSaDeleted first
+                pass  # IPsec SAs outlive their phase 1 (the client rekeys it); DPD and
+                # INITIAL-CONTACT send ChildSaDeleted for them first
 
     def _child_sa_gone(self, event: ChildSaDeleted) -> None:
         if self.dataplane is not None:
