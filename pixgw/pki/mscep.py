@@ -18,9 +18,11 @@ import treq
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from treq.client import HTTPClient
 from twisted.internet import defer, task
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
+from twisted.web.client import Agent, HTTPConnectionPool
 from zope.interface import implementer
 
 from pixgw.pki import scep
@@ -48,7 +50,8 @@ def _hex(der: bytes) -> str:
 class ScepCertificateAuthority:
     """A SCEP CA at *url* (``http://HOST/certsrv/mscep/mscep.dll``) in ``ca`` or ``ra`` mode.
 
-    *http* is treq or anything with its ``get``/``post`` (``StubTreq`` in tests); *retry_period*
+    *http* is a treq ``HTTPClient`` or anything with its ``get``/``post`` (``StubTreq`` in tests;
+    default: a client without persistent connections); *retry_period*
     is in seconds (``ca configure``'s minutes x 60), *retry_count* 0 means poll forever (bounded
     here by 1000 polls)."""
 
@@ -60,7 +63,7 @@ class ScepCertificateAuthority:
         retry_period: float = 60.0,
         retry_count: int = 0,
         *,
-        http: Any = treq,
+        http: Any = None,
         clock: IReactorTime | None = None,
         random_bytes: Callable[[int], bytes] = os.urandom,
         now: Callable[[], float] | None = None,
@@ -71,11 +74,15 @@ class ScepCertificateAuthority:
         self.mode = mode
         self.retry_period = retry_period
         self.retry_count = retry_count
-        self.http = http
         if clock is None:
             from twisted.internet import reactor  # noqa: PLC0415
 
             clock = reactor
+        if http is None:
+            # one connection per operation: SCEP is rare, and nothing lingers after it
+            pool = HTTPConnectionPool(clock, persistent=False)  # type: ignore[no-untyped-call]
+            http = HTTPClient(Agent(clock, pool=pool))  # type: ignore[no-untyped-call]
+        self.http = http
         self.clock: IReactorTime = clock
         self.random_bytes = random_bytes
         self.now = now or self.clock.seconds

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from asn1crypto import algos, cms, core
+from asn1crypto import algos, cms, core, parser
 from asn1crypto import x509 as ax509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -440,6 +440,33 @@ def envelope(
     return bytes(cms.ContentInfo({"content_type": "enveloped_data", "content": enveloped}).dump())
 
 
+def _ber_octets(contents: bytes, constructed: bool, depth: int = 0) -> bytes:
+    """The bytes of an OCTET STRING, primitive or BER-constructed (chunks of OCTET STRINGs, as
+    Go's pkcs7, hence micromdm's scepserver, sends encryptedContent)."""
+    if not constructed:
+        return contents
+    if depth > 4:
+        raise ScepError("OCTET STRING nested too deeply")
+    out = bytearray()
+    pointer = 0
+    while pointer < len(contents):
+        info, pointer = parser._parse(contents, len(contents), pointer)
+        _cls, method, _tag, _header, body, _trailer = info
+        out += _ber_octets(body, method == 1, depth + 1)
+    return bytes(out)
+
+
+def _encrypted_content(eci: cms.EncryptedContentInfo) -> bytes:
+    pointer = 0
+    contents = eci.contents
+    while pointer < len(contents):
+        info, pointer = parser._parse(contents, len(contents), pointer)
+        cls, method, tag, _header, body, _trailer = info
+        if cls == 2 and tag == 0:  # [0] IMPLICIT encryptedContent
+            return _ber_octets(body, method == 1)
+    return b""
+
+
 def open_envelope(der: bytes, key: RSAPrivateKey) -> bytes:
     """Decrypt an EnvelopedData ContentInfo with our key: DES, 3DES or AES-CBC content
     encryption (micromdm's scepserver answers in single DES)."""
@@ -452,7 +479,7 @@ def open_envelope(der: bytes, key: RSAPrivateKey) -> bytes:
         alg = eci["content_encryption_algorithm"]
         cipher_name = alg.encryption_cipher
         iv = alg.encryption_iv
-        ciphertext = eci["encrypted_content"].native or b""
+        ciphertext = _encrypted_content(eci)
         wrapped_keys = [
             ri.chosen["encrypted_key"].native
             for ri in env["recipient_infos"]

@@ -1,0 +1,217 @@
+"""SCEP interop: pixgw's client (pixgw.pki.mscep, real treq over TCP on 127.0.0.1) against the
+REAL micromdm ``scepserver`` (Debian ``scep``; CA mode: no RA certificates, no PENDING), started
+by the test in a private network namespace with a socat relay on 127.0.0.1:28080 (scepserver
+binds only ``:PORT``), and against the NDES emulator served over real HTTP for RA mode with
+pending-then-granted (approved between polls), plus the errors: wrong challenge, RA-vs-CA mode
+mismatch, unreachable CA.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from twisted.internet import reactor
+from twisted.trial import unittest
+from twisted.web.server import Site
+
+from pixgw.pki import scep
+from pixgw.pki.interfaces import CaError, EnrollmentRequest
+from pixgw.pki.mscep import CONNECTION_FAILED, ScepCertificateAuthority
+from tests.interop.ndes import NdesEmulator, NdesResource, cached_key
+
+pytestmark = [pytest.mark.root, pytest.mark.interop]
+
+PORT = 28080
+URL = f"http://127.0.0.1:{PORT}/scep"
+CHALLENGE = "pixgw-scep-challenge"
+CAPASS = "pixgw-ca-pass"
+
+
+def _missing() -> str | None:
+    if os.geteuid() != 0:
+        return "needs root (network namespace)"
+    for tool in ("scepserver", "socat", "openssl", "ip"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (scripts/apt-packages.txt: scep, socat)"
+    return None
+
+
+class MicromdmScepserver:
+    """scepserver in netns ``pixgw-scep-<pid>`` with only ``lo``, relayed to 127.0.0.1:PORT."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="pixgw-scep-"))
+        self.netns = f"pixgw-scep-{os.getpid()}"
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> None:
+        depot = self.dir / "depot"
+        depot.mkdir()
+        subprocess.run(
+            ["openssl", "genrsa", "-traditional", "-aes256", "-passout", f"pass:{CAPASS}",
+             "-out", str(depot / "ca.key"), "2048"], check=True, capture_output=True,
+        )
+        subprocess.run(
+            ["openssl", "req", "-x509", "-new", "-key", str(depot / "ca.key"), "-passin",
+             f"pass:{CAPASS}", "-sha256", "-days", "30", "-subj", "/C=XX/O=pixgw SCEP CA",
+             "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign,cRLSign",
+             "-out", str(depot / "ca.pem")], check=True, capture_output=True,
+        )
+        subprocess.run(["ip", "netns", "add", self.netns], check=True)
+        subprocess.run(["ip", "-n", self.netns, "link", "set", "lo", "up"], check=True)
+        log = (self.dir / "scepserver.log").open("wb")
+        self.procs.append(subprocess.Popen(
+            ["ip", "netns", "exec", self.netns, "scepserver", "-depot", str(depot), "-capass",
+             CAPASS, "-port", "8080", "-challenge", CHALLENGE, "-allowrenew", "0",
+             "-crtvalid", "30", "-debug"], stdout=log, stderr=subprocess.STDOUT,
+        ))
+        self.procs.append(subprocess.Popen(
+            ["socat", f"TCP-LISTEN:{PORT},bind=127.0.0.1,reuseaddr,fork",
+             f"EXEC:ip netns exec {self.netns} socat STDIO TCP\\:127.0.0.1\\:8080"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # bounded wait for the server behind the relay
+            out = subprocess.run(
+                ["ip", "netns", "exec", self.netns, "bash", "-c",
+                 "exec 3<>/dev/tcp/127.0.0.1/8080 && echo up"],
+                capture_output=True, check=False,
+            )
+            if b"up" in out.stdout and _port_open(PORT):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("scepserver did not come up: " + self.log())
+
+    def log(self) -> str:
+        try:
+            return (self.dir / "scepserver.log").read_text()[-2000:]
+        except OSError:
+            return ""
+
+    @property
+    def ca_cert(self) -> x509.Certificate:
+        return x509.load_pem_x509_certificate((self.dir / "depot" / "ca.pem").read_bytes())
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        subprocess.run(["ip", "netns", "del", self.netns], check=False, capture_output=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _request(challenge: str, cn: str = "pixgw-gw.example.com") -> EnrollmentRequest:
+    key = cached_key(20)
+    csr = scep.build_csr(key, cn, challenge)
+    return EnrollmentRequest(key, csr, x509.load_der_x509_csr(csr).subject)
+
+
+class ScepserverTests(unittest.TestCase):
+    server: MicromdmScepserver
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        why = _missing()
+        if why:
+            raise unittest.SkipTest(why)
+        cls.server = MicromdmScepserver()
+        try:
+            cls.server.start()
+        except Exception:
+            cls.server.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.server.stop()
+
+    def _ca(self, mode: str = "ca") -> ScepCertificateAuthority:
+        return ScepCertificateAuthority("micromdm", URL, mode, 1.0, 3, timeout=10)
+
+    async def test_get_ca_cert_and_fingerprint(self) -> None:
+        cas = await self._ca().get_ca_certificates()
+        assert cas.ca == self.server.ca_cert and not cas.ra_mode
+        assert scep.ca_fingerprint(cas.ca) == scep.ca_fingerprint(self.server.ca_cert)
+
+    async def test_enroll_granted_des_answer(self) -> None:
+        ca = self._ca()
+        await ca.get_ca_caps()
+        assert ca.caps is not None and ca.caps.post
+        certs = await ca.enroll(_request(CHALLENGE))
+        cert = certs[0]
+        cert.verify_directly_issued_by(self.server.ca_cert)
+        pub = cached_key(20).public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        assert cert.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        ) == pub
+
+    async def test_wrong_challenge_refused(self) -> None:
+        with pytest.raises(CaError) as info:
+            await self._ca().enroll(_request("wrong-challenge", "wrong.example.com"))
+        assert info.value.lines == (
+            "%Error: the CA refused the certificate request: badRequest",
+        )
+
+    async def test_ra_mode_against_a_ca_mode_server(self) -> None:
+        with pytest.raises(CaError) as info:
+            await self._ca("ra").get_ca_certificates()
+        assert "failed to process RA certiifcate" in info.value.lines[-1]
+
+
+class NdesOverHttpTests(unittest.TestCase):
+    def setUp(self) -> None:
+        self.ndes = NdesEmulator(pending=True)
+        self.port = reactor.listenTCP(0, Site(NdesResource(self.ndes)), interface="127.0.0.1")
+        self.url = f"http://127.0.0.1:{self.port.getHost().port}/certsrv/mscep/mscep.dll"
+
+    def tearDown(self) -> object:
+        return self.port.stopListening()
+
+    async def test_pending_then_granted_over_http(self) -> None:
+        ca = ScepCertificateAuthority("sjvpn", self.url, "ra", 0.2, 20, timeout=10)
+        reactor.callLater(0.5, self.ndes.approve_all)
+        certs = await ca.enroll(_request(self.ndes.challenge))
+        assert certs[0] == self.ndes.issued[0]
+        assert 1 <= self.ndes.operations.count("GetCertInitial") <= 6
+
+    async def test_ca_mode_against_ra_server(self) -> None:
+        ca = ScepCertificateAuthority("sjvpn", self.url, "ca", 0.2, 2, timeout=10)
+        with pytest.raises(CaError) as info:
+            await ca.get_ca_certificates()
+        assert info.value.lines[-1] == (
+            "CRYPTO_PKI: status = 65535: failed to process RA certiifcate"
+        )
+
+    async def test_unreachable_ca(self) -> None:
+        with socket.socket() as s:  # a port nobody listens on
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        ca = ScepCertificateAuthority(
+            "sjvpn", f"http://127.0.0.1:{port}/certsrv/mscep/mscep.dll", "ra", 0.2, 2, timeout=5
+        )
+        with pytest.raises(CaError) as info:
+            await ca.get_ca_certificates()
+        assert info.value.lines == (CONNECTION_FAILED,)
+        assert CONNECTION_FAILED == "%Error in connection to Certificate Authority: status = FAIL"
