@@ -8,6 +8,7 @@ The gateway runs inside a network namespace the test creates, so the ports it bi
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -83,6 +84,21 @@ def pixgw(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(BIN / "pixgw"), *args], capture_output=True, text=True, timeout=60, check=False
     )
+
+
+def read_until(process: subprocess.Popen[bytes], marker: bytes, seconds: float) -> bytes:
+    """Read *process*'s stdout until *marker* shows up (bounded in time)."""
+    assert process.stdout is not None
+    seen = b""
+    deadline = time.monotonic() + seconds
+    while marker not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([process.stdout], [], [], 0.5)
+        if ready:
+            chunk = os.read(process.stdout.fileno(), 4096)
+            if not chunk:
+                break
+            seen += chunk
+    return seen
 
 
 def stop(process: subprocess.Popen[bytes]) -> int:
@@ -166,3 +182,67 @@ def test_exec_without_gateway_is_a_clear_error(tmp_path: Path) -> None:
     result = pixgw("exec", "--control", str(tmp_path / "nothing-here"), "show version")
     assert result.returncode == 1
     assert "cannot reach the gateway" in result.stderr
+
+
+def test_manhole_over_ssh_on_loopback(netns: str, tmp_path: Path) -> None:
+    key = tmp_path / "admin_key"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-N", "", "-C", "admin", "-f", str(key)],
+        check=True, timeout=60,
+    )
+    control = str(tmp_path / "control")
+    log = open(tmp_path / "twistd.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        [
+            "ip", "netns", "exec", netns, str(BIN / "twistd"), "-n", "--pidfile=", "pixgw",
+            "--config", str(SAMPLE), "--control", f"unix:{control}",
+            "--state-dir", str(tmp_path / "state"), "--dataplane", "memory",
+            "--manhole", "tcp:2222:interface=127.0.0.1",
+            "--manhole-keys", f"{key}.pub",
+        ],
+        stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
+    )
+    try:
+        wait_for_socket(control, process)
+        ssh = subprocess.Popen(
+            [
+                "ip", "netns", "exec", netns, "ssh", "-tt", "-i", str(key), "-p", "2222",
+                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                "-o", "BatchMode=yes", "admin@127.0.0.1",
+            ],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )
+        hostname = parse(SAMPLE.read_text()).config.hostname
+        try:
+            out = read_until(ssh, b"[H>>> ", 30)  # the manhole's prompt after its screen reset
+            assert ssh.stdin is not None
+            ssh.stdin.write(b"print('hostname=' + gateway.config.hostname)\r")
+            ssh.stdin.flush()
+            out += read_until(ssh, f"hostname={hostname}".encode(), 30)
+            ssh.stdin.write(b"\x04")  # ^D ends the session
+            ssh.stdin.flush()
+            assert ssh.wait(timeout=30) is not None
+        finally:
+            if ssh.poll() is None:
+                ssh.kill()
+                ssh.wait(timeout=10)
+        assert f"hostname={hostname}".encode() in out, out
+        # the host key was made on first start, readable by root only
+        host_key = tmp_path / "state" / "manhole_host_key"
+        assert host_key.exists() and (host_key.stat().st_mode & 0o777) == 0o600
+    finally:
+        stop(process)
+        log.close()
+
+
+def test_manhole_refuses_a_non_loopback_endpoint(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            str(BIN / "twistd"), "-n", "--pidfile=", "pixgw", "--config", str(SAMPLE),
+            "--control", f"unix:{tmp_path / 'control'}", "--dataplane", "memory",
+            "--manhole", "tcp:2222:interface=0.0.0.0", "--manhole-passwords", "/dev/null",
+        ],
+        capture_output=True, text=True, timeout=60, check=False, cwd=REPO,
+    )
+    assert result.returncode != 0
+    assert "not a loopback address" in result.stdout + result.stderr
