@@ -8,7 +8,7 @@ Each area keeps its snapshots in its own section below.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime  # noqa: F401
+from datetime import datetime
 from ipaddress import IPv4Address
 
 # === system ======================================================================================
