@@ -172,6 +172,14 @@ class PingResult:
         return self.received > 0 and self.received == self.sent
 
 
+def seconds(lifetime: str) -> int:
+    """strongSwan time syntax ("90s", "3m", "1h", "1d", or bare seconds) to seconds."""
+    m = re.fullmatch(r"(\d+)([smhd]?)", lifetime.strip())
+    if m is None:
+        raise ValueError(f"bad lifetime {lifetime!r}")
+    return int(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+
+
 def render(relpath: str, values: dict[str, str]) -> bytes:
     return string.Template((TEMPLATES / relpath).read_text()).substitute(values).encode()
 
@@ -305,9 +313,11 @@ class L2tpClient:
             "right_auth": right,
             "ike": ike,
             "esp": esp,
-            "ike_lifetime": ike_life,
-            "esp_lifetime": esp_life,
-            "esp_rekey": "0",
+            "ike_lifetime": f"{seconds(ike_life)}s",
+            "esp_lifetime": f"{seconds(esp_life)}s",
+            # the client rekeys (like Windows): quick mode again at 90 % of the ESP lifetime
+            "esp_rekey": f"{seconds(esp_life) * 9 // 10}s",
+            "margin": f"{max(1, min(seconds(ike_life), seconds(esp_life)) // 10)}s",
             "swanctl_auth": "pubkey" if s.auth == "cert" else "psk",
             "swanctl_local_certs": "            certs = client-cert.pem"
             if s.auth == "cert"
