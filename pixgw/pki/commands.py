@@ -15,6 +15,7 @@ import datetime as dt
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -25,7 +26,7 @@ from twisted.internet.defer import Deferred, inlineCallbacks
 
 from pixgw.config.model import Ca, CaConfigure, CaIdentity
 from pixgw.pki import scep
-from pixgw.pki.ike import PkiCertificateSource
+from pixgw.pki.ike import NO_CRL, PkiCertificateSource
 from pixgw.pki.interfaces import CaError, EnrollmentRequest, ICertificateAuthority
 from pixgw.pki.store import DEFAULT_STORE, CaStore
 from pixgw.status import CaCertificateStatus, CaKeyStatus, PkiStatusSnapshot
@@ -33,7 +34,6 @@ from pixgw.syslog import debug, pix_log
 
 __all__ = ["AuthorityFactory", "CaExec", "IdentityState", "certificate_status"]
 
-NO_CRL = "Certificate, private key or CRL was not found while selecting CRL"
 AuthorityFactory = Callable[[CaIdentity, CaConfigure | None], ICertificateAuthority]
 _LABELS = {
     NameOID.COMMON_NAME: "CN",
@@ -304,6 +304,22 @@ class CaExec:
         if not self.source.add_crl(crl):
             return ["%Error: the CRL is not signed by the CA"]
         return []
+
+    @inlineCallbacks
+    def refresh_crls(self, http: Any = None):  # type: ignore[no-untyped-def]
+        """Fetch the CRLs of the CDPs that peers' certificates named and the cache lacked
+        (:attr:`PkiCertificateSource.missing_crl_urls`); fires with how many were added."""
+        from pixgw.pki.mscep import default_http, fetch_crl  # noqa: PLC0415 (the shell)
+
+        client = http if http is not None else default_http()
+        added = 0
+        urls = sorted(self.source.missing_crl_urls)[:16]
+        self.source.missing_crl_urls.clear()
+        for url in urls:
+            der = yield fetch_crl(url, client)
+            if der is not None and self.source.add_crl(der):
+                added += 1
+        return added
 
     def save_all(self) -> list[str]:
         """``ca save all``: key and certificates to the store, atomically."""

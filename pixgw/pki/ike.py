@@ -24,10 +24,12 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPubl
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from pixgw.ike.certauth import PeerCertificateVerdict, PeerIdentity
+from pixgw.syslog import debug
 
 __all__ = ["REVOCATION_UNKNOWN", "PkiCertificateSource", "identity_matches"]
 
 REVOCATION_UNKNOWN = "cert revocation status unknown"
+NO_CRL = "Certificate, private key or CRL was not found while selecting CRL"
 ID_IPV4_ADDR = 1
 ID_FQDN = 2
 ID_USER_FQDN = 3
@@ -210,9 +212,13 @@ class PkiCertificateSource:
                 self.missing_crl_urls.update(_cdp_urls(cert))
                 continue
             if crl.get_revoked_certificate_by_serial_number(cert.serial_number) is not None:
+                debug("crypto ca", f"CRYPTO_PKI: cert revoked, serial {cert.serial_number:x}")
                 return PeerCertificateVerdict(False, reason="certificate revoked")
         if unknown:
+            debug("crypto ca", f"CRYPTO_PKI: WARNING: {NO_CRL}")
             if self.crl_optional:
+                debug("crypto ca", "CRYPTO_PKI: status = 0: crl check ignored")
+                debug("crypto ca", f"CRYPTO_PKI: {REVOCATION_UNKNOWN}.")
                 return PeerCertificateVerdict(True, warning=REVOCATION_UNKNOWN)
             return PeerCertificateVerdict(
                 False, reason=f"{REVOCATION_UNKNOWN} (no CRL, crloptional not configured)"

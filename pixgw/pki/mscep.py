@@ -29,7 +29,12 @@ from pixgw.pki import scep
 from pixgw.pki.interfaces import CaError, EnrollmentRequest, ICertificateAuthority
 from pixgw.syslog import debug
 
-__all__ = ["FileCertificateAuthority", "ScepCertificateAuthority", "load_certificates"]
+__all__ = [
+    "FileCertificateAuthority",
+    "ScepCertificateAuthority",
+    "fetch_crl",
+    "load_certificates",
+]
 
 CATEGORY = "crypto ca"
 CONNECTION_FAILED = "%Error in connection to Certificate Authority: status = FAIL"
@@ -44,6 +49,17 @@ _ATTR_NAMES = {
 
 def _hex(der: bytes) -> str:
     return " ".join(f"{b:02x}" for b in der)
+
+
+def default_http(clock: Any = None) -> HTTPClient:
+    """A treq client with one connection per operation: SCEP and CRL fetches are rare, and
+    nothing lingers after them."""
+    if clock is None:
+        from twisted.internet import reactor  # noqa: PLC0415
+
+        clock = reactor
+    pool = HTTPConnectionPool(clock, persistent=False)  # type: ignore[no-untyped-call]
+    return HTTPClient(Agent(clock, pool=pool))  # type: ignore[no-untyped-call]
 
 
 @implementer(ICertificateAuthority)
@@ -78,11 +94,7 @@ class ScepCertificateAuthority:
             from twisted.internet import reactor  # noqa: PLC0415
 
             clock = reactor
-        if http is None:
-            # one connection per operation: SCEP is rare, and nothing lingers after it
-            pool = HTTPConnectionPool(clock, persistent=False)  # type: ignore[no-untyped-call]
-            http = HTTPClient(Agent(clock, pool=pool))  # type: ignore[no-untyped-call]
-        self.http = http
+        self.http: Any = http if http is not None else default_http(clock)
         self.clock: IReactorTime = clock
         self.random_bytes = random_bytes
         self.now = now or self.clock.seconds
@@ -267,6 +279,26 @@ class ScepCertificateAuthority:
         if rep.status is not scep.PkiStatus.SUCCESS:
             return None
         return rep.crl
+
+
+@defer.inlineCallbacks
+def fetch_crl(url: str, http: Any, timeout: float = 20.0) -> Any:
+    """A CRL from a CDP ``http://`` URL (RFC 5280 §4.2.1.13), DER or PEM; None on any failure
+    (the caller then treats revocation as unknown). At most 1 MiB."""
+    if not url.startswith("http://"):
+        return None
+    try:
+        resp = yield http.get(url, timeout=timeout)
+        if resp.code != 200:
+            return None
+        body = yield treq.content(resp)
+    except Exception:
+        debug(CATEGORY, f"CRYPTO_PKI: CRL fetch from {url} failed")
+        return None
+    if len(body) > 1024 * 1024:
+        return None
+    debug(CATEGORY, f"CRYPTO_PKI: received CRL of {len(body)} bytes from {url}")
+    return body
 
 
 def load_certificates(path: str | os.PathLike[str]) -> tuple[x509.Certificate, ...]:

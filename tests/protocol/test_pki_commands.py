@@ -161,3 +161,32 @@ def test_mypubkey_render(tmp_path) -> None:
     )
     assert bytes.fromhex("".join(lines[4:]).replace(" ", "")) == spki
     assert all(len(line.split()) <= 8 for line in lines[4:])
+
+
+def test_cdp_crl_fetched_after_a_miss(tmp_path) -> None:
+    """A peer certificate names a CDP; with no CRL cached the verdict is 'unknown' and the URL
+    is noted; refresh_crls fetches it (StubTreq) and the revoked peer is then refused."""
+    from twisted.web.resource import Resource
+    from twisted.web.static import Data
+
+    from tests.interop.ndes import make_cert
+
+    ndes = NdesEmulator()
+    pki = _exec(tmp_path, ndes, task.Clock(), crl_optional=True)
+    _result(pki.authenticate("sjvpn"))
+    peer = make_cert(
+        ndes.ra_sig_cert.subject, cached_key(11), ndes.ca_cert.subject, ndes.ca_key, 4242,
+        cdp="http://198.51.100.7/ca.crl",
+    )
+    der = peer.public_bytes(serialization.Encoding.DER)
+    who = PeerIdentity(9, peer.subject.public_bytes())
+    now = dt.datetime.now(dt.UTC)
+    v = pki.source.verify_peer([der], who, now)
+    assert v.accepted and v.warning == "cert revocation status unknown"
+    assert pki.source.missing_crl_urls == {"http://198.51.100.7/ca.crl"}
+    ndes.revoked.add(4242)
+    root = Resource()
+    root.putChild(b"ca.crl", Data(ndes.crl(), "application/pkix-crl"))
+    assert _result(pki.refresh_crls(StubTreq(root))) == 1
+    v = pki.source.verify_peer([der], who, now)
+    assert not v.accepted and v.reason == "certificate revoked"
