@@ -215,3 +215,47 @@ class NdesOverHttpTests(unittest.TestCase):
             await ca.get_ca_certificates()
         assert info.value.lines == (CONNECTION_FAILED,)
         assert CONNECTION_FAILED == "%Error in connection to Certificate Authority: status = FAIL"
+
+
+class NdesEmulatorWithRealClientTests(unittest.TestCase):
+    """The emulator itself checked by a real SCEP client: micromdm ``scepclient`` (Debian
+    ``scep``) reads its CA + RA GetCACert answer, envelopes to the RA encryption certificate and
+    accepts the RA-signed CertRep."""
+
+    def setUp(self) -> None:
+        if shutil.which("scepclient") is None:
+            raise unittest.SkipTest("scepclient is not installed (apt package scep)")
+        self.ndes = NdesEmulator(challenge="emulator-challenge")
+        self.port = reactor.listenTCP(0, Site(NdesResource(self.ndes)), interface="127.0.0.1")
+        self.url = f"http://127.0.0.1:{self.port.getHost().port}/certsrv/mscep/mscep.dll"
+        self.dir = Path(tempfile.mkdtemp(prefix="pixgw-scepclient-"))
+
+    def tearDown(self) -> object:
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return self.port.stopListening()
+
+    async def _scepclient(self, name: str, challenge: str) -> tuple[bytes, int]:
+        from twisted.internet.utils import getProcessOutputAndValue
+
+        work = self.dir / name  # scepclient re-sends ./csr.pem: one directory per request
+        work.mkdir()
+        out, err, code = await getProcessOutputAndValue(
+            shutil.which("scepclient") or "scepclient",
+            ["-server-url", self.url, "-private-key", "key.pem", "-certificate", "cert.pem",
+             "-cn", f"{name}.example.com", "-challenge", challenge, "-keySize", "2048"],
+            path=str(work), env={"PATH": os.environ.get("PATH", "/usr/bin")},
+        )
+        return out + err, code
+
+    async def test_scepclient_enrolls_in_ra_mode(self) -> None:
+        output, code = await self._scepclient("good", "emulator-challenge")
+        assert code == 0, output
+        cert = x509.load_pem_x509_certificate((self.dir / "good" / "cert.pem").read_bytes())
+        cert.verify_directly_issued_by(self.ndes.ca_cert)
+        assert cert == self.ndes.issued[0]
+        assert "PKCSReq" in self.ndes.operations and "GetCACert" in self.ndes.operations
+
+    async def test_scepclient_wrong_challenge_fails_with_bad_request(self) -> None:
+        output, code = await self._scepclient("bad", "nope")
+        assert code != 0 and not self.ndes.issued
+        assert b"badRequest" in output or b"FAILURE" in output.upper(), output
