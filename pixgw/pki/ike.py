@@ -18,12 +18,13 @@ from ipaddress import IPv4Address
 
 from asn1crypto import x509 as ax509
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from pixgw.ike.certauth import PeerCertificateVerdict, PeerIdentity
+from pixgw.pki.scep import ScepError, load_certificate
 from pixgw.syslog import debug
 
 __all__ = ["REVOCATION_UNKNOWN", "PkiCertificateSource", "identity_matches"]
@@ -52,7 +53,7 @@ def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
         return False
     try:
         cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature):
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
         return False
     return True
 
@@ -160,8 +161,8 @@ class PkiCertificateSource:
         if not self.trusted:
             return PeerCertificateVerdict(False, reason="no CA certificate (ca authenticate)")
         try:
-            certs = [x509.load_der_x509_certificate(der) for der in chain[:MAX_CHAIN]]
-        except ValueError:
+            certs = [load_certificate(der) for der in chain[:MAX_CHAIN]]
+        except ScepError:
             return PeerCertificateVerdict(False, reason="certificate not decodable")
         if now.tzinfo is None:
             now = now.replace(tzinfo=dt.UTC)

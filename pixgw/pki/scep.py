@@ -22,7 +22,7 @@ from enum import Enum
 from asn1crypto import algos, cms, core, parser
 from asn1crypto import x509 as ax509
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives import hashes, padding, serialization
 from cryptography.hazmat.primitives.asymmetric import padding as apadding
@@ -215,8 +215,8 @@ def parse_ca_certificates(content_type: str, body: bytes) -> CaCertificates:
         certs = parse_certs_only(body)
     else:
         try:
-            certs = (x509.load_der_x509_certificate(body),)
-        except ValueError:
+            certs = (load_certificate(body),)
+        except ScepError:
             try:
                 certs = parse_certs_only(body)
             except ScepError:
@@ -253,6 +253,19 @@ def parse_ca_certificates(content_type: str, body: bytes) -> CaCertificates:
     return CaCertificates(ca, ra_sig, ra_enc, tuple(others))
 
 
+def load_certificate(der: bytes) -> x509.Certificate:
+    """A DER certificate from the wire, every field we use parsed now (cryptography parses
+    lazily: a bad issuer would otherwise raise later, far from here). Raises ScepError."""
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        _ = (cert.subject, cert.issuer, cert.serial_number, cert.public_key())
+        _ = (cert.not_valid_before_utc, cert.not_valid_after_utc, list(cert.extensions))
+        _ = (cert.subject.public_bytes(), cert.issuer.public_bytes())
+    except Exception as exc:  # InvalidVersion, UnsupportedAlgorithm, ValueError, ...
+        raise ScepError(f"bad certificate ({exc})") from None
+    return cert
+
+
 def _load_content_info(der: bytes) -> cms.ContentInfo:
     if len(der) > MAX_MESSAGE:
         raise ScepError("message too long")
@@ -276,7 +289,7 @@ def parse_certs_only(der: bytes) -> tuple[x509.Certificate, ...]:
         for choice in choices or ():
             if choice.name != "certificate":
                 continue
-            out.append(x509.load_der_x509_certificate(choice.chosen.dump()))
+            out.append(load_certificate(choice.chosen.dump()))
     except (ValueError, TypeError, KeyError) as exc:
         raise ScepError(f"bad certificate in SignedData ({exc})") from None
     if not out:
@@ -704,7 +717,7 @@ def read_signed_message(
         sid_issuer_der = sid["issuer"].dump()
         sid_serial = int(sid["serial_number"].native)
         carried = [
-            x509.load_der_x509_certificate(c.chosen.dump())
+            load_certificate(c.chosen.dump())
             for c in (signed["certificates"] or ())
             if c.name == "certificate"
         ]
@@ -786,7 +799,7 @@ def read_signed_message(
 def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     try:
         cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature):
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
         return False
     return True
 
