@@ -141,6 +141,8 @@ class CaExec:
                 self.key_generated = self.store.key_path.stat().st_mtime
             except OSError:
                 self.key_generated = self.now()
+        if self.key is None and self.config.rsa_key_modulus:
+            self.generate_rsa_key(self.config.rsa_key_modulus)  # kept on the next ca save all
         for ident in self.config.identities:
             state = IdentityState()
 

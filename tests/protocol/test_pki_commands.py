@@ -190,3 +190,18 @@ def test_cdp_crl_fetched_after_a_miss(tmp_path) -> None:
     assert _result(pki.refresh_crls(StubTreq(root))) == 1
     v = pki.source.verify_peer([der], who, now)
     assert not v.accepted and v.reason == "certificate revoked"
+
+
+def test_load_generates_the_configured_key_once(tmp_path) -> None:
+    import dataclasses
+
+    pki = _exec(tmp_path, NdesEmulator(), task.Clock())
+    pki.config = dataclasses.replace(pki.config, rsa_key_modulus=1024)
+    pki.load()
+    assert pki.key is not None
+    pki.save_all()
+    again = _exec(tmp_path, NdesEmulator(), task.Clock())
+    again.generate_key = lambda bits: (_ for _ in ()).throw(AssertionError("regenerated"))
+    again.config = dataclasses.replace(again.config, rsa_key_modulus=1024)
+    again.load()
+    assert again.key is not None

@@ -155,3 +155,29 @@ def test_get_crl_lists_revoked() -> None:
     assert isinstance(crl_der, bytes)
     crl = x509.load_der_x509_crl(crl_der)
     assert crl.get_revoked_certificate_by_serial_number(certs[0].serial_number) is not None
+
+
+class _RecordingResource(NdesResource):
+    def __init__(self, ndes: NdesEmulator) -> None:
+        super().__init__(ndes)
+        self.methods: list[bytes] = []
+
+    def render(self, request):  # type: ignore[no-untyped-def]
+        if (request.args or {}).get(b"operation") == [b"PKIOperation"]:
+            self.methods.append(request.method)
+        return super().render(request)
+
+
+def test_get_or_post_per_caps_and_old_ciphers() -> None:
+    for caps, method, cipher_oid in (
+        (b"POSTPKIOperation\nSHA-256\nAES\n", b"POST", "aes128_cbc"),
+        (b"SHA-1\nDES3\n", b"GET", "tripledes_3key"),
+        (b"", b"GET", "des"),  # an old CA without capabilities: GET, SHA-1, single DES
+    ):
+        ndes = NdesEmulator(caps=caps, answer_cipher="des")
+        res = _RecordingResource(ndes)
+        ca = ScepCertificateAuthority("sjvpn", URL, "ra", 60.0, 1, http=StubTreq(res))
+        certs = _result(ca.enroll(_request(ndes.challenge)))
+        assert isinstance(certs, tuple), (caps, certs)
+        assert res.methods == [method], caps
+        assert ca.caps is not None and scep._CIPHERS[ca.caps.cipher][0] == cipher_oid
