@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from pixgw.ike.certauth import PeerCertificateVerdict, PeerIdentity
+from pixgw.ike.certauth import IkeCertificateSource, PeerCertificateVerdict, PeerIdentity
 from pixgw.pki.scep import ScepError, load_certificate
 from pixgw.syslog import debug
 
@@ -243,3 +243,8 @@ def _cdp_urls(cert: x509.Certificate) -> list[str]:
                 ):
                     urls.append(name.value)
     return urls
+
+
+def _conforms(source: PkiCertificateSource) -> IkeCertificateSource:
+    """mypy checks here that PkiCertificateSource is an IkeCertificateSource."""
+    return source

@@ -30,6 +30,7 @@ from pixgw.pki.interfaces import CaError, EnrollmentRequest, ICertificateAuthori
 from pixgw.syslog import debug
 
 __all__ = [
+    "PLUGINS",
     "FileCertificateAuthority",
     "ScepCertificateAuthority",
     "fetch_crl",
@@ -367,3 +368,7 @@ class FileCertificateAuthority:
         except (OSError, ValueError):
             return defer.succeed(None)
         return defer.succeed(data)
+
+
+#: The CA plugins by name: ``scep`` (SCEP/MSCEP over HTTP) and ``file`` (PEM/DER files).
+PLUGINS: dict[str, type] = {"scep": ScepCertificateAuthority, "file": FileCertificateAuthority}

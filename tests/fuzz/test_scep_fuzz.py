@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 
+from cryptography import x509
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +17,7 @@ NDES = NdesEmulator(challenge="c")
 CAS = scep.parse_ca_certificates(*NDES.get_ca_cert())
 _KEY = cached_key(10)
 _CSR = scep.build_csr(_KEY, "fuzz.example.com", "c")
-_SIGNER = scep.build_self_signed(_KEY, scep.x509.load_der_x509_csr(_CSR).subject, 3, 1.7e9)
+_SIGNER = scep.build_self_signed(_KEY, x509.load_der_x509_csr(_CSR).subject, 3, 1.7e9)
 REQ = scep.build_pkcs_req(_CSR, _KEY, _SIGNER, CAS, scep.parse_ca_caps(NDES.caps), os.urandom)
 ANSWER = NDES.pki_operation(REQ.message)
 GETCACERT = NDES.get_ca_cert()[1]

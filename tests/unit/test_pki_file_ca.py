@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from twisted.python.failure import Failure
 from zope.interface.verify import verifyObject
@@ -24,7 +25,7 @@ def _files(tmp_path: Path) -> tuple[NdesEmulator, FileCertificateAuthority]:
         b"".join(c.public_bytes(PEM) for c in (ndes.ca_cert, ndes.ra_sig_cert, ndes.ra_enc_cert))
     )
     mine = make_cert(
-        scep.x509.Name.from_rfc4514_string("CN=gw.example.com"), cached_key(10),
+        x509.Name.from_rfc4514_string("CN=gw.example.com"), cached_key(10),
         ndes.ca_cert.subject, ndes.ca_key, 77,
     )
     (tmp_path / "me.der").write_bytes(mine.public_bytes(DER))
@@ -41,14 +42,14 @@ def test_interface_and_files(tmp_path: Path) -> None:
     assert isinstance(cas, scep.CaCertificates)
     assert cas.ca == ndes.ca_cert and cas.ra_signature == ndes.ra_sig_cert
     key = cached_key(10)
-    certs = _result(ca.enroll(EnrollmentRequest(key, b"", scep.x509.Name([]))))
+    certs = _result(ca.enroll(EnrollmentRequest(key, b"", x509.Name([]))))
     assert isinstance(certs, tuple) and certs[0].serial_number == 77
     assert _result(ca.get_crl(cas, None)) == (tmp_path / "crl.der").read_bytes()
 
 
 def test_errors(tmp_path: Path) -> None:
     _ndes, ca = _files(tmp_path)
-    other = _result(ca.enroll(EnrollmentRequest(cached_key(11), b"", scep.x509.Name([]))))
+    other = _result(ca.enroll(EnrollmentRequest(cached_key(11), b"", x509.Name([]))))
     assert isinstance(other, Failure) and other.check(CaError)
     missing = FileCertificateAuthority("x", str(tmp_path / "nope.pem"))
     out = _result(missing.get_ca_certificates())
