@@ -275,7 +275,9 @@ class CaExec:
         say(f"Fingerprint: {scep.request_fingerprint(csr)}")
         state.pending = True
         try:
-            certs = yield self._authority(name).enroll(EnrollmentRequest(self.key, csr, subject))
+            certs = yield self._authority(name).enroll(
+                EnrollmentRequest(self.key, csr, subject, state.cas)
+            )
         except CaError as exc:
             state.pending = False
             for line in exc.lines:

@@ -34,6 +34,9 @@ class EnrollmentRequest:
     key: RSAPrivateKey
     csr_der: bytes
     subject: x509.Name
+    # the CA (and RA) certificates ``ca authenticate`` accepted; the plugin uses these rather
+    # than whatever GetCACert answers now (None: fetch them)
+    cas: CaCertificates | None = None
 
 
 class ICertificateAuthority(Interface):

@@ -217,7 +217,7 @@ class ScepCertificateAuthority:
     def enroll(self, request: EnrollmentRequest) -> Any:
         if self.caps is None:
             yield self.get_ca_caps()
-        cas = self.cas
+        cas = request.cas or self.cas
         if cas is None:
             cas = yield self.get_ca_certificates()
         caps = self.caps or scep.CaCaps()

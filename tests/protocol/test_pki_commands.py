@@ -205,3 +205,22 @@ def test_load_generates_the_configured_key_once(tmp_path) -> None:
     again.config = dataclasses.replace(again.config, rsa_key_modulus=1024)
     again.load()
     assert again.key is not None
+
+
+def test_enroll_after_restart_uses_the_authenticated_ca(tmp_path) -> None:
+    """After a restart the stored (fingerprint-checked) CA certificates are used: a CA whose
+    GetCACert now answers other certificates gets no request enveloped to them."""
+    ndes = NdesEmulator()
+    pki = _exec(tmp_path, ndes, task.Clock())
+    pki.generate_rsa_key(1024)
+    _result(pki.authenticate("sjvpn"))
+    pki.save_all()
+    impostor = NdesEmulator(
+        ca_key=cached_key(4), ra_sig_key=cached_key(5), ra_enc_key=cached_key(6)
+    )
+    again = _exec(tmp_path, impostor, task.Clock())
+    again.load()
+    out = _result(again.enroll("sjvpn", impostor.challenge))
+    assert "GetCACert" not in impostor.operations
+    assert out[-1] != "The certificate has been granted by CA!", out
+    assert again.identities["sjvpn"].certificate is None
