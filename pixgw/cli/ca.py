@@ -36,7 +36,10 @@ def _block(cert: CaCertificateStatus) -> list[str]:
     ]
     if cert.role == "Certificate":
         lines.append("  Subject Name")
-        named = [(label, v) for label in _OWN for (lab, v) in cert.subject if lab == label]
+        subject = list(cert.subject)
+        if not any(label == "Name" for label, _v in subject):  # a CA that kept only the CN
+            subject = [("Name" if label == "CN" else label, v) for label, v in subject]
+        named = [(label, v) for label in _OWN for (lab, v) in subject if lab == label]
         for label, value in named:
             lines.append(f"    {label}: {value}")
         if not named:

@@ -23,7 +23,10 @@ from twisted.internet import reactor
 from twisted.trial import unittest
 from twisted.web.server import Site
 
+from pixgw.cli.ca import render_ca_certificates
+from pixgw.config.model import Ca, CaConfigure, CaIdentity
 from pixgw.pki import scep
+from pixgw.pki.commands import CaExec
 from pixgw.pki.interfaces import CaError, EnrollmentRequest
 from pixgw.pki.mscep import CONNECTION_FAILED, ScepCertificateAuthority
 from tests.interop.ndes import NdesEmulator, NdesResource, cached_key
@@ -166,6 +169,27 @@ class ScepserverTests(unittest.TestCase):
         assert cert.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         ) == pub
+
+    async def test_ca_commands_then_show_crypto_ca_certificates(self) -> None:
+        """The "checked by" of issue 7: ``ca authenticate`` + ``ca enroll`` against the real
+        server give our certificate in ``show crypto ca certificates``."""
+        conf = Ca(
+            identities=(CaIdentity("micromdm", f"127.0.0.1:{PORT}", "/scep"),),
+            configures=(CaConfigure("micromdm", "ca", 1, 3, True),),
+            store=str(self.server.dir / "store"),
+        )
+        pki = CaExec(conf, "pixgw-gw.example.com", generate_key=lambda bits: cached_key(21))
+        pki.generate_rsa_key(2048)
+        lines = await pki.authenticate("micromdm", scep.ca_fingerprint(self.server.ca_cert))
+        assert lines[-1] == f"Fingerprint: {scep.ca_fingerprint(self.server.ca_cert)}"
+        out = await pki.enroll("micromdm", CHALLENGE)
+        assert out[-1] == "The certificate has been granted by CA!", out
+        text = render_ca_certificates(pki.snapshot())
+        assert text.startswith("Certificate\n  Status: Available\n")
+        assert "    Name: pixgw-gw.example.com\n" in text
+        assert "\nCA Certificate\n  Status: Available\n" in text
+        assert "RA " not in text
+        assert pki.save_all() == []
 
     async def test_wrong_challenge_refused(self) -> None:
         with pytest.raises(CaError) as info:
