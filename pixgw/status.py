@@ -275,6 +275,7 @@ class CaCertificateStatus:
     not_before: datetime | None = None
     not_after: datetime | None = None
     identity: str = ""  # the ``ca identity`` NAME
+    fingerprint: str = ""  # a pending request's fingerprint (``ca enroll`` showed it)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,13 @@ def _when(t: datetime | None) -> str:
 
 
 def _block(cert: CaCertificateStatus) -> list[str]:
+    if cert.status == "Pending":
+        return [
+            cert.role,
+            f"  Status: {cert.status}",
+            f"  Key Usage: {cert.key_usage}",
+            f"  Fingerprint: {cert.fingerprint}",
+        ]
     lines = [
         cert.role,
         f"  Status: {cert.status}",

@@ -103,6 +103,7 @@ class IdentityState:
     certificate: x509.Certificate | None = None
     crl: bytes | None = None
     pending: bool = False
+    request_fingerprint: str = ""
 
 
 @dataclass
@@ -274,6 +275,7 @@ class CaExec:
         say("% The certificate request fingerprint will be displayed.")
         say(f"Fingerprint: {scep.request_fingerprint(csr)}")
         state.pending = True
+        state.request_fingerprint = scep.request_fingerprint(csr)
         try:
             certs = yield self._authority(name).enroll(
                 EnrollmentRequest(self.key, csr, subject, state.cas)
@@ -365,6 +367,13 @@ class CaExec:
         for name, state in self.identities.items():
             if state.certificate is not None:
                 blocks.append(certificate_status(state.certificate, "Certificate", name))
+            elif state.pending:
+                blocks.append(
+                    CaCertificateStatus(
+                        "Certificate", "Pending", "", "General Purpose", (("Name", self.fqdn),),
+                        identity=name, fingerprint=state.request_fingerprint,
+                    )
+                )
             if state.cas is None:
                 continue
             sig, enc = state.cas.ra_signature, state.cas.ra_encryption

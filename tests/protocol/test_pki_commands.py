@@ -66,6 +66,10 @@ def test_full_flow_pending_granted_show_and_restart(tmp_path) -> None:
         ]
         assert emitted[-1].startswith("Fingerprint: ") and len(emitted[-1].split()) == 5
         assert pki.identities["sjvpn"].pending
+        assert render_ca_certificates(pki.snapshot()).startswith(
+            "Certificate\n  Status: Pending\n  Key Usage: General Purpose\n"
+            f"  {emitted[-1]}\n\nRA Signature Certificate\n"
+        )
         clock.advance(60)
         ndes.approve_all()
         clock.advance(60)
