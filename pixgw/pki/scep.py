@@ -38,6 +38,8 @@ __all__ = [
     "MessageType",
     "PkiStatus",
     "ScepError",
+    "ScepRequest",
+    "SignedAttributes",
     "build_cert_poll",
     "build_csr",
     "build_get_crl",
@@ -46,13 +48,16 @@ __all__ = [
     "ca_fingerprint",
     "certs_only",
     "envelope",
+    "load_certificate",
     "open_envelope",
     "parse_ca_caps",
     "parse_ca_certificates",
     "parse_cert_rep",
     "parse_certs_only",
+    "read_signed_message",
     "request_fingerprint",
     "sign_message",
+    "transaction_id_for",
 ]
 
 MAX_MESSAGE = 256 * 1024  # bound on any SCEP answer we parse

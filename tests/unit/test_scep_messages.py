@@ -180,3 +180,17 @@ def test_failure_words() -> None:
 def test_request_fingerprint_format() -> None:
     fp = scep.request_fingerprint(b"abc")
     assert fp == "90015098 3cd24fb0 d6963f7d 28e17f72"
+
+
+def test_one_general_purpose_ra_certificate_plays_both_roles() -> None:
+    from tests.interop.ndes import ku, make_cert
+
+    ndes = NdesEmulator()
+    ra = make_cert(
+        ndes.ra_sig_cert.subject, cached_key(5), ndes.ca_cert.subject, ndes.ca_key, 9,
+        key_usage=ku(sign=True, encipher=True),
+    )
+    cas = scep.parse_ca_certificates(
+        "application/x-x509-ca-ra-cert", scep.certs_only([ndes.ca_cert, ra])
+    )
+    assert cas.ra_signature == ra and cas.ra_encryption == ra and cas.ca == ndes.ca_cert
