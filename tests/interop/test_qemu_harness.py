@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -273,6 +274,30 @@ def test_client_behind_nat_uses_nat_traversal(
     assert cap.count("src net 198.51.100.0/24") == 0
     client.down()
     print(f"behind NAT: up in {client.up_seconds:.1f} s; {client.timings()}")
+
+
+def esp_spis(client: L2tpClient) -> set[str]:
+    return set(
+        re.findall(r"spi (0x[0-9a-f]+)", client.guest.sh("ip xfrm state", timeout=20).stdout)
+    )
+
+
+def test_client_rekeys_quick_mode_with_short_lifetime(
+    selftest_gateway: SelfTestGateway, client_guest: Callable[..., L2tpClient]
+) -> None:
+    gw = selftest_gateway
+    client = client_guest(profile="winxp", server=SELFTEST_GW, esp_lifetime="40s")
+    client.up(timeout=90)
+    first = esp_spis(client)
+    assert len(first) >= 2
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (esp_spis(client) - first):
+        time.sleep(2)
+    assert esp_spis(client) - first, client.logs()
+    assert client.ping(gw.local_ip, count=2).ok, client.logs()
+    charon_log = client.log_file("charon")
+    assert re.search(r"CHILD_SA pixgw\{([2-9]|\d\d+)\} established", charon_log), charon_log[-3000:]
+    client.down()
 
 
 def test_client_vanishes_without_goodbye(
