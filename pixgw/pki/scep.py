@@ -578,7 +578,9 @@ def sign_message(  # noqa: PLR0917
             "digest_algorithms": [algos.DigestAlgorithm({"algorithm": digest})],
             "encap_content_info": {
                 "content_type": "data",
-                "content": content if content else None,
+                # always present, empty for PENDING/FAILURE: OpenSSL's PKCS7_verify (certmonger,
+                # IOS) refuses a SignedData without content ("no content")
+                "content": content,
             },
             "certificates": [
                 ax509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in certs

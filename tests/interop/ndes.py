@@ -302,8 +302,15 @@ class NdesResource(resource.Resource):
     def render_GET(self, request: Request) -> bytes:
         import base64
 
-        msg = (request.args or {}).get(b"message", [None])[0]
-        return self._answer(request, base64.b64decode(msg) if msg else None)
+        args = request.args or {}
+        msg = args.get(b"message", [None])[0]
+        if args.get(b"operation") != [b"PKIOperation"] or not msg:
+            return self._answer(request, None)  # GetCACert's message is a CA name, not base64
+        try:
+            return self._answer(request, base64.b64decode(msg))
+        except ValueError:
+            request.setResponseCode(400)
+            return b"bad base64"
 
     def render_POST(self, request: Request) -> bytes:
         assert request.content is not None

@@ -283,3 +283,76 @@ class NdesEmulatorWithRealClientTests(unittest.TestCase):
         output, code = await self._scepclient("bad", "nope")
         assert code != 0 and not self.ndes.issued
         assert b"badRequest" in output or b"FAILURE" in output.upper(), output
+
+
+SCEP_SUBMIT = "/usr/lib/certmonger/scep-submit"
+
+
+class NdesEmulatorWithCertmongerTests(unittest.TestCase):
+    """The emulator's RA-mode answers and its PENDING -> approval -> SUCCESS flow judged by a
+    real client's parser and signature check: certmonger's ``scep-submit`` helper (it verifies
+    the RA-signed CertRep against the CA given with -N; exit 1 = pending, 0 = issued, 2 =
+    refused). The pkiMessages it carries are ours (checked by openssl in the unit tests)."""
+
+    def setUp(self) -> None:
+        if not os.path.exists(SCEP_SUBMIT):
+            raise unittest.SkipTest("certmonger is not installed (scripts/apt-packages.txt)")
+        self.ndes = NdesEmulator(pending=True)
+        self.port = reactor.listenTCP(0, Site(NdesResource(self.ndes)), interface="127.0.0.1")
+        self.url = f"http://127.0.0.1:{self.port.getHost().port}/certsrv/mscep/mscep.dll"
+        self.dir = Path(tempfile.mkdtemp(prefix="pixgw-certmonger-"))
+        pem = serialization.Encoding.PEM
+        (self.dir / "ra.pem").write_bytes(self.ndes.ra_enc_cert.public_bytes(pem))
+        (self.dir / "ca.pem").write_bytes(self.ndes.ca_cert.public_bytes(pem))
+
+    def tearDown(self) -> object:
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return self.port.stopListening()
+
+    async def _submit(self, *args: str) -> tuple[bytes, int]:
+        from twisted.internet.utils import getProcessOutputAndValue
+
+        out, err, code = await getProcessOutputAndValue(
+            SCEP_SUBMIT, ["-u", self.url, *args], path=str(self.dir), env={}
+        )
+        return out + err, code
+
+    async def test_getcacert_pending_then_granted(self) -> None:
+        import base64
+
+        output, code = await self._submit("-C")
+        assert code == 0 and output.count(b"BEGIN CERTIFICATE") == 3, output
+        key = cached_key(22)
+        csr = scep.build_csr(key, "certmonger.example.com", self.ndes.challenge)
+        subject = x509.load_der_x509_csr(csr).subject
+        signer = scep.build_self_signed(key, subject, 5, time.time())
+        cas = scep.parse_ca_certificates(*self.ndes.get_ca_cert())
+        caps = scep.parse_ca_caps(self.ndes.caps)
+        req = scep.build_pkcs_req(csr, key, signer, cas, caps, os.urandom)
+        (self.dir / "req.b64").write_bytes(base64.b64encode(req.message))
+        output, code = await self._submit("-r", "ra.pem", "-N", "ca.pem", "-p", "req.b64")
+        assert code == 1, output  # CM_SUBMIT_STATUS_WAIT: pending
+        poll = scep.build_cert_poll(
+            key, signer, subject, cas, caps, req.transaction_id, os.urandom
+        )
+        (self.dir / "poll.b64").write_bytes(base64.b64encode(poll.message))
+        output, code = await self._submit("-r", "ra.pem", "-N", "ca.pem", "-g", "poll.b64")
+        assert code == 1, output  # still pending: nobody approved
+        self.ndes.approve_all()
+        output, code = await self._submit("-r", "ra.pem", "-N", "ca.pem", "-g", "poll.b64")
+        assert code == 0 and b"BEGIN PKCS7" in output, output
+        # what certmonger got is the envelope holding our certificate
+        inner = scep.open_envelope(_pem_body(output, b"PKCS7"), key)
+        assert scep.parse_certs_only(inner)[0] == self.ndes.issued[0]
+        wrong = scep.build_cert_poll(key, signer, subject, cas, caps, "0" * 32, os.urandom)
+        (self.dir / "wrong.b64").write_bytes(base64.b64encode(wrong.message))
+        output, code = await self._submit("-r", "ra.pem", "-N", "ca.pem", "-g", "wrong.b64")
+        assert code == 2 and b'failure code "4"' in output, output  # badCertId
+
+
+def _pem_body(text: bytes, label: bytes) -> bytes:
+    import base64
+
+    begin = text.index(b"-----BEGIN " + label + b"-----") + len(label) + 16
+    end = text.index(b"-----END " + label + b"-----")
+    return base64.b64decode(b"".join(text[begin:end].split()))
