@@ -109,9 +109,12 @@ class ScepCertificateAuthority:
 
     @defer.inlineCallbacks
     def _http(
-        self, operation: str, message: bytes | None = None, post: bool = False
+        self, operation: str, message: bytes | None = None, post: bool = False,
+        name: str | None = None,
     ) -> Any:
         params = {"operation": operation}
+        if name is not None:  # GetCACaps/GetCACert: message=CA-IDENT, as IOS and the PIX send
+            params["message"] = name
         try:
             if post and message is not None:
                 resp = yield self.http.post(
@@ -144,7 +147,7 @@ class ScepCertificateAuthority:
     @defer.inlineCallbacks
     def get_ca_caps(self) -> Any:
         try:
-            _ctype, body = yield self._http("GetCACaps")
+            _ctype, body = yield self._http("GetCACaps", name=self.name)
             self.caps = scep.parse_ca_caps(body)
         except CaError:
             self.caps = scep.CaCaps()  # an old CA without GetCACaps: GET, SHA-1, DES
@@ -153,7 +156,7 @@ class ScepCertificateAuthority:
     @defer.inlineCallbacks
     def get_ca_certificates(self) -> Any:
         try:
-            ctype, body = yield self._http("GetCACert", None)
+            ctype, body = yield self._http("GetCACert", name=self.name)
         except CaError:
             debug(CATEGORY, "msgsym(GETCARACERT, CRYPTO)!")
             debug(CATEGORY, CONNECTION_FAILED)
