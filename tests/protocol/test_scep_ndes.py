@@ -181,3 +181,29 @@ def test_get_or_post_per_caps_and_old_ciphers() -> None:
         assert isinstance(certs, tuple), (caps, certs)
         assert res.methods == [method], caps
         assert ca.caps is not None and scep._CIPHERS[ca.caps.cipher][0] == cipher_oid
+
+
+def test_wrong_url_is_the_reference_transcript() -> None:
+    """`ca identity sjvpn 171.68.9.149:/wrong/path`: the CA answers 404; the PIX's lines."""
+    from twisted.web.resource import Resource
+
+    root = Resource()
+    root.putChild(b"certsrv", NdesResource(NdesEmulator()))  # not where the URL points
+    ca = ScepCertificateAuthority(
+        "sjvpn", "http://171.68.9.149/wrong/mscep.dll", "ra", http=StubTreq(root)
+    )
+    seen = DebugLines()
+    syslog.add_observer(seen)
+    try:
+        out = _result(ca.get_ca_certificates())
+    finally:
+        syslog.remove_observer(seen)
+    assert isinstance(out, Failure) and out.check(CaError)
+    assert out.value.lines == ("%Error in connection to Certificate Authority: status = FAIL",)
+    tail = seen.lines[seen.lines.index("msgsym(GETCARACERT, CRYPTO)!"):]
+    assert tail == [
+        "msgsym(GETCARACERT, CRYPTO)!",
+        "%Error in connection to Certificate Authority: status = FAIL",
+        "CRYPTO_PKI: status = 266: failed to verify",
+        "CRYPTO_PKI: transaction GetCACert completed",
+    ]
