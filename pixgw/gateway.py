@@ -268,6 +268,7 @@ class Gateway:
         self._ike_timer = _CoreTimer(reactor, self._ike_timer_fired)
         self._l2tp_timer = _CoreTimer(reactor, self._l2tp_timer_fired)
         self.running = False
+        self.pki: Any = None  # pixgw.pki.commands.CaExec, set by the service (``ca`` commands)
 
     # --- lifecycle ------------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from pixgw import syslog
+from pixgw.cli import ca as ca_cli
 from pixgw.cli import crypto as crypto_cli
 from pixgw.cli import ppp as ppp_cli
 from pixgw.cli import system
@@ -38,6 +39,8 @@ from pixgw.ike.transport import IkeUdpPorts
 from pixgw.localauth import LocalAuthenticator
 from pixgw.logrouter import PixLogRouter
 from pixgw.manhole import ManholeError, make_manhole_service
+from pixgw.pki.commands import CaExec
+from pixgw.pki.store import CaStore
 
 DEFAULT_CONTROL = "unix:/run/pixgw/control"
 DEFAULT_STATE_DIR = "/var/lib/pixgw"
@@ -138,7 +141,7 @@ def atomic_writer(path: str) -> Any:
 def build_command_table() -> CommandTable:
     table = CommandTable()
     # crypto_cli registers ``show crypto ipsec sa`` (the dataplane's counters via the gateway).
-    for area in (system, crypto_cli, vpdn_cli, ppp_cli):
+    for area in (system, crypto_cli, ca_cli, vpdn_cli, ppp_cli):
         area.register(table)
     return table
 
@@ -219,7 +222,17 @@ def makeService(options: Options) -> service.IService:
     except (OSError, ValueError) as e:
         raise usage.UsageError(f"--dataplane {options['dataplane']}: {e}") from e
     local = outside_address(config)
-    responder = IkeResponder(config, random_bytes=os.urandom)
+    fqdn = ".".join(p for p in (config.hostname, config.domain_name) if p)
+    pki = CaExec(
+        config.ca,
+        fqdn,
+        store=CaStore(config.ca.store or os.path.join(options["state-dir"], "ca")),
+    )
+    try:
+        pki.load()
+    except (OSError, ValueError) as e:
+        raise usage.UsageError(f"cannot load the CA store: {e}") from e
+    responder = IkeResponder(config, random_bytes=os.urandom, certificates=pki.source)
     gateway = Gateway(
         authenticate=LocalAuthenticator(config),
         config=config,
@@ -235,6 +248,7 @@ def makeService(options: Options) -> service.IService:
         ike_received=gateway.ike_received,
         esp_received=dataplane.esp_in_udp_received,
     )
+    gateway.pki = pki
     gateway.send_ike = ports.send_ike
     gateway.send_esp_udp = ports.send_udp
     configured = config.interface("outside")
