@@ -1,0 +1,179 @@
+"""Adapters from the gateway's seams (``pixgw.gateway.Authenticate`` and ``Accounting``) to
+twisted.cred authenticators and :class:`IAccounting` (RFC 2866 §5.10 terminate causes).
+
+The PPP layer's :class:`AuthenticationRequested` becomes PAP / CHAP-MD5 / MS-CHAPv1 / MS-CHAPv2
+credentials; the :class:`Authorization` becomes the gateway's :class:`AuthDecision` (the
+authorization itself rides in ``AuthDecision.attributes`` for MPPE keys and Class).
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address
+from typing import Any
+
+from twisted.cred.error import UnauthorizedLogin
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
+
+from pixgw.aaa.credentials import (
+    ChapMd5Credentials,
+    MsChapV1Credentials,
+    MsChapV2Credentials,
+    PapCredentials,
+)
+from pixgw.aaa.interfaces import (
+    AccountingSession,
+    AuthenticationServerUnreachable,
+    Authorization,
+    ClientInfo,
+    SessionUsage,
+)
+from pixgw.gateway import ActiveSession, AuthDecision
+from pixgw.gateway import ClientInfo as GatewayClientInfo
+from pixgw.ppp.auth import AuthenticationRequested
+from pixgw.syslog import pix_log
+
+__all__ = ["CredAccounting", "CredAuthenticate", "credentials_from_request", "terminate_cause"]
+
+
+def credentials_from_request(request: AuthenticationRequested) -> Any:
+    if request.protocol == "pap":
+        return PapCredentials(request.username, request.password or "")
+    if request.protocol == "chap":
+        return ChapMd5Credentials(
+            request.username, request.identifier, request.challenge, request.response
+        )
+    if request.protocol == "mschap":
+        return MsChapV1Credentials(
+            request.username, request.challenge, request.response, request.identifier
+        )
+    return MsChapV2Credentials(
+        request.username,
+        request.challenge,
+        request.peer_challenge,
+        request.nt_response,
+        request.identifier,
+    )
+
+
+def client_from_gateway(client: GatewayClientInfo) -> ClientInfo:
+    local = client.local_address
+    return ClientInfo(
+        outer_address=client.outer_address,
+        outer_port=client.outer_port,
+        nas_port=client.interface_id,
+        nas_address=local,
+        called_station=str(local) if local is not None else "",
+        tunnel_client_endpoint=str(client.outer_address),
+        tunnel_server_endpoint=str(local) if local is not None else "",
+        tunnel_assignment_id=str(client.tunnel_id),
+        remote_host_name=client.remote_host_name,
+    )
+
+
+class CredAuthenticate:
+    """``Gateway(authenticate=CredAuthenticate(build_authenticator(config, group, reactor=r)))``."""
+
+    def __init__(self, authenticator: Any) -> None:
+        self.authenticator = authenticator
+
+    def __call__(
+        self, request: AuthenticationRequested, client: GatewayClientInfo
+    ) -> Deferred[AuthDecision]:
+        d: Deferred[Authorization] = self.authenticator.authenticate(
+            credentials_from_request(request), client_from_gateway(client)
+        )
+        server = str(getattr(self.authenticator, "name", "LOCAL"))
+
+        def accepted(a: Authorization) -> AuthDecision:
+            return AuthDecision(
+                True,
+                a.reply_message,
+                mschapv2_authenticator_response=a.mschapv2_authenticator_response,
+                address=a.address,
+                dns=a.dns,
+                wins=a.wins,
+                session_timeout=a.session_timeout,
+                idle_timeout=a.idle_timeout,
+                attributes=a,
+            )
+
+        def refused(f: Failure) -> AuthDecision:
+            if isinstance(f.value, UnauthorizedLogin):
+                why = str(f.value) or "rejected"
+            elif isinstance(f.value, AuthenticationServerUnreachable):
+                why = "AAA server unreachable"
+            else:
+                why = f"AAA error: {f.getErrorMessage()}"
+            pix_log(
+                113005,
+                f"AAA user authentication Rejected : reason = {why} : server = {server} : "
+                f"user = {request.username}",
+            )
+            return AuthDecision(False, "Authentication failure")
+
+        result: Deferred[AuthDecision] = d.addCallbacks(accepted, refused)
+        return result
+
+
+def terminate_cause(reason: str) -> str:
+    """The gateway's free-text close reason as an RFC 2866 §5.10 cause keyword."""
+    r = reason.lower()
+    if "idle" in r:
+        return "idle-timeout"
+    if "session timeout" in r or "absolute" in r or "session-timeout" in r:
+        return "session-timeout"
+    if "clear" in r or "admin" in r:
+        return "admin-reset"
+    if "echo" in r or "lost" in r or "carrier" in r:
+        return "lost-carrier"
+    if "peer" in r or "terminate" in r or "user" in r:
+        return "user-request"
+    if "shutdown" in r or "reboot" in r:
+        return "admin-reboot"
+    return "nas-request"
+
+
+class CredAccounting:
+    """``Gateway(accounting=CredAccounting(build_accounting(...), reactor))``."""
+
+    def __init__(self, accounting: Any, reactor: Any) -> None:
+        self.accounting = accounting
+        self.reactor = reactor
+
+    def _session(self, s: ActiveSession) -> AccountingSession:
+        authorization = s.authorized.attributes if s.authorized is not None else None
+        classes = (
+            authorization.class_attribute if isinstance(authorization, Authorization) else ()
+        )
+        local = None
+        address: IPv4Address | None = s.address
+        return AccountingSession(
+            session_id=f"{s.key.tunnel_id:04X}{s.key.session_id:04X}{s.sid:08X}",
+            username=s.username,
+            client=ClientInfo(
+                outer_address=s.peer.address,
+                nas_port=s.interface_id,
+                nas_address=local,
+                tunnel_client_endpoint=str(s.peer.address),
+                tunnel_assignment_id=str(s.key.tunnel_id),
+                remote_host_name=s.remote_host_name,
+            ),
+            address=address,
+            class_attribute=classes,
+            started_at=s.up_at if s.up_at is not None else s.started_at,
+        )
+
+    def session_started(self, session: ActiveSession) -> None:
+        self.accounting.start(self._session(session))
+
+    def session_stopped(self, session: ActiveSession, cause: str) -> None:
+        ppp = session.ppp
+        usage = SessionUsage(
+            self.reactor.seconds(),
+            ppp.received_bytes,
+            ppp.transmitted_bytes,
+            ppp.received_packets,
+            ppp.transmitted_packets,
+        )
+        self.accounting.stop(self._session(session), usage, terminate_cause(cause))

@@ -1,0 +1,142 @@
+"""The AAA seam (RFC 2865 §5 names the authorization attributes, RFC 2866 §5 the accounting
+ones): what the gateway hands in (credentials, :class:`ClientInfo`), what it gets back (a frozen
+:class:`Authorization`), the backend interfaces found by plugin, and the two failure kinds.
+
+A reject is :class:`twisted.cred.error.UnauthorizedLogin` and is final; a server that cannot be
+reached is :class:`AuthenticationServerUnreachable`, the only failure a chain falls through on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address
+from typing import TYPE_CHECKING, Any
+
+from zope.interface import Attribute, Interface
+
+if TYPE_CHECKING:
+    from pixgw.config.model import AaaServerGroup, PixConfig
+
+__all__ = [
+    "AccountingSession",
+    "AuthenticationServerUnreachable",
+    "Authorization",
+    "BackendSettingsError",
+    "ClientInfo",
+    "IAccounting",
+    "IAuthenticator",
+    "IAuthenticatorFactory",
+    "SessionUsage",
+]
+
+
+class AuthenticationServerUnreachable(Exception):
+    """No server of a backend answered (timeouts on every host, or no usable host)."""
+
+
+class BackendSettingsError(ValueError):
+    """A backend cannot be built from its ``aaa-server`` lines (the message says which)."""
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """Who is authenticating: RADIUS NAS-Port, Calling-/Called-Station-Id, Tunnel-*."""
+
+    outer_address: IPv4Address | None = None  # the client's public address
+    outer_port: int = 0
+    nas_port: int = 0  # the PPP virtual interface id
+    nas_address: IPv4Address | None = None  # our address facing the client
+    called_station: str = ""  # our outer address as text
+    tunnel_type: str = "L2TP"
+    tunnel_medium: str = "IPv4"
+    tunnel_client_endpoint: str = ""
+    tunnel_server_endpoint: str = ""
+    tunnel_assignment_id: str = ""  # the L2TP tunnel id
+    remote_host_name: str = ""  # L2TP Host Name of the LAC
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """What AAA granted one user (RFC 2865 §5.8/§5.27/§5.28/§5.25, RFC 2548 §2.4)."""
+
+    username: str
+    address: IPv4Address | None = None
+    dns: tuple[IPv4Address, ...] = ()
+    wins: tuple[IPv4Address, ...] = ()
+    session_timeout: int | None = None
+    idle_timeout: int | None = None
+    class_attribute: tuple[bytes, ...] = ()
+    mschapv2_authenticator_response: str | None = None  # "S=..." for the MS-CHAP2 Success
+    mppe_send_key: bytes | None = field(default=None, repr=False)
+    mppe_recv_key: bytes | None = field(default=None, repr=False)
+    reply_message: str = ""
+    interim_interval: int | None = None  # Acct-Interim-Interval
+    server: str = ""  # "LOCAL", "RADIUS 127.0.0.1", ... for show/debug
+
+
+@dataclass(frozen=True)
+class AccountingSession:
+    """One PPP session as accounting sees it (RFC 2866 §5)."""
+
+    session_id: str
+    username: str
+    client: ClientInfo = ClientInfo()
+    address: IPv4Address | None = None
+    class_attribute: tuple[bytes, ...] = ()
+    started_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class SessionUsage:
+    """Counters at one moment (RFC 2866 §5.3-§5.7); octets may exceed 32 bits (gigawords)."""
+
+    now: float
+    input_octets: int = 0
+    output_octets: int = 0
+    input_packets: int = 0
+    output_packets: int = 0
+
+
+class IAuthenticator(Interface):
+    """One ``aaa-server`` group (or the local user list) answering PPP authentications."""
+
+    name = Attribute("the group name, 'LOCAL' for local users")
+
+    def authenticate(credentials: Any, client: ClientInfo) -> Any:
+        """Deferred firing with :class:`Authorization`; fails with UnauthorizedLogin or
+        AuthenticationServerUnreachable."""
+
+
+class IAccounting(Interface):
+    """Accounting records for PPP sessions (RFC 2866)."""
+
+    def start(session: AccountingSession) -> None:
+        """Acct-Status-Type Start."""
+
+    def interim(session: AccountingSession, usage: SessionUsage) -> None:
+        """Acct-Status-Type Interim-Update."""
+
+    def stop(session: AccountingSession, usage: SessionUsage, cause: str) -> None:
+        """Acct-Status-Type Stop with Acct-Terminate-Cause (RFC 2866 §5.10 name)."""
+
+    def accounting_on() -> None:
+        """Accounting-On (the gateway started)."""
+
+    def accounting_off() -> None:
+        """Accounting-Off (the gateway stops)."""
+
+
+class IAuthenticatorFactory(Interface):
+    """A backend, found with ``twisted.plugin.getPlugins(IAuthenticatorFactory, pixgw.plugins)``
+    and named by ``aaa-server GROUP protocol NAME``."""
+
+    protocol = Attribute("the NAME keyword of ``aaa-server GROUP protocol NAME``")
+
+    def build(
+        config: PixConfig, group: AaaServerGroup | None, reactor: Any
+    ) -> IAuthenticator:
+        """An authenticator for ``group`` (None: local users). Raises BackendSettingsError."""
+
+
+def group_options(group: AaaServerGroup | None) -> dict[str, str]:
+    return dict(group.options) if group is not None else {}

@@ -1,0 +1,61 @@
+"""The shipped AAA backends as plugins: ``local`` (username lines), ``radius`` (RFC 2865 client),
+``ldap`` (ldaptor search-then-bind / NT hash)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.plugin import IPlugin
+from zope.interface import implementer
+
+from pixgw.aaa.chain import AuthenticatorChain
+from pixgw.aaa.interfaces import BackendSettingsError, IAuthenticatorFactory
+from pixgw.aaa.ldap import build_ldap_authenticator
+from pixgw.aaa.local import LocalAuthenticator
+from pixgw.aaa.radius import RadiusAuthenticator, RadiusClient, servers_of
+from pixgw.config.model import AaaServerGroup, PixConfig
+
+
+@implementer(IPlugin, IAuthenticatorFactory)
+class LocalBackend:
+    protocol = "local"
+
+    def build(self, config: PixConfig, group: AaaServerGroup | None, reactor: Any) -> Any:
+        return LocalAuthenticator(config)
+
+
+@implementer(IPlugin, IAuthenticatorFactory)
+class RadiusBackend:
+    protocol = "radius"
+
+    def build(self, config: PixConfig, group: AaaServerGroup | None, reactor: Any) -> Any:
+        if group is None or not group.hosts:
+            raise BackendSettingsError(
+                f"aaa-server {group.name if group else '?'}: radius needs a host line"
+            )
+        options = dict(group.options)
+        client = RadiusClient(reactor)
+        servers = servers_of(
+            group.hosts,
+            int(options.get("radius-authport", config.aaa_ports.radius_authport)),
+            int(options.get("radius-acctport", config.aaa_ports.radius_acctport)),
+            int(options.get("radius-retries", "3")),
+        )
+        nas_identifier = str(getattr(config, "hostname", "") or "")
+        return AuthenticatorChain(
+            group.name,
+            [RadiusAuthenticator(client, s, group.name, nas_identifier) for s in servers],
+        )
+
+
+@implementer(IPlugin, IAuthenticatorFactory)
+class LdapBackend:
+    protocol = "ldap"
+
+    def build(self, config: PixConfig, group: AaaServerGroup | None, reactor: Any) -> Any:
+        return build_ldap_authenticator(config, group, reactor)
+
+
+local = LocalBackend()
+radius = RadiusBackend()
+ldap = LdapBackend()
