@@ -112,7 +112,7 @@ def serve(args: argparse.Namespace) -> None:
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind((args.host, args.port))
     listener.listen(1)
-    listener.settimeout(args.duration)
+    listener.settimeout(args.duration + 60)  # the guest may be slow to start pppd under load
     say(listening=True)
     conn, _ = listener.accept()
     conn.setblocking(False)
