@@ -5,5 +5,5 @@
 - :mod:`pixgw.l2tp.channel`: reliable control-message delivery (§5.8).
 - :mod:`pixgw.l2tp.core`: :class:`~pixgw.l2tp.core.L2tpLns`, the sans-I/O LNS (§5, §6).
 - :mod:`pixgw.l2tp.trace`: ``debug vpdn`` wording.
-- :mod:`pixgw.l2tp.transport`: :class:`~pixgw.l2tp.transport.ReactorLns`, the reactor shell.
+The gateway (:mod:`pixgw.gateway`) drives the LNS on the reactor clock with the other cores.
 """
