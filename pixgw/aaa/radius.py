@@ -110,6 +110,7 @@ def encode_attributes(dictionary: Dictionary, attributes: Attributes) -> bytes:
 
 def decode_attributes(dictionary: Dictionary, code: int, body: bytes) -> dict[str, list[Any]]:
     """name -> decoded values, from the attribute section. Raises ValueError when malformed."""
+    _check_tlvs(body)
     packet = Packet(dict=dictionary)
     header = struct.pack("!BBH", code, 0, 20 + len(body)) + bytes(16)
     try:
@@ -121,6 +122,27 @@ def decode_attributes(dictionary: Dictionary, code: int, body: bytes) -> dict[st
     except Exception as e:  # pyrad raises several kinds on bad input
         raise ValueError(f"malformed RADIUS attributes: {e}") from e
     return result
+
+
+def _check_tlvs(body: bytes) -> None:
+    """RFC 2865 §5: every attribute has a length of at least 2 and fits; a Vendor-Specific one
+    holds a vendor id and whole sub-attributes (RFC 2865 §5.26)."""
+    i = 0
+    while i < len(body):
+        if i + 2 > len(body):
+            raise ValueError("truncated attribute header")
+        t, length = body[i], body[i + 1]
+        if length < 2 or i + length > len(body):
+            raise ValueError(f"attribute {t}: bad length {length}")
+        if t == 26:
+            if length < 6:
+                raise ValueError("Vendor-Specific without a vendor id")
+            j, end = i + 6, i + length
+            while j < end:
+                if j + 2 > end or body[j + 1] < 2 or j + body[j + 1] > end:
+                    raise ValueError("bad vendor sub-attribute")
+                j += body[j + 1]
+        i += length
 
 
 def hide_password(password: bytes, secret: bytes, authenticator: bytes) -> bytes:

@@ -1,0 +1,311 @@
+"""RADIUS client against a scripted in-process RADIUS peer over real loopback UDP; timers on
+task.Clock (retransmits, failover, spool retry). RFC 2865 §3/§5, RFC 3579 §3.2, RFC 2548, RFC 2866.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import struct
+from collections.abc import Callable
+from ipaddress import IPv4Address
+from pathlib import Path
+from typing import Any
+
+from twisted.cred.error import UnauthorizedLogin
+from twisted.internet import reactor as real_reactor
+from twisted.internet.defer import Deferred
+from twisted.internet.protocol import DatagramProtocol
+from twisted.internet.task import Clock, deferLater
+from twisted.trial.unittest import TestCase
+
+from pixgw.aaa.accounting import RadiusAccounting
+from pixgw.aaa.chain import AuthenticatorChain
+from pixgw.aaa.credentials import ChapMd5Credentials, MsChapV2Credentials, PapCredentials
+from pixgw.aaa.interfaces import (
+    AccountingSession,
+    AuthenticationServerUnreachable,
+    Authorization,
+    ClientInfo,
+    SessionUsage,
+)
+from pixgw.aaa.radius import (
+    RadiusAuthenticator,
+    RadiusClient,
+    RadiusServer,
+    decode_attributes,
+    encode_attributes,
+    load_dictionary,
+)
+from pixgw.ppp import mschap
+
+SECRET = b"testing123"
+DICT = load_dictionary()
+CLIENT = ClientInfo(
+    outer_address=IPv4Address("203.0.113.5"),
+    nas_port=3,
+    nas_address=IPv4Address("198.51.100.1"),
+    called_station="198.51.100.1",
+    tunnel_client_endpoint="203.0.113.5",
+)
+
+
+def salt_encrypt(key: bytes, request_authenticator: bytes, salt: bytes) -> bytes:
+    plain = bytes([len(key)]) + key
+    plain += bytes(-len(plain) % 16)
+    out, previous = b"", request_authenticator + salt
+    for i in range(0, len(plain), 16):
+        pad = hashlib.md5(SECRET + previous).digest()
+        block = bytes(a ^ b for a, b in zip(plain[i : i + 16], pad, strict=True))
+        out, previous = out + block, block
+    return salt + out
+
+
+class ScriptedRadiusPeer(DatagramProtocol):
+    """Answers with ``script(code, attributes, raw)`` -> (code, attributes) or None (silence)."""
+
+    def __init__(
+        self, script: Callable[[int, dict[str, list[Any]], bytes], Any], with_ma: bool = True
+    ) -> None:
+        self.script = script
+        self.with_ma = with_ma
+        self.requests: list[tuple[int, dict[str, list[Any]], bytes]] = []
+
+    def datagramReceived(self, data: bytes, addr: tuple[str, int]) -> None:
+        code, ident = data[0], data[1]
+        # the request's Message-Authenticator must be right (RFC 3579 §3.2)
+        assert data[20:22] == b"\x50\x12"
+        seed = data[4:20] if code == 1 else bytes(16)
+        zeroed = data[:4] + seed + data[20:22] + bytes(16) + data[38:]
+        assert hmac.compare_digest(hmac.new(SECRET, zeroed, hashlib.md5).digest(), data[22:38])
+        attrs = decode_attributes(DICT, code, data[20:])
+        self.requests.append((code, attrs, data))
+        answer = self.script(code, attrs, data)
+        if answer is None:
+            return
+        reply_code, reply_attrs = answer
+        body = encode_attributes(DICT, reply_attrs)
+        if self.with_ma:
+            body = b"\x50\x12" + bytes(16) + body
+        header = struct.pack("!BBH", reply_code, ident, 20 + len(body))
+        if self.with_ma:
+            ma = hmac.new(SECRET, header + data[4:20] + body, hashlib.md5).digest()
+            body = body[:2] + ma + body[18:]
+        auth = hashlib.md5(header + data[4:20] + body + SECRET).digest()
+        assert self.transport is not None
+        self.transport.write(header + auth + body, addr)
+
+
+class MixedReactor:
+    """Real UDP, fake time."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+
+    def listenUDP(self, port: int, protocol: Any, interface: str = "") -> Any:
+        return real_reactor.listenUDP(port, protocol, interface="127.0.0.1")
+
+    def callLater(self, delay: float, f: Any, *a: Any, **kw: Any) -> Any:
+        return self.clock.callLater(delay, f, *a, **kw)
+
+    def seconds(self) -> float:
+        return self.clock.seconds()
+
+
+class RadiusClientTests(TestCase):
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.client = RadiusClient(MixedReactor(self.clock))
+        self.client.start()
+        self.addCleanup(self.client.stop)
+
+    def peer(self, script: Any, with_ma: bool = True) -> tuple[ScriptedRadiusPeer, RadiusServer]:
+        peer = ScriptedRadiusPeer(script, with_ma)
+        port = real_reactor.listenUDP(0, peer, interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        n = port.getHost().port
+        return peer, RadiusServer(IPv4Address("127.0.0.1"), SECRET, n, n, timeout=5, retries=2)
+
+    def dead_server(self) -> RadiusServer:
+        return self.peer(lambda *a: None)[1]
+
+    async def settle(self, d: Deferred[Any], rounds: int = 50) -> list[Any]:
+        out: list[Any] = []
+        d.addBoth(out.append)
+        for _ in range(rounds):
+            if out:
+                break
+            await deferLater(real_reactor, 0.01, lambda: None)
+        return out
+
+    async def test_pap_accept_applies_attributes(self) -> None:
+        def script(code: int, attrs: dict[str, list[Any]], raw: bytes) -> Any:
+            return 2, [
+                ("Framed-IP-Address", "10.1.1.7"),
+                ("Session-Timeout", 3600),
+                ("Idle-Timeout", 600),
+                ("Class", b"cls-1"),
+                ("MS-Primary-DNS-Server", "10.0.0.53"),
+                ("Acct-Interim-Interval", 300),
+            ]
+
+        peer, server = self.peer(script)
+        auth = RadiusAuthenticator(self.client, server, nas_identifier="pix")
+        (result,) = await self.settle(
+            auth.authenticate(PapCredentials("nemo", "arctangent"), CLIENT)
+        )
+        assert isinstance(result, Authorization), result
+        assert result.address == IPv4Address("10.1.1.7")
+        assert result.session_timeout == 3600 and result.idle_timeout == 600
+        assert result.class_attribute == (b"cls-1",)
+        assert result.dns == (IPv4Address("10.0.0.53"),)
+        assert result.interim_interval == 300
+        code, attrs, raw = peer.requests[0]
+        assert code == 1
+        assert attrs["User-Name"] == ["nemo"]
+        assert attrs["User-Password"] != [b"arctangent"]  # hidden on the wire
+        assert attrs["NAS-Port-Type"] == ["Virtual"]
+        assert attrs["Service-Type"] == ["Framed-User"]
+        assert attrs["Framed-Protocol"] == ["PPP"]
+        assert attrs["Calling-Station-Id"] == ["203.0.113.5"]
+        assert attrs["Called-Station-Id"] == ["198.51.100.1"]
+        assert attrs["NAS-IP-Address"] == ["198.51.100.1"]
+        assert attrs["Tunnel-Type"] == ["L2TP"]
+        # the peer unhides the password with the secret
+        hidden = attrs["User-Password"][0]
+        pad = hashlib.md5(SECRET + raw[4:20]).digest()
+        assert bytes(a ^ b for a, b in zip(hidden, pad, strict=True)).rstrip(b"\0") == b"arctangent"
+
+    async def test_chap_attributes_and_reject_is_unauthorized(self) -> None:
+        peer, server = self.peer(lambda *a: (3, [("Reply-Message", "go away")]))
+        auth = RadiusAuthenticator(self.client, server)
+        creds = ChapMd5Credentials("bob", 9, b"c" * 16, b"r" * 16)
+        (result,) = await self.settle(auth.authenticate(creds, CLIENT))
+        assert result.check(UnauthorizedLogin)
+        assert "go away" in str(result.value)
+        attrs = peer.requests[0][1]
+        assert attrs["CHAP-Password"] == [b"\x09" + b"r" * 16]
+        assert attrs["CHAP-Challenge"] == [b"c" * 16]
+
+    async def test_mschapv2_success_and_mppe_keys(self) -> None:
+        nt_hash = mschap.nt_password_hash("clientPass")
+        ac, pc = bytes(range(16)), bytes(range(16, 32))
+        nt_response = mschap.generate_nt_response(ac, pc, "User", nt_hash)
+        creds = MsChapV2Credentials("User", ac, pc, nt_response, identifier=5)
+        s_string = creds.authenticator_response(nt_hash)
+        send, recv = creds.mppe_keys(nt_hash)
+
+        def script(code: int, attrs: dict[str, list[Any]], raw: bytes) -> Any:
+            assert attrs["MS-CHAP2-Response"] == [b"\x05\x00" + pc + bytes(8) + nt_response]
+            assert attrs["MS-CHAP-Challenge"] == [ac]
+            return 2, [
+                ("MS-CHAP2-Success", b"\x05" + s_string.encode()),
+                ("MS-MPPE-Send-Key", salt_encrypt(send, raw[4:20], b"\x80\x07")),
+                ("MS-MPPE-Recv-Key", salt_encrypt(recv, raw[4:20], b"\x80\x08")),
+            ]
+
+        _, server = self.peer(script)
+        (result,) = await self.settle(
+            RadiusAuthenticator(self.client, server).authenticate(creds, CLIENT)
+        )
+        assert isinstance(result, Authorization), result
+        assert result.mschapv2_authenticator_response == s_string
+        assert result.mppe_send_key == send and result.mppe_recv_key == recv
+        assert "clientPass" not in repr(result) and send.hex() not in repr(result)
+
+    async def test_reply_without_message_authenticator_is_dropped(self) -> None:
+        peer, server = self.peer(lambda *a: (2, []), with_ma=False)
+        d = RadiusAuthenticator(self.client, server).authenticate(PapCredentials("a", "b"), CLIENT)
+        out = await self.settle(d, rounds=20)
+        assert out == []  # the forged-looking Accept was not taken
+        assert self.client.counters["127.0.0.1"].dropped == 1
+        for _ in range(3):
+            self.clock.advance(5)
+            await self.settle(Deferred(), rounds=3)  # the retransmits are dropped too
+        assert len(out) == 1
+        assert out[0].check(AuthenticationServerUnreachable)
+        assert len(peer.requests) == 3
+
+    async def test_retransmits_keep_id_and_authenticator(self) -> None:
+        answers = iter([None, None, (2, [])])
+        peer, server = self.peer(lambda *a: next(answers))
+        d = RadiusAuthenticator(self.client, server).authenticate(PapCredentials("a", "b"), CLIENT)
+        await self.settle(Deferred(), rounds=5)
+        assert len(peer.requests) == 1
+        self.clock.advance(5)
+        await self.settle(Deferred(), rounds=5)
+        self.clock.advance(5)
+        (result,) = await self.settle(d)
+        assert isinstance(result, Authorization)
+        raws = [r[2] for r in peer.requests]
+        assert len(raws) == 3 and raws[0] == raws[1] == raws[2]
+        assert self.client.counters["127.0.0.1"].retransmits == 2
+
+    async def test_chain_fails_over_to_second_server_but_not_after_a_reject(self) -> None:
+        dead = self.dead_server()
+        peer, live = self.peer(lambda *a: (2, []))
+        chain = AuthenticatorChain(
+            "RADIUS",
+            [RadiusAuthenticator(self.client, dead), RadiusAuthenticator(self.client, live)],
+        )
+        d = chain.authenticate(PapCredentials("a", "b"), CLIENT)
+        for _ in range(3):
+            await self.settle(Deferred(), rounds=3)
+            self.clock.advance(5)
+        (result,) = await self.settle(d)
+        assert isinstance(result, Authorization)
+        assert len(peer.requests) == 1
+        # a reject from the first server is final
+        _, rejecting = self.peer(lambda *a: (3, []))
+        peer2, accepting = self.peer(lambda *a: (2, []))
+        chain = AuthenticatorChain(
+            "RADIUS",
+            [
+                RadiusAuthenticator(self.client, rejecting),
+                RadiusAuthenticator(self.client, accepting),
+            ],
+        )
+        (result,) = await self.settle(chain.authenticate(PapCredentials("a", "b"), CLIENT))
+        assert result.check(UnauthorizedLogin)
+        assert peer2.requests == []
+
+    async def test_accounting_spool_survives_outage_and_restart(self) -> None:
+        up = {"on": False}
+        peer, server = self.peer(lambda *a: (5, []) if up["on"] else None)
+        spool = Path(self.mktemp())
+        accounting = RadiusAccounting(
+            self.client, [server], self.client.reactor, spool_dir=spool, retry_interval=30
+        )
+        session = AccountingSession(
+            "0001", "bob", CLIENT, IPv4Address("10.1.1.7"), (b"cls",), started_at=0.0
+        )
+        accounting.start(session)
+        for _ in range(3):
+            await self.settle(Deferred(), rounds=3)
+            self.clock.advance(5)
+        accounting.stop(session, SessionUsage(100.0, 5000, 7000, 50, 70), "user-request")
+        assert accounting.pending() == 2
+        lines = (spool / "radius-accounting.spool").read_text().splitlines()
+        assert len(lines) == 2
+        # "restart": a new accounting on the same spool picks both records up, in order
+        accounting.shutdown()
+        client2 = RadiusClient(MixedReactor(self.clock))
+        self.addCleanup(client2.stop)
+        up["on"] = True
+        before = len(peer.requests)
+        again = RadiusAccounting(client2, [server], client2.reactor, spool_dir=spool)
+        self.clock.advance(0)
+        for _ in range(20):
+            await self.settle(Deferred(), rounds=2)
+            if again.pending() == 0:
+                break
+        assert again.pending() == 0
+        delivered = [r[1] for r in peer.requests[before:]]
+        assert [d["Acct-Status-Type"] for d in delivered] == [["Start"], ["Stop"]]
+        stop = delivered[1]
+        assert stop["Acct-Input-Octets"] == [5000] and stop["Acct-Output-Octets"] == [7000]
+        assert stop["Acct-Input-Packets"] == [50] and stop["Acct-Session-Time"] == [100]
+        assert stop["Acct-Terminate-Cause"] == ["User-Request"]
+        assert stop["Class"] == [b"cls"]
+        assert stop["Acct-Delay-Time"][0] >= 0
+        assert (spool / "radius-accounting.spool").read_text() == ""
