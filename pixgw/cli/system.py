@@ -96,6 +96,10 @@ def register(table: CommandTable) -> None:
             ctx.connection.debug_categories.clear()
         return ""
 
+    def clear_uauth(ctx: CommandContext, args: Sequence[str]) -> str:
+        gateway_of(ctx).clear_uauth(args[0] if args else None)
+        return ""
+
     def help_(ctx: CommandContext, args: Sequence[str]) -> str:
         return "\n".join(table.help_lines(args))
 
@@ -109,6 +113,9 @@ def register(table: CommandTable) -> None:
     table.register("undebug all", undebug_all, "Turn off every debug category")
     table.register("no debug all", undebug_all, "Turn off every debug category")
     table.register("help", help_, "List the commands", max_args=None)
+    table.register(
+        "clear uauth", clear_uauth, "Disconnect authenticated users", max_args=1, usage="[user]"
+    )
 
     for category in DEBUG_CATEGORIES:
         table.register(

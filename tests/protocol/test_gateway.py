@@ -80,7 +80,10 @@ def check_locally(request: AuthenticationRequested, client: ClientInfo) -> Defer
             AuthDecision(
                 True,
                 mschapv2_authenticator_response=mschap.generate_authenticator_response(
-                    h, request.nt_response, request.peer_challenge, request.challenge,
+                    h,
+                    request.nt_response,
+                    request.peer_challenge,
+                    request.challenge,
                     request.username,
                 ),
             )
@@ -329,5 +332,22 @@ def test_vanished_client_is_cleaned_up_by_hello_timeout() -> None:
         assert bench.gateway.pool_status()[0].in_use == 0
         # within the hello window plus the retransmission schedule
         assert bench.clock.seconds() < 60 + 60
+    finally:
+        bench.close()
+
+
+def test_clear_uauth_disconnects_the_user() -> None:
+    bench = Bench()
+    try:
+        alice = bench.client(1)
+        alice.connect()
+        assert alice.ppp.up
+        assert bench.gateway.clear_uauth("bob") == 0
+        assert bench.gateway.clear_uauth("alice") == 1
+        bench.settle()
+        assert alice.ppp.terminated or not alice.ppp.up
+        assert bench.gateway.sessions == {}
+        assert bench.gateway.uauth_status().authenticated_current == 0
+        assert bench.gateway.pool_status()[0].in_use == 0
     finally:
         bench.close()
