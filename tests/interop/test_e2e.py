@@ -9,15 +9,14 @@ eth0 192.0.2.1 / inside0 203.0.113.1 -- inside host 203.0.113.2.
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.interop.pixgw_gateway import RunningGateway, wait_for
 from tests.interop.qemu.netns import Namespace
 
 BIN = Path(sys.executable).parent
@@ -75,56 +74,13 @@ vpdn enable outside
 """
 
 
-class RunningGateway:
-    def __init__(self, netns: Namespace, workdir: Path) -> None:
-        self.netns = netns
-        self.control = str(workdir / "control")
-        config = workdir / "pixgw.conf"
-        config.write_text(CONFIG)
-        self.process = netns.spawn(
-            [
-                str(BIN / "twistd"), "-n", "--pidfile=", "pixgw",
-                "--config", str(config),
-                "--control", f"unix:{self.control}",
-                "--state-dir", str(workdir / "state"),
-                "--dataplane", "userspace",
-            ],
-            log_name="pixgw-e2e.log",
-        )
-        deadline = time.monotonic() + 30
-        while not Path(self.control).exists():
-            if time.monotonic() > deadline or self.process.popen.poll() is not None:
-                raise AssertionError(f"pixgw did not start:\n{self.process.output()}")
-            time.sleep(0.1)
-
-    def show(self, command: str) -> str:
-        result = subprocess.run(
-            [str(BIN / "pixgw"), "exec", "--control", self.control, command],
-            capture_output=True, text=True, timeout=60, check=False,
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
-        return result.stdout
-
-    def stop(self) -> None:
-        self.netns.stop(self.process)
-
-
 @pytest.fixture
 def pixgw_gateway(gateway_netns: Namespace, tmp_path: Path) -> Iterator[RunningGateway]:
-    gateway = RunningGateway(gateway_netns, tmp_path)
+    gateway = RunningGateway(gateway_netns, tmp_path, CONFIG)
     try:
         yield gateway
     finally:
         gateway.stop()
-
-
-def wait_for(predicate: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.5)
-    return predicate()
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,134 @@
+"""Client lifecycle against pixgw (issue 8): a client that vanishes without a word (the gateway's
+L2TP hello, RFC 2661 §6.5 / §5.8 retransmission, finds it dead and frees the tunnel, the session,
+the SAs and the pool address), and a client that rekeys quick mode (RFC 2409 §5.5, short ESP
+lifetime) while it keeps pinging the inside host through the change of SAs.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.interop import pixgw_gateway
+from tests.interop.pixgw_gateway import (
+    INSIDE_HOST,
+    RunningGateway,
+    bring_up,
+    check_connected,
+    gateway_config,
+    hang_up_and_check,
+    wait_for,
+)
+from tests.interop.qemu.netns import Namespace
+
+matrix_results = pixgw_gateway.matrix_results
+matrix_cell = pixgw_gateway.matrix_cell
+
+pytestmark = [pytest.mark.root, pytest.mark.interop, pytest.mark.slow]
+
+HELLO = 10  # seconds; the test's ``l2tp tunnel hello``
+# hello interval + the control channel's retransmissions (1+2+4+8+8 s, RFC 2661 §5.8) + slack
+VANISH_BOUND = HELLO + 45
+ESP_LIFETIME = 60  # the client's; it rekeys at 90 % (54 s)
+
+
+@pytest.fixture
+def lifecycle_gateway(gateway_netns: Namespace, tmp_path: Path) -> Iterator[RunningGateway]:
+    gw = RunningGateway(
+        gateway_netns,
+        tmp_path,
+        gateway_config(ppp_auths=("mschapv2",), hello=HELLO),
+        log_name="pixgw-lifecycle.log",
+    )
+    try:
+        yield gw
+    finally:
+        gw.stop()
+
+
+def _spis(ipsec: str) -> set[str]:
+    return set(re.findall(r"spi: (0x[0-9a-f]+)", ipsec))
+
+
+def test_vanished_client_is_cleaned_up(
+    *,
+    lifecycle_gateway: RunningGateway,
+    client_guest: Callable[..., Any],
+    inside_netns: Namespace,
+    matrix_cell: Callable[[str], Any],
+) -> None:
+    gw = lifecycle_gateway
+    with matrix_cell(f"win2000 vanishes (hello {HELLO} s)"):
+        client = client_guest(profile="win2000", auth="psk", ppp_auth="mschap-v2")
+        status = bring_up(gw, client)
+        check_connected(gw, client, status, inside_netns, transform="esp-des esp-md5-hmac")
+        assert gw.pool_in_use() == 1
+        client.vanish()
+        t0 = time.monotonic()
+
+        def all_gone() -> bool:
+            return (
+                "% No active L2TP tunnels" in gw.show("show vpdn tunnel")
+                and "established" not in gw.show("show vpdn session")
+                and "current_peer: 192.0.2.2" not in gw.show("show crypto ipsec sa")
+                and "192.0.2.2" not in gw.show("show crypto isakmp sa")
+                and gw.pool_in_use() == 0
+            )
+
+        gone = wait_for(all_gone, VANISH_BOUND, step=1.0)
+        took = time.monotonic() - t0
+        assert gone, "\n".join(
+            [f"not cleaned up after {took:.0f} s"]
+            + [
+                gw.show(c)
+                for c in (
+                    "show vpdn tunnel",
+                    "show vpdn session",
+                    "show crypto ipsec sa",
+                    "show crypto isakmp sa",
+                    "show ip local pool l2tp",
+                )
+            ]
+            + [gw.diagnostics()]
+        )
+        assert "authenticated" not in gw.show("show uauth")
+        assert "%PIX-6-603107: L2TP Tunnel deleted" in gw.show("show logging")
+
+
+def test_client_rekeys_without_a_drop(
+    *,
+    lifecycle_gateway: RunningGateway,
+    client_guest: Callable[..., Any],
+    inside_netns: Namespace,
+    matrix_cell: Callable[[str], Any],
+) -> None:
+    gw = lifecycle_gateway
+    with matrix_cell(f"win2000 rekeys (ESP {ESP_LIFETIME} s)"):
+        client = client_guest(
+            profile="win2000", auth="psk", ppp_auth="mschap-v2", esp_lifetime=f"{ESP_LIFETIME}s"
+        )
+        status = bring_up(gw, client)
+        check_connected(gw, client, status, inside_netns, transform="esp-des esp-md5-hmac")
+        before = _spis(gw.show("show crypto ipsec sa"))
+        assert before
+        # ping across the rekey (at 54 s of the SA's life) and a few seconds beyond
+        pings = int((ESP_LIFETIME + 5) / 0.25)
+        r = client.guest.sh(
+            f"ping -n -c {pings} -i 0.25 -W 2 -w {ESP_LIFETIME + 20} {INSIDE_HOST}",
+            timeout=ESP_LIFETIME + 40,
+        )
+        m = re.search(r"(\d+) packets transmitted, (\d+) received", r.stdout)
+        assert m is not None, r.stdout + r.stderr
+        sent, received = int(m.group(1)), int(m.group(2))
+        after = _spis(gw.show("show crypto ipsec sa"))
+        charon = client.log_file("charon")
+        assert "rekey" in charon.lower() or after - before, charon[-3000:]
+        assert after - before, (before, after, gw.show("show crypto ipsec sa"))
+        assert received == sent, f"{sent - received} of {sent} lost across the rekey\n{r.stdout}"
+        assert client.ping(INSIDE_HOST, count=3).ok
+        hang_up_and_check(gw, client)

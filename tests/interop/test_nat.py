@@ -1,0 +1,140 @@
+"""Clients behind the NAT router against pixgw (issue 8): NAT-T (RFC 3947 detection and the float
+to port 4500, RFC 3948 UDP-encapsulated transport mode) for one client, then two clients behind
+the same NAT at once, each with its own SAs and L2TP tunnel (RFC 3193 §5: the gateway tells them
+apart by the NAT's source port).  A capture on the outside segment proves that no L2TP (UDP 1701)
+crossed it in clear, neither as plain UDP nor inside UDP 500/4500 without ESP.
+
+Topology: guests natN 198.51.100.(1+N) -- NAT router (MASQUERADE to 192.0.2.254) -- outside --
+pixgw 192.0.2.1 / inside host 203.0.113.2.  The gateway's pool is 198.51.100.100-109 (the same
+documentation range as the NAT's private side, on purpose: the client's ppp0 address is reached
+through the tunnel only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.interop import pixgw_gateway
+from tests.interop.pixgw_gateway import (
+    INSIDE_HOST,
+    RunningGateway,
+    bring_up,
+    gateway_config,
+    hang_up_and_check,
+)
+from tests.interop.qemu.netns import OUTSIDE_NAT, Namespace
+
+matrix_results = pixgw_gateway.matrix_results
+matrix_cell = pixgw_gateway.matrix_cell
+
+pytestmark = [pytest.mark.root, pytest.mark.interop, pytest.mark.slow]
+
+# UDP 1701 seen on the outside not wrapped in ESP-in-UDP: plain L2TP, or L2TP in UDP 500/4500
+# without the non-ESP marker being ESP (a 4500 payload that starts with four zero bytes is IKE).
+CLEAR_L2TP_BPF = "udp port 1701"
+
+
+@pytest.fixture
+def nat_gateway(gateway_netns: Namespace, tmp_path: Path) -> Iterator[RunningGateway]:
+    gw = RunningGateway(
+        gateway_netns, tmp_path, gateway_config(ppp_auths=("mschapv2",)), log_name="pixgw-nat.log"
+    )
+    try:
+        yield gw
+    finally:
+        gw.stop()
+
+
+def _route_and_ping(gw: RunningGateway, client: Any) -> None:
+    route = client.guest.sh("ip route replace 203.0.113.0/24 dev ppp0", timeout=20)
+    assert route.rc == 0, route.stderr
+    ping = client.ping(INSIDE_HOST, count=3)
+    assert ping.ok, ping.output + gw.diagnostics()
+
+
+def _sa_blocks(ipsec: str) -> list[str]:
+    """``show crypto ipsec sa`` split at each ``local ident`` block."""
+    parts = ipsec.split("local  ident")
+    if len(parts) == 1:
+        parts = ipsec.split("local ident")
+    return parts[1:]
+
+
+def test_one_client_behind_nat(
+    *,
+    nat_gateway: RunningGateway,
+    nat_client_guest: Callable[..., Any],
+    inside_netns: Namespace,
+    outside_capture: Callable[..., Any],
+    matrix_cell: Callable[[str], Any],
+) -> None:
+    with matrix_cell("win10g14 psk mschap-v2 behind NAT"):
+        cap = outside_capture("nat-one")
+        client = nat_client_guest(index=1, profile="win10g14", auth="psk", ppp_auth="mschap-v2")
+        status = bring_up(nat_gateway, client)
+        assert str(status.ppp_address).startswith("198.51.100.1"), status.raw
+        _route_and_ping(nat_gateway, client)
+        back = inside_netns.exec(
+            ["ping", "-c", "2", "-W", "2", str(status.ppp_address)], check=False
+        )
+        assert back.returncode == 0, back.stdout + back.stderr
+        isakmp = nat_gateway.show("show crypto isakmp sa")
+        assert any(OUTSIDE_NAT in ln and "QM_IDLE" in ln for ln in isakmp.splitlines()), isakmp
+        ipsec = nat_gateway.show("show crypto ipsec sa")
+        assert f"current_peer: {OUTSIDE_NAT}" in ipsec, ipsec
+        assert "Transport, UDP-Encaps" in ipsec, ipsec
+        tunnel = nat_gateway.show("show vpdn tunnel")
+        assert f"Remote Internet Address {OUTSIDE_NAT}" in tunnel, tunnel
+        hang_up_and_check(nat_gateway, client)
+        cap.stop()
+        # the float: IKE moved to 4500 and the ESP went UDP-encapsulated there; nothing in clear
+        assert cap.count(f"src host {OUTSIDE_NAT} and udp dst port 4500") > 0, cap.summary()
+        assert cap.count("esp") == 0, cap.summary("esp")
+        assert cap.count(CLEAR_L2TP_BPF) == 0, cap.summary(CLEAR_L2TP_BPF)
+
+
+def test_two_clients_behind_one_nat(
+    *,
+    nat_gateway: RunningGateway,
+    nat_client_guest: Callable[..., Any],
+    inside_netns: Namespace,
+    outside_capture: Callable[..., Any],
+    matrix_cell: Callable[[str], Any],
+) -> None:
+    with matrix_cell("2 clients (win2000, winxp) behind one NAT"):
+        cap = outside_capture("nat-two")
+        first = nat_client_guest(index=1, profile="win2000", auth="psk", ppp_auth="mschap-v2")
+        second = nat_client_guest(index=2, profile="winxp", auth="psk", ppp_auth="mschap-v2")
+        one = bring_up(nat_gateway, first)
+        two = bring_up(nat_gateway, second)
+        assert one.ppp_address != two.ppp_address, (one.raw, two.raw)
+        _route_and_ping(nat_gateway, first)
+        _route_and_ping(nat_gateway, second)
+        _route_and_ping(nat_gateway, first)  # the first still works after the second came
+        for addr in (one.ppp_address, two.ppp_address):
+            back = inside_netns.exec(["ping", "-c", "2", "-W", "2", str(addr)], check=False)
+            assert back.returncode == 0, back.stdout + back.stderr
+
+        isakmp = nat_gateway.show("show crypto isakmp sa")
+        assert sum(OUTSIDE_NAT in ln and "QM_IDLE" in ln for ln in isakmp.splitlines()) == 2, isakmp
+        ipsec = nat_gateway.show("show crypto ipsec sa")
+        blocks = [b for b in _sa_blocks(ipsec) if f"current_peer: {OUTSIDE_NAT}" in b]
+        assert len(blocks) == 2, ipsec
+        assert "esp-des esp-md5-hmac" in ipsec and "esp-3des esp-sha-hmac" in ipsec, ipsec
+        tunnel = nat_gateway.show("show vpdn tunnel")
+        assert tunnel.count(f"Remote Internet Address {OUTSIDE_NAT}") == 2, tunnel
+        session = nat_gateway.show("show vpdn session")
+        assert session.count("state is established") == 2, session
+        assert nat_gateway.pool_in_use() == 2
+
+        hang_up_and_check_one = first.down()
+        del hang_up_and_check_one
+        _route_and_ping(nat_gateway, second)  # the other one is untouched by the first's goodbye
+        hang_up_and_check(nat_gateway, second)
+        cap.stop()
+        assert cap.count(CLEAR_L2TP_BPF) == 0, cap.summary(CLEAR_L2TP_BPF)
+        assert cap.count("esp") == 0, cap.summary("esp")
