@@ -1,0 +1,230 @@
+"""pixgw's RADIUS client against a real FreeRADIUS 3.2 on 127.0.0.1 (RFC 2865/2866/2548/3579):
+PAP, CHAP, MS-CHAPv1, MS-CHAPv2 with MPPE keys, wrong password, unknown user, failover from a
+silent first host, accounting spooled while the server is down and replayed when it is back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from ipaddress import IPv4Address
+from pathlib import Path
+from typing import Any
+
+import pytest
+from twisted.cred.error import UnauthorizedLogin
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+from twisted.internet.task import deferLater
+
+from pixgw.aaa.accounting import RadiusAccounting
+from pixgw.aaa.chain import AuthenticatorChain
+from pixgw.aaa.credentials import (
+    ChapMd5Credentials,
+    MsChapV1Credentials,
+    MsChapV2Credentials,
+    PapCredentials,
+)
+from pixgw.aaa.interfaces import AccountingSession, Authorization, ClientInfo, SessionUsage
+from pixgw.aaa.radius import RadiusAuthenticator, RadiusClient, RadiusServer
+from pixgw.ppp import mschap
+from tests.interop.servers import (
+    FREERADIUS,
+    RADIUS_ACCT_PORT,
+    RADIUS_AUTH_PORT,
+    RADIUS_SECRET,
+    FreeRadius,
+    missing,
+)
+
+pytestmark = [
+    pytest.mark.interop,
+    pytest.mark.skipif(missing(FREERADIUS) is not None, reason=str(missing(FREERADIUS))),
+]
+
+CLIENT = ClientInfo(
+    outer_address=IPv4Address("203.0.113.5"),
+    nas_port=1,
+    nas_address=IPv4Address("127.0.0.1"),
+    called_station="127.0.0.1",
+)
+
+
+def server(address: str = "127.0.0.1") -> RadiusServer:
+    return RadiusServer(
+        IPv4Address(address),
+        RADIUS_SECRET.encode(),
+        RADIUS_AUTH_PORT,
+        RADIUS_ACCT_PORT,
+        timeout=1.0,
+        retries=1,
+    )
+
+
+@pytest.fixture(scope="module")
+def freeradius(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FreeRadius]:
+    radius = FreeRadius(tmp_path_factory.mktemp("freeradius"))
+    radius.start()
+    try:
+        yield radius
+    finally:
+        radius.stop()
+
+
+def run(d: Deferred[Any], seconds: float = 20.0) -> Any:
+    """Spin the global reactor until ``d`` fires (bounded)."""
+    out: list[Any] = []
+    d.addBoth(out.append)
+    deadline = reactor.seconds() + seconds
+    while not out and reactor.seconds() < deadline:
+        reactor.runUntilCurrent()  # type: ignore[attr-defined]
+        reactor.doIteration(0.01)  # type: ignore[attr-defined]
+    assert out, "no answer in time"
+    result = out[0]
+    if hasattr(result, "raiseException") and not isinstance(result, Authorization):
+        return result
+    return result
+
+
+@pytest.fixture
+def client() -> Iterator[RadiusClient]:
+    c = RadiusClient(reactor)
+    c.start(interface="127.0.0.1")
+    yield c
+    c.stop()
+    run(deferLater(reactor, 0, lambda: None))
+
+
+def authenticate(client: RadiusClient, creds: Any, srv: RadiusServer | None = None) -> Any:
+    return run(RadiusAuthenticator(client, srv or server()).authenticate(creds, CLIENT))
+
+
+def test_pap_accept_with_attributes(freeradius: FreeRadius, client: RadiusClient) -> None:
+    result = authenticate(client, PapCredentials("alice", "alice-pw"))
+    assert isinstance(result, Authorization), result
+    assert result.address == IPv4Address("192.0.2.77")
+    assert result.session_timeout == 3600 and result.idle_timeout == 600
+    assert result.class_attribute == (b"alice-class",)
+    assert result.dns == (IPv4Address("192.0.2.53"),)
+
+
+def test_pap_wrong_password_and_unknown_user(freeradius: FreeRadius, client: RadiusClient) -> None:
+    for creds in (PapCredentials("alice", "nope"), PapCredentials("mallory", "x")):
+        result = authenticate(client, creds)
+        assert not isinstance(result, Authorization)
+        assert result.check(UnauthorizedLogin)
+
+
+def test_chap(freeradius: FreeRadius, client: RadiusClient) -> None:
+    challenge = bytes(range(16))
+    good = ChapMd5Credentials("alice", 7, challenge, b"")
+    good = ChapMd5Credentials("alice", 7, challenge, good.expected_response("alice-pw"))
+    assert isinstance(authenticate(client, good), Authorization)
+    bad = ChapMd5Credentials("alice", 7, challenge, good.expected_response("other"))
+    assert authenticate(client, bad).check(UnauthorizedLogin)
+
+
+def test_mschapv1(freeradius: FreeRadius, client: RadiusClient) -> None:
+    challenge = bytes.fromhex("102DB5DF085D3041")
+    nt = mschap.mschapv1_nt_response(challenge, mschap.nt_password_hash("bob-pw"))
+    result = authenticate(
+        client, MsChapV1Credentials("bob", challenge, bytes(24) + nt + b"\x01", 1)
+    )
+    assert isinstance(result, Authorization), result
+
+
+@pytest.mark.parametrize(("user", "password"), [("alice", "alice-pw"), ("bob", "bob-pw")])
+def test_mschapv2_success_and_mppe_keys(
+    freeradius: FreeRadius, client: RadiusClient, user: str, password: str
+) -> None:
+    nt_hash = mschap.nt_password_hash(password)
+    ac, pc = bytes(range(16)), bytes(range(100, 116))
+    creds = MsChapV2Credentials(
+        user, ac, pc, mschap.generate_nt_response(ac, pc, user, nt_hash), identifier=9
+    )
+    result = authenticate(client, creds)
+    assert isinstance(result, Authorization), result
+    assert result.mschapv2_authenticator_response == creds.authenticator_response(nt_hash)
+    send, recv = creds.mppe_keys(nt_hash)
+    assert (result.mppe_send_key, result.mppe_recv_key) == (send, recv)
+
+
+def test_mschapv2_wrong_password(freeradius: FreeRadius, client: RadiusClient) -> None:
+    ac, pc = bytes(16), bytes(16)
+    nt = mschap.generate_nt_response(ac, pc, "bob", mschap.nt_password_hash("wrong"))
+    assert authenticate(client, MsChapV2Credentials("bob", ac, pc, nt)).check(UnauthorizedLogin)
+
+
+def test_failover_from_a_silent_first_host(freeradius: FreeRadius, client: RadiusClient) -> None:
+    chain = AuthenticatorChain(
+        "RADIUS",
+        [
+            RadiusAuthenticator(client, server("127.0.0.2")),  # nothing listens there
+            RadiusAuthenticator(client, server()),
+        ],
+    )
+    result = run(chain.authenticate(PapCredentials("alice", "alice-pw"), CLIENT))
+    assert isinstance(result, Authorization), result
+    assert client.counters["127.0.0.2"].timeouts == 1
+
+
+def test_accounting_spooled_while_down_replayed_when_back(
+    freeradius: FreeRadius, client: RadiusClient, tmp_path: Path
+) -> None:
+    before = len(freeradius.detail_records())
+    freeradius.stop()
+    accounting = RadiusAccounting(
+        client, [server()], reactor, spool_dir=tmp_path, retry_interval=0.5
+    )
+    try:
+        sessions = [
+            AccountingSession(
+                f"pixgw-{i}",
+                "alice",
+                CLIENT,
+                IPv4Address("192.0.2.77"),
+                (b"alice-class",),
+                started_at=reactor.seconds(),
+            )
+            for i in range(3)
+        ]
+        for s in sessions:
+            accounting.start(s)
+        for i, s in enumerate(sessions):
+            accounting.stop(
+                s, SessionUsage(reactor.seconds(), 1000 + i, 2000 + i, 10, 20), "user-request"
+            )
+        run(deferLater(reactor, 2.5, lambda: None))
+        assert accounting.pending() == 6  # nothing answered: all spooled, in order
+        freeradius.start()
+        for _ in range(200):
+            run(deferLater(reactor, 0.1, lambda: None))
+            if accounting.pending() == 0:
+                break
+        assert accounting.pending() == 0
+    finally:
+        accounting.shutdown()
+    records = freeradius.detail_records()[before:]
+    kinds = [("Start" if "Acct-Status-Type = Start" in r else "Stop") for r in records]
+    assert kinds == ["Start"] * 3 + ["Stop"] * 3
+    for i, r in enumerate(records[3:]):
+        assert f'Acct-Session-Id = "pixgw-{i}"' in r
+        assert f"Acct-Input-Octets = {1000 + i}" in r
+        assert f"Acct-Output-Octets = {2000 + i}" in r
+        assert "Acct-Terminate-Cause = User-Request" in r
+        assert "Class = 0x616c6963652d636c617373" in r
+
+
+def test_reply_without_message_authenticator_is_refused(
+    client: RadiusClient, tmp_path: Path
+) -> None:
+    """A FreeRADIUS 3.2.1 that does not sign its Access-Accept: pixgw drops the reply
+    (Blast-RADIUS), so the login does not succeed, although the password is right."""
+    unsigned = FreeRadius(tmp_path, auth_port=28122, acct_port=28132, sign_replies=False)
+    unsigned.start()
+    try:
+        srv = RadiusServer(IPv4Address("127.0.0.1"), RADIUS_SECRET.encode(), 28122, 28132, 1.0, 1)
+        result = authenticate(client, PapCredentials("alice", "alice-pw"), srv)
+        assert not isinstance(result, Authorization)
+        assert client.counters["127.0.0.1"].dropped == 2  # the answer and the retransmit's
+        assert b"Login OK: [alice]" in unsigned.log.read_bytes()  # the server did accept
+    finally:
+        unsigned.stop()
