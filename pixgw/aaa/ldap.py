@@ -21,10 +21,11 @@ from ldaptor.protocols import pureldap
 from ldaptor.protocols.ldap import ldaperrors, ldapsyntax
 from ldaptor.protocols.ldap.ldapclient import LDAPClient
 from twisted.cred.error import UnauthorizedLogin
-from twisted.internet import ssl
+from twisted.internet import defer, ssl
 from twisted.internet.defer import Deferred
-from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
+from twisted.internet.endpoints import TCP4ClientEndpoint, wrapClientTLS
 from twisted.internet.error import ConnectError, ConnectionLost, TimeoutError
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from pixgw.aaa.chain import AuthenticatorChain
@@ -110,7 +111,15 @@ class LdapAuthenticator:
         self.name = name
 
     def authenticate(self, credentials: Any, client: ClientInfo) -> Deferred[Authorization]:
-        return Deferred.fromCoroutine(self._authenticate(credentials))
+        d = Deferred.fromCoroutine(self._authenticate(credentials))
+        d.addTimeout(self.settings.timeout * 3, self.reactor)
+
+        def timed_out(failure: Failure) -> Failure:
+            if isinstance(failure.value, defer.TimeoutError | defer.CancelledError):
+                raise AuthenticationServerUnreachable(f"LDAP {self.settings.host}: no answer")
+            return failure
+
+        return d.addErrback(timed_out)
 
     def _tls_options(self) -> Any:
         if self.settings.ca_file:
@@ -120,7 +129,7 @@ class LdapAuthenticator:
 
     async def _connect(self) -> Any:
         s = self.settings
-        endpoint: Any = HostnameEndpoint(self.reactor, s.host, s.port, timeout=s.timeout)
+        endpoint: Any = TCP4ClientEndpoint(self.reactor, s.host, s.port, timeout=s.timeout)
         if s.tls == "ldaps":
             endpoint = wrapClientTLS(self._tls_options(), endpoint)
         try:

@@ -221,3 +221,206 @@ server pixgw {{
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait(timeout=5)
+
+
+SLAPD_PORT = 23890
+SLAPDS_PORT = 23891
+LDAP_BASE = "dc=pixgw,dc=example"
+LDAP_ADMIN = f"cn=admin,{LDAP_BASE}"
+LDAP_ADMIN_PASSWORD = "pixgw-ldap-admin"
+
+# The one Samba attribute the MS-CHAP path reads (OID of samba.schema), and a class carrying it.
+_SAMBA_SCHEMA = """
+attributetype ( 1.3.6.1.4.1.7165.2.1.25 NAME 'sambaNTPassword'
+  DESC 'MD4 hash of the unicode password'
+  EQUALITY caseIgnoreIA5Match
+  SYNTAX 1.3.6.1.4.1.1466.115.121.1.26{32} SINGLE-VALUE )
+objectclass ( 1.3.6.1.4.1.7165.2.2.6 NAME 'sambaSamAccount' SUP top AUXILIARY
+  MAY ( sambaNTPassword ) )
+"""
+
+
+def _run(*args: str, stdin: str | None = None) -> str:
+    done = subprocess.run(
+        list(args), input=stdin, capture_output=True, text=True, timeout=60, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{args[0]} failed: {done.stderr[-2000:]}")
+    return done.stdout
+
+
+@dataclass
+class Slapd:
+    """OpenLDAP slapd on ldap://127.0.0.1:23890 and ldaps://127.0.0.1:23891 from ``root``."""
+
+    root: Path
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def ca_file(self) -> Path:
+        return self.root / "tls" / "ca.pem"
+
+    def write_config(self) -> None:
+        tls = self.root / "tls"
+        for d in ("db", "tls"):
+            (self.root / d).mkdir(parents=True, exist_ok=True)
+        openssl = "/usr/bin/openssl"
+        _run(
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=pixgw test LDAP CA",
+            "-keyout",
+            str(tls / "ca.key"),
+            "-out",
+            str(tls / "ca.pem"),
+        )
+        _run(
+            openssl,
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(tls / "server.key"),
+            "-out",
+            str(tls / "server.csr"),
+        )
+        (tls / "ext.cnf").write_text(
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n"
+        )
+        _run(
+            openssl,
+            "x509",
+            "-req",
+            "-in",
+            str(tls / "server.csr"),
+            "-CA",
+            str(tls / "ca.pem"),
+            "-CAkey",
+            str(tls / "ca.key"),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            str(tls / "ext.cnf"),
+            "-out",
+            str(tls / "server.pem"),
+        )
+        (self.root / "samba-min.schema").write_text(_SAMBA_SCHEMA)
+        rootpw = _run("/usr/sbin/slappasswd", "-s", LDAP_ADMIN_PASSWORD).strip()
+        r = self.root
+        (r / "slapd.conf").write_text(f"""include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/nis.schema
+include /etc/ldap/schema/inetorgperson.schema
+include {r}/samba-min.schema
+pidfile {r}/slapd.pid
+argsfile {r}/slapd.args
+modulepath /usr/lib/ldap
+moduleload back_mdb
+TLSCACertificateFile {tls}/ca.pem
+TLSCertificateFile {tls}/server.pem
+TLSCertificateKeyFile {tls}/server.key
+
+database mdb
+maxsize 104857600
+suffix "{LDAP_BASE}"
+rootdn "{LDAP_ADMIN}"
+rootpw {rootpw}
+directory {r}/db
+index objectClass eq
+index uid eq
+access to attrs=userPassword
+  by anonymous auth
+  by * none
+access to attrs=sambaNTPassword
+  by * none
+access to *
+  by * read
+""")
+        people = f"ou=people,{LDAP_BASE}"
+        ldif = f"""dn: {LDAP_BASE}
+objectClass: dcObject
+objectClass: organization
+o: pixgw
+dc: pixgw
+
+dn: {people}
+objectClass: organizationalUnit
+ou: people
+
+dn: ou=groups,{LDAP_BASE}
+objectClass: organizationalUnit
+ou: groups
+"""
+        for uid, password in (("alice", "alice-pw"), ("bob", "bob-pw"), ("st*r", "star-pw")):
+            hashed = _run("/usr/sbin/slappasswd", "-s", password).strip()
+            ldif += f"""
+dn: uid={uid},{people}
+objectClass: inetOrgPerson
+objectClass: sambaSamAccount
+uid: {uid}
+cn: {uid}
+sn: {uid}
+userPassword: {hashed}
+sambaNTPassword: {nt_hash_hex(password)}
+"""
+        ldif += f"""
+dn: cn=vpnusers,ou=groups,{LDAP_BASE}
+objectClass: groupOfNames
+cn: vpnusers
+member: uid=alice,{people}
+"""
+        _run("/usr/sbin/slapadd", "-f", str(r / "slapd.conf"), stdin=ldif)
+
+    def start(self) -> None:
+        if not (self.root / "slapd.conf").exists():
+            self.write_config()
+        self.process = subprocess.Popen(
+            [
+                SLAPD,
+                "-d",
+                "0",
+                "-f",
+                str(self.root / "slapd.conf"),
+                "-h",
+                f"ldap://127.0.0.1:{SLAPD_PORT}/ ldaps://127.0.0.1:{SLAPDS_PORT}/",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("slapd exited at start")
+            done = subprocess.run(
+                ["/usr/bin/ldapwhoami", "-x", "-H", f"ldap://127.0.0.1:{SLAPD_PORT}"],
+                capture_output=True,
+                timeout=5,
+                check=False,
+            )
+            if done.returncode == 0:
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("slapd did not answer in 15 s")
+
+    def stop(self) -> None:
+        p, self.process = self.process, None
+        if p is None or p.poll() is not None:
+            return
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(timeout=5)

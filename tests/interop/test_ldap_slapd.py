@@ -1,0 +1,132 @@
+"""pixgw's LDAP backend against a real OpenLDAP slapd on 127.0.0.1 (RFC 4511/4513/4515): PAP by
+search-then-bind, MS-CHAPv2 from sambaNTPassword over a service bind, group condition, StartTLS
+and ldaps with the test CA, a filter-hostile user name, an unreachable server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from twisted.cred.error import UnauthorizedLogin
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+
+from pixgw.aaa.credentials import MsChapV2Credentials, PapCredentials
+from pixgw.aaa.interfaces import AuthenticationServerUnreachable, Authorization, ClientInfo
+from pixgw.aaa.ldap import LdapAuthenticator, LdapSettings, escape_filter_value
+from pixgw.ppp import mschap
+from tests.interop.servers import (
+    LDAP_ADMIN,
+    LDAP_ADMIN_PASSWORD,
+    LDAP_BASE,
+    SLAPD,
+    SLAPD_PORT,
+    SLAPDS_PORT,
+    Slapd,
+    missing,
+)
+
+pytestmark = [
+    pytest.mark.interop,
+    pytest.mark.skipif(missing(SLAPD) is not None, reason=str(missing(SLAPD))),
+]
+
+
+@pytest.fixture(scope="module")
+def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slapd]:
+    server = Slapd(tmp_path_factory.mktemp("slapd"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def run(d: Deferred[Any], seconds: float = 20.0) -> Any:
+    out: list[Any] = []
+    d.addBoth(out.append)
+    deadline = reactor.seconds() + seconds
+    while not out and reactor.seconds() < deadline:
+        reactor.runUntilCurrent()  # type: ignore[attr-defined]
+        reactor.doIteration(0.01)  # type: ignore[attr-defined]
+    assert out, "no answer in time"
+    return out[0]
+
+
+def settings(**kw: Any) -> LdapSettings:
+    base: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "base_dn": f"ou=people,{LDAP_BASE}",
+        "port": SLAPD_PORT,
+    }
+    base.update(kw)
+    return LdapSettings(**base)
+
+
+def login(s: LdapSettings, creds: Any) -> Any:
+    return run(LdapAuthenticator(s, reactor).authenticate(creds, ClientInfo()))
+
+
+def test_pap_search_then_bind(slapd: Slapd) -> None:
+    ok = login(settings(), PapCredentials("alice", "alice-pw"))
+    assert isinstance(ok, Authorization), ok
+    assert ok.username == "alice" and ok.server == "LDAP 127.0.0.1"
+    for creds in (PapCredentials("alice", "wrong"), PapCredentials("mallory", "x")):
+        refused = login(settings(), creds)
+        assert not isinstance(refused, Authorization)
+        assert refused.check(UnauthorizedLogin)
+
+
+def test_user_name_is_never_filter_text(slapd: Slapd) -> None:
+    # "*" would match every entry as filter text; here it is a literal value
+    refused = login(settings(), PapCredentials("*", "alice-pw"))
+    assert refused.check(UnauthorizedLogin) and "unknown user" in str(refused.value)
+    refused = login(settings(), PapCredentials("al*", "alice-pw"))
+    assert refused.check(UnauthorizedLogin)
+    assert isinstance(login(settings(), PapCredentials("st*r", "star-pw")), Authorization)
+    assert escape_filter_value("a*(b)\\") == "a\\2a\\28b\\29\\5c"
+
+
+def mschapv2(user: str, password: str) -> tuple[MsChapV2Credentials, bytes]:
+    nt_hash = mschap.nt_password_hash(password)
+    ac, pc = bytes(range(16)), bytes(range(50, 66))
+    nt = mschap.generate_nt_response(ac, pc, user, nt_hash)
+    return MsChapV2Credentials(user, ac, pc, nt), nt_hash
+
+
+def test_mschapv2_from_sambantpassword_over_service_bind(slapd: Slapd) -> None:
+    service = settings(login_dn=LDAP_ADMIN, login_password=LDAP_ADMIN_PASSWORD)
+    creds, nt_hash = mschapv2("bob", "bob-pw")
+    ok = login(service, creds)
+    assert isinstance(ok, Authorization), ok
+    assert ok.mschapv2_authenticator_response == creds.authenticator_response(nt_hash)
+    assert (ok.mppe_send_key, ok.mppe_recv_key) == creds.mppe_keys(nt_hash)
+    wrong, _ = mschapv2("bob", "not-bob-pw")
+    assert login(service, wrong).check(UnauthorizedLogin)
+    # anonymously the hash is not readable: the refusal names the attribute
+    refused = login(settings(), creds)
+    assert refused.check(UnauthorizedLogin) and "sambaNTPassword" in str(refused.value)
+
+
+def test_group_membership_condition(slapd: Slapd) -> None:
+    grouped = settings(group_dn=f"cn=vpnusers,ou=groups,{LDAP_BASE}")
+    assert isinstance(login(grouped, PapCredentials("alice", "alice-pw")), Authorization)
+    refused = login(grouped, PapCredentials("bob", "bob-pw"))
+    assert refused.check(UnauthorizedLogin) and "group" in str(refused.value)
+
+
+def test_starttls_and_ldaps(slapd: Slapd) -> None:
+    starttls = settings(tls="starttls", ca_file=str(slapd.ca_file))
+    assert isinstance(login(starttls, PapCredentials("alice", "alice-pw")), Authorization)
+    ldaps = settings(tls="ldaps", port=SLAPDS_PORT, ca_file=str(slapd.ca_file))
+    assert isinstance(login(ldaps, PapCredentials("alice", "alice-pw")), Authorization)
+    # without the test CA the server certificate is not trusted: treated as unreachable
+    untrusted = settings(tls="ldaps", port=SLAPDS_PORT)
+    assert not isinstance(login(untrusted, PapCredentials("alice", "alice-pw")), Authorization)
+
+
+def test_unreachable_server() -> None:
+    down = settings(port=23899, timeout=2.0)
+    refused = login(down, PapCredentials("alice", "alice-pw"))
+    assert refused.check(AuthenticationServerUnreachable)
