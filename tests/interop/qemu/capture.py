@@ -34,6 +34,7 @@ class Capture:
             str(max_seconds),
             "tcpdump",
             "-U",
+            "--immediate-mode",
             "-n",
             "-i",
             iface,
@@ -53,7 +54,7 @@ class Capture:
         return cls(namespace, pcap, proc)
 
     def stop(self) -> None:
-        time.sleep(0.3)  # let the last packets reach the file (-U)
+        time.sleep(1.0)  # let tcpdump (immediate mode, -U) drain its ring and write the last ones
         self.namespace.stop(self.process, grace=3.0)
 
     def _read(self, bpf: str, verbose: bool = False) -> list[str]:
