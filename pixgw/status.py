@@ -259,6 +259,51 @@ class IpLocalPoolStatus:
 
 # === aaa =========================================================================================
 
+
+@dataclass(frozen=True)
+class AaaServerStatus:
+    """One host of an ``aaa-server`` group with its counters (``show aaa-server``)."""
+
+    group: str
+    protocol: str
+    address: IPv4Address | None
+    interface: str = ""
+    auth_port: int = 0
+    acct_port: int = 0
+    timeout: int = 5
+    state: str = "ACTIVE"  # ACTIVE | FAILED (last request went unanswered)
+    requests: int = 0
+    accounting_requests: int = 0
+    retransmits: int = 0
+    accepts: int = 0
+    rejects: int = 0
+    challenges: int = 0
+    dropped: int = 0  # bad authenticator / Message-Authenticator / malformed
+    timeouts: int = 0
+    round_trip_ms: int = 0
+
+
+@dataclass(frozen=True)
+class UauthDetail:
+    """What AAA granted one user (``show uauth`` detail lines); never a key or password."""
+
+    username: str
+    server: str = "LOCAL"
+    address: IPv4Address | None = None
+    session_timeout: int | None = None
+    idle_timeout: int | None = None
+    mppe_keys: bool = False
+    class_count: int = 0
+
+
+@dataclass(frozen=True)
+class AaaStatusSnapshot:
+    servers: tuple[AaaServerStatus, ...] = ()
+    local_users: int = 0
+    accounting_spooled: int = 0  # records waiting in the accounting spool
+    details: tuple[UauthDetail, ...] = ()
+
+
 # === pki =========================================================================================
 
 

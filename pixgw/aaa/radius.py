@@ -41,6 +41,7 @@ from pixgw.aaa.interfaces import (
     ClientInfo,
     IAuthenticator,
 )
+from pixgw.aaa.trace import radius_debug_text
 from pixgw.syslog import debug
 
 __all__ = [
@@ -78,7 +79,6 @@ _CODE_NAMES = {
     11: "Access-Challenge",
 }
 _MESSAGE_AUTHENTICATOR = 80
-_HIDDEN = frozenset({"User-Password", "MS-MPPE-Send-Key", "MS-MPPE-Recv-Key", "Tunnel-Password"})
 _MAX_PACKET = 4096
 
 Attributes = Sequence[tuple[str, Any]]
@@ -290,7 +290,9 @@ class RadiusCounters:
     accounting_responses: int = 0
     timeouts: int = 0
     dropped: int = 0  # bad authenticator / Message-Authenticator / malformed / unexpected
+    accounting_requests: int = 0
     last_round_trip: float | None = None
+    last_failed: bool = False  # the last request went unanswered
 
 
 @dataclass
@@ -376,11 +378,20 @@ class RadiusClient(DatagramProtocol):
             server, port, ident, datagram, sent_auth, d, self.reactor.seconds()
         )
         self._pending[(str(server.address), port, ident)] = pending
-        self.counter(server).requests += 1
+        if code == ACCESS_REQUEST:
+            self.counter(server).requests += 1
+        else:
+            self.counter(server).accounting_requests += 1
         debug(
             "radius",
-            f"RADIUS: send {_CODE_NAMES.get(code, code)} id {ident} to {server.label}:{port}"
-            + "".join(f"\n        {n} = {_show(n, v)}" for n, v in attributes),
+            radius_debug_text(
+                "send",
+                _CODE_NAMES.get(code, str(code)),
+                ident,
+                peer=server.label,
+                port=port,
+                attributes=attributes,
+            ),
         )
         self._transmit(pending)
         return d
@@ -395,6 +406,7 @@ class RadiusClient(DatagramProtocol):
         if pending.tries > pending.server.retries:
             self._finish(pending)
             self.counter(pending.server).timeouts += 1
+            self.counter(pending.server).last_failed = True
             debug("radius", f"RADIUS: no answer from {pending.server.label}:{pending.port}")
             pending.deferred.errback(
                 AuthenticationServerUnreachable(
@@ -450,6 +462,7 @@ class RadiusClient(DatagramProtocol):
             return
         self._finish(pending)
         counters.last_round_trip = self.reactor.seconds() - pending.sent_at
+        counters.last_failed = False
         if code == ACCESS_ACCEPT:
             counters.accepts += 1
         elif code == ACCESS_REJECT:
@@ -460,25 +473,16 @@ class RadiusClient(DatagramProtocol):
             counters.accounting_responses += 1
         debug(
             "radius",
-            f"RADIUS: received {_CODE_NAMES.get(code, code)} id {ident} from {addr[0]}"
-            + "".join(
-                f"\n        {n} = {_show(n, v)}" for n, vs in attributes.items() for v in vs
+            radius_debug_text(
+                "received",
+                _CODE_NAMES.get(code, str(code)),
+                ident,
+                peer=addr[0],
+                port=addr[1],
+                attributes=[(n, v) for n, vs in attributes.items() for v in vs],
             ),
         )
         pending.deferred.callback(RadiusReply(code, ident, attributes, pending.authenticator))
-
-
-_SECRET_ATTRIBUTES = _HIDDEN | {"CHAP-Password", "MS-CHAP-Response", "MS-CHAP2-Response",
-                                "MS-CHAP2-Success", "Message-Authenticator"}
-
-
-def _show(name: str, value: Any) -> str:
-    """An attribute for ``debug radius``: hidden values and MS-CHAP blobs are never printed."""
-    if name in _SECRET_ATTRIBUTES:
-        return "<hidden>"
-    if isinstance(value, bytes):
-        return "0x" + value.hex()
-    return str(value)
 
 
 def request_attributes(
