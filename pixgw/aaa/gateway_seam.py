@@ -135,11 +135,44 @@ def terminate_cause(reason: str) -> str:
 
 
 class CredAccounting:
-    """``Gateway(accounting=CredAccounting(build_accounting(...), reactor))``."""
+    """``Gateway(accounting=CredAccounting(build_accounting(...), reactor))``.
 
-    def __init__(self, accounting: Any, reactor: Any) -> None:
+    Interim-Update every Acct-Interim-Interval seconds the Access-Accept gave (or
+    ``default_interim`` when set); :meth:`accounting_on` / :meth:`accounting_off` belong in the
+    service's start and stop."""
+
+    def __init__(self, accounting: Any, reactor: Any, default_interim: int | None = None) -> None:
         self.accounting = accounting
         self.reactor = reactor
+        self.default_interim = default_interim
+        self._interim: dict[int, Any] = {}
+
+    def accounting_on(self) -> None:
+        self.accounting.accounting_on()
+
+    def accounting_off(self) -> None:
+        for call in self._interim.values():
+            if call.active():
+                call.cancel()
+        self._interim.clear()
+        self.accounting.accounting_off()
+
+    def _usage(self, session: ActiveSession) -> SessionUsage:
+        ppp = session.ppp
+        return SessionUsage(
+            self.reactor.seconds(),
+            ppp.received_bytes,
+            ppp.transmitted_bytes,
+            ppp.received_packets,
+            ppp.transmitted_packets,
+        )
+
+    def _schedule_interim(self, session: ActiveSession, interval: int) -> None:
+        def fire() -> None:
+            self.accounting.interim(self._session(session), self._usage(session))
+            self._schedule_interim(session, interval)
+
+        self._interim[id(session)] = self.reactor.callLater(interval, fire)
 
     def _session(self, s: ActiveSession) -> AccountingSession:
         authorization = s.authorized.attributes if s.authorized is not None else None
@@ -166,14 +199,19 @@ class CredAccounting:
 
     def session_started(self, session: ActiveSession) -> None:
         self.accounting.start(self._session(session))
+        authorization = session.authorized.attributes if session.authorized else None
+        interval = (
+            authorization.interim_interval
+            if isinstance(authorization, Authorization) and authorization.interim_interval
+            else self.default_interim
+        )
+        if interval:
+            self._schedule_interim(session, max(60, interval))  # RFC 2869 §5.16: >= 60 s
 
     def session_stopped(self, session: ActiveSession, cause: str) -> None:
-        ppp = session.ppp
-        usage = SessionUsage(
-            self.reactor.seconds(),
-            ppp.received_bytes,
-            ppp.transmitted_bytes,
-            ppp.received_packets,
-            ppp.transmitted_packets,
+        call = self._interim.pop(id(session), None)
+        if call is not None and call.active():
+            call.cancel()
+        self.accounting.stop(
+            self._session(session), self._usage(session), terminate_cause(cause)
         )
-        self.accounting.stop(self._session(session), usage, terminate_cause(cause))

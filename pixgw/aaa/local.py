@@ -219,8 +219,9 @@ def _avatar(answer: Any) -> Authorization:
 class LocalAuthenticator:
     name = "LOCAL"
 
-    def __init__(self, config: PixConfig) -> None:
-        self.portal = Portal(AuthorizationRealm(), [LocalUsersChecker(local_users(config))])
+    def __init__(self, config: PixConfig, users: dict[str, LocalUser] | None = None) -> None:
+        checker = LocalUsersChecker(users if users is not None else local_users(config))
+        self.portal = Portal(AuthorizationRealm(), [checker])
 
     def authenticate(self, credentials: Any, client: ClientInfo) -> Deferred[Authorization]:
         return login_through(self.portal, credentials)
