@@ -62,6 +62,7 @@ __all__ = [
     "load_dictionary",
     "message_authenticator",
     "salt_decrypt",
+    "unhide",
 ]
 
 ACCESS_REQUEST = 1
@@ -156,6 +157,21 @@ def hide_password(password: bytes, secret: bytes, authenticator: bytes) -> bytes
         b = hashlib.md5(secret + last).digest()  # noqa: S324 - RFC 2865
         block = bytes(x ^ y for x, y in zip(padded[i : i + 16], b, strict=True))
         out += block
+        last = block
+    return out
+
+
+def unhide(value: bytes, secret: bytes, request_authenticator: bytes) -> bytes:
+    """Reverse of :func:`hide_password` (RFC 2865 §5.2 chaining on the cipher blocks), as
+    RFC 2548 §2.4.1 MS-CHAP-MPPE-Keys uses it. Raises ValueError on a bad length."""
+    if not value or len(value) % 16:
+        raise ValueError("hidden value is not a multiple of 16 bytes")
+    out = b""
+    last = request_authenticator
+    for i in range(0, len(value), 16):
+        block = value[i : i + 16]
+        b = hashlib.md5(secret + last).digest()  # noqa: S324 - RFC 2865
+        out += bytes(x ^ y for x, y in zip(block, b, strict=True))
         last = block
     return out
 
@@ -582,6 +598,16 @@ def authorization_from_accept(
                 keys.append(None)
         else:
             keys.append(None)
+    v1_keys = reply.first("MS-CHAP-MPPE-Keys")
+    if isinstance(credentials, MsChapV1Credentials) and isinstance(v1_keys, bytes):
+        try:
+            # RFC 2548 §2.4.1: LM key (8), NT key (16, MD4 of the NT hash), padding (8)
+            nt_key = unhide(v1_keys, server.secret, reply.request_authenticator)[8:24]
+            # RFC 3079 §2.4 GetStartKey from that NT key and the challenge; symmetric
+            start = hashlib.sha1(nt_key + nt_key + credentials.challenge).digest()[:16]  # noqa: S324
+            keys = [start, start]
+        except ValueError:
+            pass
     dns = tuple(
         a for a in (address("MS-Primary-DNS-Server"), address("MS-Secondary-DNS-Server")) if a
     )

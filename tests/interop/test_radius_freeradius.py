@@ -124,11 +124,13 @@ def test_chap(freeradius: FreeRadius, client: RadiusClient) -> None:
 
 def test_mschapv1(freeradius: FreeRadius, client: RadiusClient) -> None:
     challenge = bytes.fromhex("102DB5DF085D3041")
-    nt = mschap.mschapv1_nt_response(challenge, mschap.nt_password_hash("bob-pw"))
-    result = authenticate(
-        client, MsChapV1Credentials("bob", challenge, bytes(24) + nt + b"\x01", 1)
-    )
+    nt_hash = mschap.nt_password_hash("bob-pw")
+    nt = mschap.mschapv1_nt_response(challenge, nt_hash)
+    creds = MsChapV1Credentials("bob", challenge, bytes(24) + nt + b"\x01", 1)
+    result = authenticate(client, creds)
     assert isinstance(result, Authorization), result
+    # MS-CHAP-MPPE-Keys (RFC 2548 §2.4.1) turned into the RFC 3079 §2.4 start key
+    assert (result.mppe_send_key, result.mppe_recv_key) == creds.mppe_keys(nt_hash)
 
 
 @pytest.mark.parametrize(("user", "password"), [("alice", "alice-pw"), ("bob", "bob-pw")])
