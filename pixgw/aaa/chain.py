@@ -106,6 +106,8 @@ def build_accounting(
         config.aaa_ports.radius_authport,
         config.aaa_ports.radius_acctport,
         int(options.get("radius-retries", "3")),
+        max_failed_attempts=server_group.max_failed_attempts,
+        deadtime_minutes=server_group.deadtime,
     )
     accounting = RadiusAccounting(
         client,

@@ -288,6 +288,8 @@ class RadiusServer:
     acct_port: int = 1646
     timeout: float = 5.0
     retries: int = 3  # transmissions after the first
+    max_failed_attempts: int = 3  # ``aaa-server GROUP max-failed-attempts N``
+    deadtime: float = 600.0  # seconds (``aaa-server GROUP deadtime MINUTES``)
 
     @property
     def label(self) -> str:
@@ -309,6 +311,8 @@ class RadiusCounters:
     accounting_requests: int = 0
     last_round_trip: float | None = None
     last_failed: bool = False  # the last request went unanswered
+    consecutive_failures: int = 0
+    dead_until: float = 0.0  # skipped by authentication until then (PIX "FAILED" state)
 
 
 @dataclass
@@ -421,8 +425,12 @@ class RadiusClient(DatagramProtocol):
         pending.call = None
         if pending.tries > pending.server.retries:
             self._finish(pending)
-            self.counter(pending.server).timeouts += 1
-            self.counter(pending.server).last_failed = True
+            c = self.counter(pending.server)
+            c.timeouts += 1
+            c.last_failed = True
+            c.consecutive_failures += 1
+            if c.consecutive_failures >= pending.server.max_failed_attempts:
+                c.dead_until = self.reactor.seconds() + pending.server.deadtime
             debug("radius", f"RADIUS: no answer from {pending.server.label}:{pending.port}")
             pending.deferred.errback(
                 AuthenticationServerUnreachable(
@@ -479,6 +487,8 @@ class RadiusClient(DatagramProtocol):
         self._finish(pending)
         counters.last_round_trip = self.reactor.seconds() - pending.sent_at
         counters.last_failed = False
+        counters.consecutive_failures = 0
+        counters.dead_until = 0.0
         if code == ACCESS_ACCEPT:
             counters.accepts += 1
         elif code == ACCESS_REJECT:
@@ -651,6 +661,11 @@ class RadiusAuthenticator:
             attrs = request_attributes(credentials, client, self.nas_identifier)
         except UnauthorizedLogin as e:
             return fail(e)
+        counters = self.client.counter(self.server)
+        if counters.dead_until > self.client.reactor.seconds():
+            return fail(
+                AuthenticationServerUnreachable(f"{self.server.label} is FAILED (deadtime)")
+            )
         d = self.client.request(self.server, ACCESS_REQUEST, attrs)
 
         def answered(reply: RadiusReply) -> Authorization:
@@ -665,8 +680,15 @@ class RadiusAuthenticator:
         return result
 
 
-def servers_of(hosts: Iterable[Any], auth_port: int, acct_port: int, retries: int
-               ) -> list[RadiusServer]:
+def servers_of(
+    hosts: Iterable[Any],
+    auth_port: int,
+    acct_port: int,
+    retries: int,
+    *,
+    max_failed_attempts: int = 3,
+    deadtime_minutes: int = 10,
+) -> list[RadiusServer]:
     return [
         RadiusServer(
             h.address,
@@ -675,6 +697,8 @@ def servers_of(hosts: Iterable[Any], auth_port: int, acct_port: int, retries: in
             acct_port,
             float(h.timeout),
             retries,
+            max_failed_attempts,
+            deadtime_minutes * 60.0,
         )
         for h in hosts
     ]

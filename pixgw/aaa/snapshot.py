@@ -54,6 +54,7 @@ def aaa_status(
             if isinstance(leaf, RadiusAuthenticator):
                 s = leaf.server
                 c = leaf.client.counters.get(s.label, RadiusCounters())
+                dead = c.dead_until > leaf.client.reactor.seconds()
                 acct = (
                     accounting.client.counters.get(s.label, RadiusCounters())
                     if isinstance(accounting, RadiusAccounting)
@@ -68,7 +69,7 @@ def aaa_status(
                         auth_port=s.auth_port,
                         acct_port=s.acct_port,
                         timeout=int(s.timeout),
-                        state="FAILED" if c.last_failed else "ACTIVE",
+                        state="FAILED" if dead else "ACTIVE",
                         requests=c.requests,
                         accounting_requests=acct.accounting_requests,
                         retransmits=c.retransmits + acct.retransmits,

@@ -40,6 +40,8 @@ class RadiusBackend:
             int(options.get("radius-authport", config.aaa_ports.radius_authport)),
             int(options.get("radius-acctport", config.aaa_ports.radius_acctport)),
             int(options.get("radius-retries", "3")),
+            max_failed_attempts=group.max_failed_attempts,
+            deadtime_minutes=group.deadtime,
         )
         nas_identifier = str(getattr(config, "hostname", "") or "")
         return AuthenticatorChain(

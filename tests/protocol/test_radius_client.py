@@ -309,3 +309,33 @@ class RadiusClientTests(TestCase):
         assert stop["Class"] == [b"cls"]
         assert stop["Acct-Delay-Time"][0] >= 0
         assert (spool / "radius-accounting.spool").read_text() == ""
+
+    async def test_deadtime_after_max_failed_attempts(self) -> None:
+        _, dead = self.peer(lambda *a: None)
+        dead = RadiusServer(
+            dead.address,
+            SECRET,
+            dead.auth_port,
+            dead.acct_port,
+            timeout=5,
+            retries=0,
+            max_failed_attempts=2,
+            deadtime=600,
+        )
+        auth = RadiusAuthenticator(self.client, dead)
+        for _ in range(2):
+            out: list[Any] = []
+            auth.authenticate(PapCredentials("a", "b"), CLIENT).addBoth(out.append)
+            await self.settle(Deferred(), rounds=2)
+            self.clock.advance(5)
+            assert out[0].check(AuthenticationServerUnreachable)
+        sent = self.client.counters["127.0.0.1"].requests
+        out = []
+        auth.authenticate(PapCredentials("a", "b"), CLIENT).addBoth(out.append)
+        assert "deadtime" in str(out[0].value)  # skipped at once, nothing sent
+        assert self.client.counters["127.0.0.1"].requests == sent
+        self.clock.advance(601)
+        out = []
+        auth.authenticate(PapCredentials("a", "b"), CLIENT).addBoth(out.append)
+        assert out == [] and self.client.counters["127.0.0.1"].requests == sent + 1
+        self.clock.advance(5)
