@@ -7,13 +7,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
 
 from twisted.cred.error import UnauthorizedLogin
-from twisted.internet import reactor as real_reactor
+from twisted.internet import reactor as _reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.protocol import DatagramProtocol
 from twisted.internet.task import Clock, deferLater
@@ -39,6 +39,7 @@ from pixgw.aaa.radius import (
 )
 from pixgw.ppp import mschap
 
+real_reactor: Any = _reactor
 SECRET = b"testing123"
 DICT = load_dictionary()
 CLIENT = ClientInfo(
@@ -227,7 +228,7 @@ class RadiusClientTests(TestCase):
         assert len(peer.requests) == 3
 
     async def test_retransmits_keep_id_and_authenticator(self) -> None:
-        answers = iter([None, None, (2, [])])
+        answers: Iterator[Any] = iter([None, None, (2, [])])
         peer, server = self.peer(lambda *a: next(answers))
         d = RadiusAuthenticator(self.client, server).authenticate(PapCredentials("a", "b"), CLIENT)
         await self.settle(Deferred(), rounds=5)

@@ -16,7 +16,7 @@ from pixgw.aaa.credentials import (
     MsChapV2Credentials,
     PapCredentials,
 )
-from pixgw.aaa.interfaces import ClientInfo, IAuthenticator
+from pixgw.aaa.interfaces import Authorization, ClientInfo, IAuthenticator
 from pixgw.aaa.local import (
     LocalAuthenticator,
     LocalUser,
@@ -126,11 +126,11 @@ def test_local_authenticator_through_portal() -> None:
     )
     auth = LocalAuthenticator(config)
     assert verifyObject(IAuthenticator, auth)
-    results: list[object] = []
-    auth.authenticate(v2(), ClientInfo()).addBoth(results.append)
+    results: list[Authorization] = []
+    auth.authenticate(v2(), ClientInfo()).addCallback(results.append)
     (authorization,) = results
-    assert authorization.mschapv2_authenticator_response  # type: ignore[attr-defined] == AUTH_RESPONSE
-    assert authorization.server  # type: ignore[attr-defined] == "LOCAL"
+    assert authorization.mschapv2_authenticator_response == AUTH_RESPONSE
+    assert authorization.server == "LOCAL"
     failures: list[object] = []
     auth.authenticate(PapCredentials("alice", "nope"), ClientInfo()).addErrback(failures.append)
     assert len(failures) == 1
