@@ -130,3 +130,29 @@ def test_unreachable_server() -> None:
     down = settings(port=23899, timeout=2.0)
     refused = login(down, PapCredentials("alice", "alice-pw"))
     assert refused.check(AuthenticationServerUnreachable)
+
+
+def test_ldap_group_from_the_config(slapd: Slapd) -> None:
+    """``aaa-server DIR protocol ldap`` and its ``ldap-*`` lines, through the plugin."""
+    from pixgw.aaa.chain import build_authenticator
+    from pixgw.config.parser import parse
+
+    config = parse(
+        "nameif ethernet1 inside security100\n"
+        "aaa-server DIR protocol ldap\n"
+        "aaa-server DIR (inside) host 127.0.0.1 timeout 3\n"
+        f"aaa-server DIR ldap-base-dn ou=people,{LDAP_BASE}\n"
+        f"aaa-server DIR ldap-port {SLAPD_PORT}\n"
+        f"aaa-server DIR ldap-login-dn {LDAP_ADMIN}\n"
+        f"aaa-server DIR ldap-login-password {LDAP_ADMIN_PASSWORD}\n"
+        f"aaa-server DIR ldap-group-dn cn=vpnusers,ou=groups,{LDAP_BASE}\n"
+        "aaa-server DIR ldap-tls starttls\n"
+        f"aaa-server DIR ldap-ca-file {slapd.ca_file}\n"
+    ).config
+    auth = build_authenticator(config, "DIR", reactor=reactor)
+    creds, nt_hash = mschapv2("alice", "alice-pw")
+    ok = run(auth.authenticate(creds, ClientInfo()))
+    assert isinstance(ok, Authorization), ok
+    assert ok.mschapv2_authenticator_response == creds.authenticator_response(nt_hash)
+    bob, _ = mschapv2("bob", "bob-pw")
+    assert run(auth.authenticate(bob, ClientInfo())).check(UnauthorizedLogin)  # not in group

@@ -230,3 +230,27 @@ def test_reply_without_message_authenticator_is_refused(
         assert b"Login OK: [alice]" in unsigned.log.read_bytes()  # the server did accept
     finally:
         unsigned.stop()
+
+
+def test_radius_group_from_the_config(freeradius: FreeRadius) -> None:
+    """``aaa-server RAD protocol radius``, its hosts and ``aaa-server radius-authport``, through
+    the plugin: a silent first host, then FreeRADIUS."""
+    from pixgw.aaa.chain import build_authenticator
+    from pixgw.config.parser import parse
+
+    config = parse(
+        "nameif ethernet1 inside security100\n"
+        "aaa-server RAD protocol radius\n"
+        f"aaa-server RAD (inside) host 127.0.0.2 {RADIUS_SECRET} timeout 1\n"
+        f"aaa-server RAD (inside) host 127.0.0.1 {RADIUS_SECRET} timeout 2\n"
+        "aaa-server RAD radius-retries 1\n"
+        f"aaa-server radius-authport {RADIUS_AUTH_PORT}\n"
+        f"aaa-server radius-acctport {RADIUS_ACCT_PORT}\n"
+    ).config
+    auth = build_authenticator(config, "RAD", reactor=reactor)
+    try:
+        result = run(auth.authenticate(PapCredentials("alice", "alice-pw"), CLIENT))
+        assert isinstance(result, Authorization), result
+        assert result.server == "RADIUS 127.0.0.1"
+    finally:
+        auth.members[0].client.stop()
