@@ -254,3 +254,75 @@ def test_radius_group_from_the_config(freeradius: FreeRadius) -> None:
         assert result.server == "RADIUS 127.0.0.1"
     finally:
         auth.members[0].client.stop()
+
+
+class _RealUdpFakeTime:
+    """Real UDP for the RADIUS socket, the bench's Clock for its timers."""
+
+    def __init__(self, clock: Any) -> None:
+        self.clock = clock
+
+    def listenUDP(self, port: int, protocol: Any, interface: str = "") -> Any:
+        return reactor.listenUDP(port, protocol, interface="127.0.0.1")  # type: ignore[attr-defined]
+
+    def callLater(self, delay: float, f: Any, *a: Any, **kw: Any) -> Any:
+        return self.clock.callLater(delay, f, *a, **kw)
+
+    def seconds(self) -> float:
+        return float(self.clock.seconds())
+
+
+def test_ppp_mschapv2_peer_through_gateway_to_freeradius(
+    freeradius: FreeRadius, tmp_path: Path
+) -> None:
+    """The testing PPP peer (MS-CHAPv2, verifies S=) through the gateway's AAA seam to
+    FreeRADIUS; the session's Start and Stop land in FreeRADIUS's detail file with the octets."""
+    from pixgw.aaa.gateway_seam import CredAccounting, CredAuthenticate
+    from tests.protocol.test_gateway import Bench
+
+    bench = Bench()
+    mixed = _RealUdpFakeTime(bench.clock)
+    radius_client = RadiusClient(mixed)
+    radius_client.start()
+    acct_client = RadiusClient(mixed)
+    try:
+        bench.gateway.authenticate = CredAuthenticate(
+            RadiusAuthenticator(radius_client, server(), "RAD")
+        )
+        accounting = RadiusAccounting(acct_client, [server()], mixed, spool_dir=tmp_path)
+        bench.gateway.accounting = CredAccounting(accounting, mixed)
+        before = len(freeradius.detail_records())
+        alice = bench.client(1, "alice", "alice-pw")
+        alice.connect()
+        for _ in range(100):
+            run(deferLater(reactor, 0.02, lambda: None))
+            bench.settle()
+            if alice.ppp.up:
+                break
+        assert alice.ppp.up
+        assert alice.ppp.authenticator_verified is True  # S= from FreeRADIUS's MS-CHAP2-Success
+        # Framed-IP-Address from the Access-Accept
+        assert alice.ppp.address == IPv4Address("192.0.2.77")
+        packet = bytes.fromhex("4500001c000000004001") + bytes(2) + bytes([192, 0, 2, 77])
+        packet += bytes([203, 0, 113, 9]) + bytes(8)
+        alice.ppp.send_ip(packet)
+        bench.settle()
+        (active,) = bench.gateway.sessions.values()
+        received = active.ppp.received_bytes
+        alice.lac.stop(bench.clock.seconds())
+        bench.settle()
+        for _ in range(100):
+            run(deferLater(reactor, 0.02, lambda: None))
+            if accounting.pending() == 0:
+                break
+        assert accounting.pending() == 0
+        records = freeradius.detail_records()[before:]
+        assert len(records) == 2
+        assert "Acct-Status-Type = Start" in records[0]
+        assert "Acct-Status-Type = Stop" in records[1]
+        assert f"Acct-Input-Octets = {received}" in records[1]
+        assert "Class = 0x616c6963652d636c617373" in records[1]  # echoed from the Accept
+    finally:
+        radius_client.stop()
+        acct_client.stop()
+        bench.close()
