@@ -5,6 +5,7 @@ and ldaps with the test CA, a filter-hostile user name, an unreachable server.""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from ipaddress import IPv4Address
 from typing import Any
 
 import pytest
@@ -156,3 +157,44 @@ def test_ldap_group_from_the_config(slapd: Slapd) -> None:
     assert ok.mschapv2_authenticator_response == creds.authenticator_response(nt_hash)
     bob, _ = mschapv2("bob", "bob-pw")
     assert run(auth.authenticate(bob, ClientInfo())).check(UnauthorizedLogin)  # not in group
+
+
+class _RealTcpFakeTime:
+    def __init__(self, clock: Any) -> None:
+        self.clock = clock
+
+    def connectTCP(self, *a: Any, **kw: Any) -> Any:
+        return reactor.connectTCP(*a, **kw)
+
+    def callLater(self, delay: float, f: Any, *a: Any, **kw: Any) -> Any:
+        return self.clock.callLater(delay, f, *a, **kw)
+
+    def seconds(self) -> float:
+        return float(self.clock.seconds())
+
+
+def test_ppp_mschapv2_peer_through_gateway_to_slapd(slapd: Slapd) -> None:
+    """The testing PPP peer (MS-CHAPv2, verifies S=) through the gateway's AAA seam to slapd."""
+    from twisted.internet.task import deferLater
+
+    from pixgw.aaa.gateway_seam import CredAuthenticate
+    from tests.protocol.test_gateway import Bench
+
+    bench = Bench()
+    try:
+        service = settings(login_dn=LDAP_ADMIN, login_password=LDAP_ADMIN_PASSWORD)
+        bench.gateway.authenticate = CredAuthenticate(
+            LdapAuthenticator(service, _RealTcpFakeTime(bench.clock), "DIR")
+        )
+        bob = bench.client(1, "bob", "bob-pw")
+        bob.connect()
+        for _ in range(100):
+            run(deferLater(reactor, 0.02, lambda: None))
+            bench.settle()
+            if bob.ppp.up:
+                break
+        assert bob.ppp.up
+        assert bob.ppp.authenticator_verified is True
+        assert bob.ppp.address == IPv4Address("198.51.100.10")  # from the vpdn group's pool
+    finally:
+        bench.close()
