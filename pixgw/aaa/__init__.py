@@ -1,7 +1,24 @@
 """pixgw.aaa: PPP authentication and accounting behind twisted.cred (RFC 1334, RFC 1994,
-RFC 2433, RFC 2759 credentials; RFC 2865/2866 RADIUS; RFC 4511 LDAP).
+RFC 2433, RFC 2759 credentials; RFC 2865/2866/2868/2869/3579 RADIUS; RFC 4511 LDAP).
 
-Entry points for the wiring: :func:`pixgw.aaa.chain.build_authenticator`,
-:func:`pixgw.aaa.chain.build_accounting`, and the gateway adapters in
-:mod:`pixgw.aaa.gateway_seam`.
+Wiring (``tap.py``)::
+
+    from pixgw.aaa.chain import build_accounting, build_authenticator
+    from pixgw.aaa.gateway_seam import CredAccounting, CredAuthenticate
+
+    group = vpdn_group.authentication_aaa            # None -> local users
+    authenticate = CredAuthenticate(build_authenticator(config, group, reactor=reactor))
+    accounting = CredAccounting(
+        build_accounting(config, vpdn_group.accounting, reactor=reactor, spool_dir=STATE_DIR),
+        reactor,
+    )                                                 # only when ``client accounting GRP``
+    accounting.accounting_on()                        # startService
+    accounting.accounting_off()                       # stopService
+
+Modules: :mod:`~pixgw.aaa.credentials` (PAP/CHAP/MS-CHAP credentials), :mod:`~pixgw.aaa.local`
+(checker, realm, PIX hashes), :mod:`~pixgw.aaa.chain` (plugin discovery, fall-through chain),
+:mod:`~pixgw.aaa.radius` (Twisted UDP client), :mod:`~pixgw.aaa.accounting` (RADIUS accounting
+with a disk spool), :mod:`~pixgw.aaa.ldap`, :mod:`~pixgw.aaa.snapshot` (``show`` data),
+:mod:`~pixgw.aaa.memory` (in-memory fakes), :mod:`~pixgw.aaa.gateway_seam` (gateway adapters).
+Backends are plugins in :mod:`pixgw.plugins` (``local``, ``radius``, ``ldap``).
 """

@@ -86,6 +86,11 @@ class CredAuthenticate:
         server = str(getattr(self.authenticator, "name", "LOCAL"))
 
         def accepted(a: Authorization) -> AuthDecision:
+            pix_log(
+                113004,
+                f"AAA user authentication Successful : server = {a.server or server} : "
+                f"user = {request.username}",
+            )
             return AuthDecision(
                 True,
                 a.reply_message,
@@ -103,6 +108,11 @@ class CredAuthenticate:
                 why = str(f.value) or "rejected"
             elif isinstance(f.value, AuthenticationServerUnreachable):
                 why = "AAA server unreachable"
+                pix_log(
+                    113014,
+                    f"AAA authentication server not accessible : server = {server} : "
+                    f"user = {request.username}",
+                )
             else:
                 why = f"AAA error: {f.getErrorMessage()}"
             pix_log(
