@@ -79,11 +79,15 @@ class AccountingSpool:
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if self.path.exists():
+                damaged = False
                 for line in self.path.read_text().splitlines():
                     try:
                         self.records.append(AccountingRecord.from_json(line))
                     except (ValueError, KeyError, TypeError):
+                        damaged = True
                         debug("radius", "RADIUS: skipped a damaged accounting spool line")
+                if damaged:
+                    self._rewrite()  # a torn last line must not swallow the next append
 
     @property
     def next_sequence(self) -> int:
@@ -101,6 +105,9 @@ class AccountingSpool:
 
     def pop_head(self) -> None:
         self.records.pop(0)
+        self._rewrite()
+
+    def _rewrite(self) -> None:
         if self.path is not None:
             tmp = self.path.with_suffix(".tmp")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
