@@ -117,6 +117,11 @@ class AccountingSpool:
             finally:
                 os.close(fd)
             os.replace(tmp, self.path)
+            directory = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)  # the rename itself survives a crash
+            finally:
+                os.close(directory)
 
 
 @implementer(IAccounting)

@@ -326,3 +326,18 @@ def test_ppp_mschapv2_peer_through_gateway_to_freeradius(
         radius_client.stop()
         acct_client.stop()
         bench.close()
+
+
+def test_accounting_on_and_off(
+    freeradius: FreeRadius, client: RadiusClient, tmp_path: Path
+) -> None:
+    before = len(freeradius.detail_records())
+    accounting = RadiusAccounting(client, [server()], reactor, spool_dir=tmp_path)
+    accounting.accounting_on()
+    accounting.accounting_off()
+    for _ in range(100):
+        run(deferLater(reactor, 0.02, lambda: None))
+        if accounting.pending() == 0:
+            break
+    records = freeradius.detail_records()[before:]
+    assert ["Accounting-On" in records[0], "Accounting-Off" in records[1]] == [True, True]
