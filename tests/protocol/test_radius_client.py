@@ -5,6 +5,8 @@ task.Clock (retransmits, failover, spool retry). RFC 2865 §3/§5, RFC 3579 §3.
 from __future__ import annotations
 
 import hashlib
+import shutil
+import tempfile
 import hmac
 import struct
 from collections.abc import Callable, Iterator
@@ -273,7 +275,8 @@ class RadiusClientTests(TestCase):
     async def test_accounting_spool_survives_outage_and_restart(self) -> None:
         up = {"on": False}
         peer, server = self.peer(lambda *a: (5, []) if up["on"] else None)
-        spool = Path(self.mktemp())
+        spool = Path(tempfile.mkdtemp(prefix="pixgw-spool-"))
+        self.addCleanup(shutil.rmtree, spool, True)
         accounting = RadiusAccounting(
             self.client, [server], self.client.reactor, spool_dir=spool, retry_interval=30
         )
