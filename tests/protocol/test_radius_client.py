@@ -5,10 +5,10 @@ task.Clock (retransmits, failover, spool retry). RFC 2865 §3/§5, RFC 3579 §3.
 from __future__ import annotations
 
 import hashlib
-import shutil
-import tempfile
 import hmac
+import shutil
 import struct
+import tempfile
 from collections.abc import Callable, Iterator
 from ipaddress import IPv4Address
 from pathlib import Path
