@@ -191,7 +191,7 @@ class LdapAuthenticator:
             sizeLimit=2,
         )
         if len(results) != 1:
-            debug("radius", f"LDAP: {len(results)} entries for user {username}")
+            debug("ldap", f"LDAP: {len(results)} entries for user {username}")
             raise UnauthorizedLogin("unknown user")
         return results[0]
 
