@@ -22,6 +22,9 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from pixgw import syslog
+from pixgw.aaa.chain import build_accounting, build_authenticator
+from pixgw.aaa.gateway_seam import CredAccounting, CredAuthenticate
+from pixgw.aaa.interfaces import BackendSettingsError
 from pixgw.cli import ca as ca_cli
 from pixgw.cli import crypto as crypto_cli
 from pixgw.cli import ppp as ppp_cli
@@ -33,10 +36,9 @@ from pixgw.config.model import PixConfig
 from pixgw.config.parser import ConfigError, ParseResult, parse_file
 from pixgw.dataplane import make_dataplane, pool_routes, resolve_dataplane
 from pixgw.dataplane.interfaces import IDataplane
-from pixgw.gateway import Gateway
+from pixgw.gateway import Gateway, l2tp_group
 from pixgw.ike.core import IkeResponder
 from pixgw.ike.transport import IkeUdpPorts
-from pixgw.localauth import LocalAuthenticator
 from pixgw.logrouter import PixLogRouter
 from pixgw.manhole import ManholeError, make_manhole_service
 from pixgw.pki.commands import CaExec
@@ -176,6 +178,32 @@ def outside_address(config: PixConfig) -> IPv4Address | None:
     return None
 
 
+def make_aaa(config: PixConfig, reactor: Any, state_dir: str) -> tuple[Any, Any]:
+    """The vpdn group's ``client authentication local|aaa GROUP`` and ``client accounting GROUP``
+    as the gateway's authenticator and accounting (backends found as plugins)."""
+    group = l2tp_group(config)
+    try:
+        authenticate = CredAuthenticate(
+            build_authenticator(
+                config, group.authentication_aaa if group else None, reactor=reactor
+            )
+        )
+        accounting = None
+        if group is not None and group.accounting is not None:
+            accounting = CredAccounting(
+                build_accounting(
+                    config,
+                    group.accounting,
+                    reactor=reactor,
+                    spool_dir=os.path.join(state_dir, "accounting"),
+                ),
+                reactor,
+            )
+    except BackendSettingsError as e:
+        raise usage.UsageError(str(e)) from e
+    return authenticate, accounting
+
+
 class GatewayService(service.Service):
     """Binds IKE (UDP 500/4500) and starts the gateway's layers; stops them on shutdown."""
 
@@ -188,6 +216,8 @@ class GatewayService(service.Service):
         super().startService()
         if self.ports is not None:
             self.ports.listen(_global_reactor, self.interface)  # type: ignore[arg-type]
+            if isinstance(self.gateway.accounting, CredAccounting):
+                self.gateway.accounting.accounting_on()
             if self.gateway.dataplane_name == "xfrm":
                 from pixgw.dataplane.xfrm import enable_espinudp  # noqa: PLC0415
 
@@ -197,7 +227,9 @@ class GatewayService(service.Service):
         self.gateway.start()
 
     def stopService(self) -> Any:
-        self.gateway.stop()
+        self.gateway.stop()  # every session's accounting Stop goes out (or to the spool) first
+        if isinstance(self.gateway.accounting, CredAccounting):
+            self.gateway.accounting.accounting_off()
         return super().stopService()
 
 
@@ -233,8 +265,10 @@ def makeService(options: Options) -> service.IService:
     except (OSError, ValueError) as e:
         raise usage.UsageError(f"cannot load the CA store: {e}") from e
     responder = IkeResponder(config, random_bytes=os.urandom, certificates=pki.source)
+    authenticate, accounting = make_aaa(config, reactor, options["state-dir"])
     gateway = Gateway(
-        authenticate=LocalAuthenticator(config),
+        authenticate=authenticate,
+        accounting=accounting,
         config=config,
         reactor=reactor,
         log_router=router,
