@@ -742,6 +742,24 @@ class Gateway:
         self.pump()
         return cleared
 
+    def aaa_status(self) -> Any:
+        """``show aaa-server``: the AAA backends behind the authenticate/accounting seams."""
+        from pixgw.aaa.snapshot import aaa_status  # noqa: PLC0415  (aaa comes after the gateway)
+
+        authenticator = getattr(self.authenticate, "authenticator", None)
+        accounting = getattr(self.accounting, "accounting", None)
+        authorizations = [
+            a.authorized.attributes
+            for a in self.sessions.values()
+            if a.authorized is not None and a.authorized.attributes is not None
+        ]
+        return aaa_status(
+            self.config,
+            [authenticator] if authenticator is not None else [],
+            accounting,
+            authorizations,
+        )
+
     def pool_status(self, *, with_addresses: bool = False) -> Sequence[IpLocalPoolStatus]:
         return self.pools.status(with_addresses=with_addresses)
 

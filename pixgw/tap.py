@@ -25,6 +25,7 @@ from pixgw import syslog
 from pixgw.aaa.chain import build_accounting, build_authenticator
 from pixgw.aaa.gateway_seam import CredAccounting, CredAuthenticate
 from pixgw.aaa.interfaces import BackendSettingsError
+from pixgw.cli import aaa as aaa_cli
 from pixgw.cli import ca as ca_cli
 from pixgw.cli import crypto as crypto_cli
 from pixgw.cli import ppp as ppp_cli
@@ -143,7 +144,7 @@ def atomic_writer(path: str) -> Any:
 def build_command_table() -> CommandTable:
     table = CommandTable()
     # crypto_cli registers ``show crypto ipsec sa`` (the dataplane's counters via the gateway).
-    for area in (system, crypto_cli, ca_cli, vpdn_cli, ppp_cli):
+    for area in (system, crypto_cli, ca_cli, vpdn_cli, ppp_cli, aaa_cli):
         area.register(table)
     return table
 

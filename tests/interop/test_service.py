@@ -134,6 +134,8 @@ def test_starts_answers_and_stops(netns: str, tmp_path: Path, dataplane: str) ->
 
         pools = pixgw("exec", "--control", control, "show ip local pool")
         assert pools.returncode == 0 and "Pool" in pools.stdout, pools.stdout
+        aaa = pixgw("exec", "--control", control, "show aaa-server")
+        assert aaa.returncode == 0, aaa.stdout + aaa.stderr
         tunnels = pixgw("exec", "--control", control, "show vpdn tunnel")
         assert tunnels.returncode == 0
         assert "% No active L2TP tunnels" in tunnels.stdout, tunnels.stdout
