@@ -231,6 +231,7 @@ class GatewayService(service.Service):
         self.gateway.stop()  # every session's accounting Stop goes out (or to the spool) first
         if isinstance(self.gateway.accounting, CredAccounting):
             self.gateway.accounting.accounting_off()
+            self.gateway.accounting.accounting.shutdown()  # unsent records stay in the spool
         return super().stopService()
 
 
