@@ -248,3 +248,37 @@ def test_manhole_refuses_a_non_loopback_endpoint(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     assert "not a loopback address" in result.stdout + result.stderr
+
+
+def test_logging_host_gets_real_syslog_over_udp(netns: str, tmp_path: Path) -> None:
+    """``logging host outside A`` + ``logging trap``: RFC 3164 datagrams reach a syslog receiver
+    (a UDP listener inside the test's namespace)."""
+    config = tmp_path / "syslog.conf"
+    config.write_text(
+        SAMPLE.read_text()
+        + "logging trap informational\nlogging host outside 192.0.2.1\n"
+    )
+    received = tmp_path / "received.txt"
+    listener = subprocess.Popen(
+        [
+            "ip", "netns", "exec", netns, sys.executable, "-c",
+            "import socket,sys\n"
+            "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+            "s.bind(('192.0.2.1',514)); s.settimeout(30)\n"
+            "data,_=s.recvfrom(4096)\n"
+            f"open({str(received)!r},'wb').write(data)\n",
+        ],
+    )
+    process, control = start_gateway(netns, config, tmp_path)
+    try:
+        wait_for_socket(control, process)
+        listener.wait(timeout=40)
+        datagram = received.read_bytes()
+        # <PRI> = facility 20 (local4) * 8 + severity 6; then the PIX message
+        assert datagram.startswith(b"<166>"), datagram
+        assert b"%PIX-6-199002: PIX startup completed. Beginning operation." in datagram, datagram
+    finally:
+        if listener.poll() is None:
+            listener.kill()
+            listener.wait(timeout=10)
+        stop(process)
