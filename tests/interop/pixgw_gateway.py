@@ -293,12 +293,16 @@ def matrix_results(request: pytest.FixtureRequest) -> Iterator[list[tuple[str, s
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     if not MATRIX_ROWS or reporter is None:
         return
-    reporter.write_sep("-", "pixgw client matrix")
-    for name, result, secs in MATRIX_ROWS:
-        reporter.write_line(f"{name:<48} {result:<40.40} {secs:6.1f} s")
-    passed = sum(1 for _, r, _ in MATRIX_ROWS if r == "pass")
-    total = sum(s for _, _, s in MATRIX_ROWS)
-    reporter.write_line(f"{passed}/{len(MATRIX_ROWS)} cells passed in {total:.0f} s")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    uncaptured = capture.global_and_fixture_disabled() if capture else contextlib.nullcontext()
+    with uncaptured:
+        reporter.write_line("")
+        reporter.write_sep("-", "pixgw client matrix")
+        for name, result, secs in MATRIX_ROWS:
+            reporter.write_line(f"{name:<44} {result:<44.44} {secs:6.1f} s")
+        passed = sum(1 for _, r, _ in MATRIX_ROWS if r == "pass")
+        total = sum(s for _, _, s in MATRIX_ROWS)
+        reporter.write_line(f"{passed}/{len(MATRIX_ROWS)} cells passed in {total:.0f} s")
     MATRIX_ROWS.clear()
 
 
