@@ -1,8 +1,9 @@
-"""cProfile summaries for each benchmark: where the time goes in IKE setups (RFC 2409), the
+"""(Named profiles.py, not profile.py: that name would shadow the stdlib module cProfile
+imports.) cProfile summaries for each benchmark: where the time goes in IKE setups (RFC 2409), the
 userspace packet path (RFC 4303/3948 -> RFC 2661 -> RFC 1661) and concurrent sessions.
 Prints the top functions by own time and by cumulative time. Prints, never asserts.
 
-    .venv/bin/python bench/profile.py [--which setup,path,sessions] [--top 15]
+    .venv/bin/python bench/profiles.py [--which setup,path,sessions] [--top 15]
 """
 
 from __future__ import annotations
