@@ -521,7 +521,9 @@ class SelfTestGateway:
             "STACK": "starter",
             "CONN": "selftest",
             "SERVER": self.address,
-            "ENFORCE": "no",
+            # block clear L2TP on the gateway too: its replies wait for its outbound SA instead
+            # of leaving in clear while quick mode is still being installed (seen under load)
+            "ENFORCE": "yes",
         }
         files["/etc/pixgw/l2tp.env"] = (
             "".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()).encode(),
