@@ -147,6 +147,7 @@ class RadiusAccounting:
         self.retry_interval = retry_interval
         self.delivered = 0
         self._sending = False
+        self._closed = False  # after shutdown() this object never sends nor rewrites the spool
         self._retry: IDelayedCall | None = None
         if self.spool.records:
             self.reactor.callLater(0, self._pump)
@@ -205,7 +206,7 @@ class RadiusAccounting:
     # --- delivery ------------------------------------------------------------------------
 
     def _pump(self) -> None:
-        if self._sending or not self.spool.records or not self.servers:
+        if self._closed or self._sending or not self.spool.records or not self.servers:
             return
         self._retry = None
         self._sending = True
@@ -223,12 +224,17 @@ class RadiusAccounting:
 
         def acknowledged(_: object) -> None:
             self._sending = False
+            if self._closed:
+                return  # a successor may own the spool file now; the record is replayed (dup)
             if self.spool.records and self.spool.records[0].sequence == record.sequence:
                 self.spool.pop_head()
             self.delivered += 1
             self._pump()
 
         def unanswered(failure: Any) -> None:
+            if self._closed:
+                self._sending = False
+                return  # in flight at shutdown (e.g. the client stopped): it stays spooled
             if not isinstance(failure.value, AuthenticationServerUnreachable):
                 self._sending = False
                 debug("radius", f"RADIUS: accounting error {failure.getErrorMessage()}")
@@ -250,6 +256,9 @@ class RadiusAccounting:
         return len(self.spool.records)
 
     def shutdown(self) -> None:
+        """Stop sending for good: records still spooled go out from the next instance that
+        opens the same spool directory (a later run of the gateway)."""
+        self._closed = True
         if self._retry is not None and self._retry.active():
             self._retry.cancel()
         self._retry = None
