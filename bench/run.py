@@ -1,0 +1,92 @@
+"""The one benchmark command (issue 9): IKEv1 setups/s in process and against strongSwan
+(RFC 2409), packets/s through the userspace path per transform (RFC 4303/3948, RFC 2661,
+RFC 1661), N concurrent sessions; prints a table and writes JSON. Prints, never asserts a time.
+
+    .venv/bin/python bench/run.py [--json PATH] [--quick] [--sessions N] [--no-strongswan]
+                                  [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_path
+import bench_sessions
+import bench_setup
+import strongswan
+
+
+def table(title: str, rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return f"== {title}: (none)\n"
+    keys: list[str] = []
+    for r in rows:
+        keys += [k for k in r if k not in keys]
+    widths = {k: max(len(k), *(len(str(r.get(k, ""))) for r in rows)) for k in keys}
+    lines = [f"== {title}", "  ".join(k.rjust(widths[k]) for k in keys)]
+    lines += ["  ".join(str(r.get(k, "")).rjust(widths[k]) for k in keys) for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def run_all(*, quick: bool = False, sessions: int | None = None, with_strongswan: bool = True,
+            profile: bool = False) -> dict[str, Any]:
+    seconds = 0.05 if quick else 2.0
+    result: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "load_before": os.getloadavg()},
+    }
+    result["ike_in_process"] = bench_setup.run(seconds=seconds, groups=(2, 14, 19),
+                                               max_setups=2 if quick else 100000)
+    result["path"] = bench_path.run(seconds=0.02 if quick else 1.0)
+    n = sessions if sessions is not None else (3 if quick else 200)
+    result["sessions"] = [bench_sessions.run(sessions=n, group=2,
+                                             idle_seconds=5.0 if quick else 120.0)]
+    if with_strongswan:
+        result["strongswan"] = strongswan.run(groups=(2, 14, 19), initiators=4,
+                                              iterations=50, timeout=60.0)
+    if profile:
+        import profiles  # deferred: cProfile only when asked
+
+        result["profiles"] = {name: profiles.summary(name, fn, 12)
+                              for name, fn in profiles.PROFILED.items()}
+    result["machine"]["load_after"] = os.getloadavg()
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--json", default=str(Path(__file__).resolve().parent / "results.json"))
+    ap.add_argument("--quick", action="store_true", help="tiny sizes (CI: it runs, no figures)")
+    ap.add_argument("--sessions", type=int, default=None)
+    ap.add_argument("--no-strongswan", action="store_true")
+    ap.add_argument("--profile", action="store_true", help="add cProfile summaries")
+    args = ap.parse_args()
+    r = run_all(quick=args.quick, sessions=args.sessions,
+                with_strongswan=not args.no_strongswan, profile=args.profile)
+    print(f"machine: {r['machine']}")
+    print(table("IKEv1 MM+QM PSK in process (testing initiator, both sides in one process)",
+                r["ike_in_process"]))
+    print(table("userspace path, 1400-byte packets, pkts/s (ESP->L2TP->PPP->TUN and back)",
+                r["path"]))
+    print(table("concurrent sessions (IKE+ESP+L2TP+PPP+local AAA)", r["sessions"]))
+    if "strongswan" in r:
+        print(table("IKEv1 MM+QM PSK, strongSwan load-tester initiator: pixgw vs strongSwan",
+                    r["strongswan"]))
+    for name, text in r.get("profiles", {}).items():
+        print(f"#### profile {name}\n{text}")
+    Path(args.json).write_text(json.dumps(r, indent=2))
+    print(f"JSON: {args.json}")
+
+
+if __name__ == "__main__":
+    main()
