@@ -142,7 +142,7 @@ class BenchClient:
         for frame in self.ppp.frames_to_send(now):
             self.lac.send_ppp(frame, now)
         for data in self.lac.datagrams_to_send(now):
-            if self.child_sa_id in world.dataplane.child_sas:
+            if self.child_sa_id is not None and self.child_sa_id in world.dataplane.child_sas:
                 world.dataplane.receive_l2tp(self.child_sa_id, data)
 
     def deliver(self, payload: bytes) -> None:
@@ -173,7 +173,7 @@ class GatewayWorld:
         self.ike_out: dict[Endpoint, list[bytes]] = defaultdict(list)
         self.gateway.send_ike = self._send_ike
         self.gateway.start()
-        self.by_child: dict[int, BenchClient] = {}
+        self.by_child: dict[int | None, BenchClient] = {}
         self._known_children: set[int] = set()
         self.clients: list[BenchClient] = []
 

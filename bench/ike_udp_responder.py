@@ -19,6 +19,9 @@ from dataclasses import replace
 from ipaddress import IPv4Address
 from pathlib import Path
 
+from twisted.logger import ILogObserver
+from zope.interface import provider
+
 from pixgw import syslog
 from pixgw.config.model import AccessList, AccessListEntry, PixConfig
 from pixgw.ike.core import IkeResponder
@@ -49,8 +52,11 @@ def main() -> None:
     ap.add_argument("--debug", action="store_true", help="print PIX messages and debug lines")
     args = ap.parse_args()
     if args.debug:
-        syslog.add_observer(lambda e: print(e.get("pix_line") or e.get("pix_debug_text"),
-                                            flush=True))
+        @provider(ILogObserver)
+        def show(event: dict[str, object]) -> None:
+            print(event.get("pix_line") or event.get("pix_debug_text"), flush=True)
+
+        syslog.add_observer(show)
     responder = IkeResponder(bench_config(args.group), random_bytes=os.urandom)
     socks = {}
     for port in (500, 4500):
