@@ -103,4 +103,14 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if os.environ.get("PIXGW_BENCH_PROFILE"):  # cProfile summary of the responder, on stdout
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.runcall(main)
+        stats = pstats.Stats(profiler, stream=sys.stdout)
+        stats.strip_dirs().sort_stats("tottime").print_stats(20)
+        stats.sort_stats("cumulative").print_stats(25)
+    else:
+        main()

@@ -11,6 +11,7 @@ stopped by pid. Needs root and bench/build-strongswan.sh's build. Prints, never 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -150,7 +151,7 @@ def one_run(run: Path, target: str, group: int, *, initiators: int, iterations: 
              "--address", GW_IP, "--group", str(group), "--seconds", str(timeout + 5),
              "--expect", str(total), *(["--debug"] if DEBUG else [])],
             stdout=(run / "resp.stdout").open("wb"), stderr=subprocess.STDOUT,
-            start_new_session=True)
+            start_new_session=True)  # PIXGW_BENCH_PROFILE=1 in the environment: its cProfile
         for _ in range(100):
             if b"READY" in (run / "resp.stdout").read_bytes():
                 break
@@ -182,6 +183,10 @@ def one_run(run: Path, target: str, group: int, *, initiators: int, iterations: 
                 break
     finally:
         stop(initiator)
+        if target == "pixgw":
+            # it exits on --expect; a profile is printed on the way out
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                responder.wait(10)
         stop(responder)
     stamps = established_in(run / "init.log", r"CHILD_SA load-test\{\d+\} established")
     started = established_in(run / "init.log", r"initiating Main Mode")
