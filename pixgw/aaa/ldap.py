@@ -160,7 +160,7 @@ class LdapAuthenticator:
                     if not credentials.password:
                         raise UnauthorizedLogin("empty password")
                     try:
-                        await client.bind(str(entry.dn), credentials.password)
+                        await client.bind(entry.dn.getText(), credentials.password)
                     except ldaperrors.LDAPInvalidCredentials as e:
                         raise UnauthorizedLogin("bad password") from e
                     return Authorization(credentials.username, server=f"LDAP {s.host}")
@@ -203,8 +203,8 @@ class LdapAuthenticator:
         group = ldapsyntax.LDAPEntry(client, s.group_dn)
         filter_object = pureldap.LDAPFilter_or(
             [
-                _equality("member", str(entry.dn)),
-                _equality("uniqueMember", str(entry.dn)),
+                _equality("member", entry.dn.getText()),
+                _equality("uniqueMember", entry.dn.getText()),
                 _equality("memberUid", username),
             ]
         )
