@@ -61,6 +61,7 @@ def gateway_config(
     hello: int = 60,
     ca: bool = False,
     esp_lifetime: int = 3600,
+    keepalive: tuple[int, int] | None = None,
     hostname: str = "pixgw-matrix",
 ) -> str:
     """A running-config for the interop topology (outside 192.0.2.1, inside 203.0.113.1)."""
@@ -91,6 +92,8 @@ def gateway_config(
         "isakmp identity address",
         "isakmp nat-traversal 20",
     ]
+    if keepalive is not None:  # DPD (RFC 3706): what reclaims the phase 1 SA of a dead peer
+        lines.append(f"isakmp keepalive {keepalive[0]} {keepalive[1]}")
     methods = ("pre-share", "rsa-sig") if ca else ("pre-share",)
     priority = 10
     for method in methods:
@@ -299,7 +302,7 @@ def matrix_results(request: pytest.FixtureRequest) -> Iterator[list[tuple[str, s
         reporter.write_line("")
         reporter.write_sep("-", "pixgw client matrix")
         for name, result, secs in MATRIX_ROWS:
-            reporter.write_line(f"{name:<44} {result:<44.44} {secs:6.1f} s")
+            reporter.write_line(f"{name:<44} {result:<24.60} {secs:6.1f} s")
         passed = sum(1 for _, r, _ in MATRIX_ROWS if r == "pass")
         total = sum(s for _, _, s in MATRIX_ROWS)
         reporter.write_line(f"{passed}/{len(MATRIX_ROWS)} cells passed in {total:.0f} s")

@@ -1,7 +1,8 @@
 """Client lifecycle against pixgw (issue 8): a client that vanishes without a word (the gateway's
 L2TP hello, RFC 2661 §6.5 / §5.8 retransmission, finds it dead and frees the tunnel, the session,
-the SAs and the pool address), and a client that rekeys quick mode (RFC 2409 §5.5, short ESP
-lifetime) while it keeps pinging the inside host through the change of SAs.
+the IPsec SAs and the pool address; DPD, RFC 3706, takes the phase 1 SA), and a client that
+rekeys quick mode (RFC 2409 §5.5, short ESP lifetime) while it keeps pinging the inside host
+through the change of SAs.
 """
 
 from __future__ import annotations
@@ -32,7 +33,12 @@ matrix_cell = pixgw_gateway.matrix_cell
 pytestmark = [pytest.mark.root, pytest.mark.interop, pytest.mark.slow]
 
 HELLO = 10  # seconds; the test's ``l2tp tunnel hello``
-# hello interval + the control channel's retransmissions (1+2+4+8+8 s, RFC 2661 §5.8) + slack
+# ``isakmp keepalive 10 2``: the IPsec SAs go with the L2TP tunnel, but the phase 1 SA of a
+# vanished peer lingers (as on a PIX) until DPD finds it dead: 10 s + 5 unanswered R-U-THERE 2 s
+# apart
+DPD = (10, 2)
+# hello interval + the control channel's retransmissions (1+2+4+8+8 s, RFC 2661 §5.8) + slack;
+# DPD (about 20 s) runs meanwhile
 VANISH_BOUND = HELLO + 45
 ESP_LIFETIME = 60  # the client's; it rekeys at 90 % (54 s)
 
@@ -42,7 +48,7 @@ def lifecycle_gateway(gateway_netns: Namespace, tmp_path: Path) -> Iterator[Runn
     gw = RunningGateway(
         gateway_netns,
         tmp_path,
-        gateway_config(ppp_auths=("mschapv2",), hello=HELLO),
+        gateway_config(ppp_auths=("mschapv2",), hello=HELLO, keepalive=DPD),
         log_name="pixgw-lifecycle.log",
     )
     try:

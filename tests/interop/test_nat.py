@@ -25,6 +25,7 @@ from tests.interop.pixgw_gateway import (
     bring_up,
     gateway_config,
     hang_up_and_check,
+    wait_for,
 )
 from tests.interop.qemu.netns import OUTSIDE_NAT, Namespace
 
@@ -47,6 +48,14 @@ def nat_gateway(gateway_netns: Namespace, tmp_path: Path) -> Iterator[RunningGat
         yield gw
     finally:
         gw.stop()
+
+
+def _not_ike_or_esp(cap: Any) -> list[str]:
+    """Packets on UDP 500/4500 that are neither IKE (plain or behind the non-ESP marker), NAT
+    keepalives nor UDP-encapsulated ESP, as tcpdump decodes them: L2TP in clear would be one."""
+    lines = cap.summary("udp port 500 or udp port 4500", limit=1_000_000).splitlines()
+    known = ("isakmp", "UDP-encap: ESP(")
+    return [line for line in lines if not any(k in line for k in known)]
 
 
 def _route_and_ping(gw: RunningGateway, client: Any) -> None:
@@ -95,6 +104,8 @@ def test_one_client_behind_nat(
         assert cap.count(f"src host {OUTSIDE_NAT} and udp dst port 4500") > 0, cap.summary()
         assert cap.count("esp") == 0, cap.summary("esp")
         assert cap.count(CLEAR_L2TP_BPF) == 0, cap.summary(CLEAR_L2TP_BPF)
+        assert not _not_ike_or_esp(cap), _not_ike_or_esp(cap)[:20]
+        assert cap.count("udp port 4500") > 0
 
 
 def test_two_clients_behind_one_nat(
@@ -131,10 +142,14 @@ def test_two_clients_behind_one_nat(
         assert session.count("state is established") == 2, session
         assert nat_gateway.pool_in_use() == 2
 
-        hang_up_and_check_one = first.down()
-        del hang_up_and_check_one
+        first.down()
+        assert wait_for(lambda: nat_gateway.pool_in_use() == 1, 30), nat_gateway.diagnostics()
+        tunnel = nat_gateway.show("show vpdn tunnel")
+        assert tunnel.count(f"Remote Internet Address {OUTSIDE_NAT}") == 1, tunnel
         _route_and_ping(nat_gateway, second)  # the other one is untouched by the first's goodbye
         hang_up_and_check(nat_gateway, second)
         cap.stop()
         assert cap.count(CLEAR_L2TP_BPF) == 0, cap.summary(CLEAR_L2TP_BPF)
+        assert not _not_ike_or_esp(cap), _not_ike_or_esp(cap)[:20]
+        assert cap.count("udp port 4500") > 0
         assert cap.count("esp") == 0, cap.summary("esp")
