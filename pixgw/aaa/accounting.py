@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall
 from zope.interface import implementer
 
@@ -186,6 +187,7 @@ class RadiusAccounting:
         self._sending = False
         self._closed = False  # after shutdown() this object never sends nor rewrites the spool
         self._retry: IDelayedCall | None = None
+        self._drain_waiters: list[Deferred[int]] = []
         if self.spool.records:
             self.reactor.callLater(0, self._pump)
 
@@ -266,6 +268,8 @@ class RadiusAccounting:
             if self.spool.records and self.spool.records[0].sequence == record.sequence:
                 self.spool.pop_head()
             self.delivered += 1
+            if not self.spool.records:
+                self._drained()
             self._pump()
 
         def unanswered(failure: Any) -> None:
@@ -286,11 +290,40 @@ class RadiusAccounting:
                 f"RADIUS: accounting unanswered, {len(self.spool.records)} record(s) spooled",
             )
             self._retry = self.reactor.callLater(self.retry_interval, self._pump)
+            self._drained()  # no server answers: a waiting drain() need not wait longer
 
         d.addCallbacks(acknowledged, unanswered)
 
     def pending(self) -> int:
         return len(self.spool.records)
+
+    def drain(self, timeout: float) -> Deferred[int]:
+        """For a clean stop (after ``accounting_off()``): let the spool go out for at most
+        ``timeout`` seconds, or until it is empty, or until every server failed to answer once;
+        then :meth:`shutdown`. Fires with the number of records left in the spool (sent by the
+        next run). Suits ``IService.stopService``, which may return this Deferred."""
+        if self._closed or not self.spool.records or self._retry is not None or not self.servers:
+            self.shutdown()
+            return succeed(self.pending())
+        d: Deferred[int] = Deferred()
+        self._drain_waiters.append(d)
+        timer = self.reactor.callLater(timeout, self._drained)
+
+        def stop_timer(left: int) -> int:
+            if timer.active():
+                timer.cancel()
+            return left
+
+        d.addCallback(stop_timer)
+        self._pump()  # in case nothing is in flight yet
+        return d
+
+    def _drained(self) -> None:
+        waiters, self._drain_waiters = self._drain_waiters, []
+        if waiters:
+            self.shutdown()
+            for d in waiters:
+                d.callback(self.pending())
 
     def shutdown(self) -> None:
         """Stop sending for good: records still spooled go out from the next instance that

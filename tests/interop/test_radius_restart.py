@@ -154,3 +154,33 @@ def test_spool_survives_outage_and_gateway_restart(freeradius: FreeRadius, tmp_p
     assert len(delays) == 6
     assert all(d >= 2 for d in delays[:5]), delays
     assert delays[5] <= 1, delays
+
+
+def test_drain_at_shutdown_delivers_stop_and_accounting_off(freeradius: FreeRadius) -> None:
+    """What ``stopService`` gets from ``drain()``: the last Stop and Accounting-Off reach the
+    server before the gateway goes, instead of waiting in the spool for the next run."""
+    freeradius.start()
+    client = RadiusClient(reactor)
+    client.start(interface="127.0.0.1")
+    accounting = RadiusAccounting(client, [server()], reactor, spool_dir=None)
+    try:
+        s = session("drain-a")
+        accounting.start(s)
+        accounting.stop(s, SessionUsage(reactor.seconds(), 10, 20, 1, 2), "admin-reboot")
+        accounting.accounting_off()
+        left: list[int] = []
+        accounting.drain(5.0).addCallback(left.append)
+        for _ in range(100):
+            spin(0.05)
+            if left:
+                break
+        assert left == [0]
+    finally:
+        client.stop()
+        spin(0.1)
+    kinds = [
+        re.search(r"Acct-Status-Type = (\S+)", r).group(1)  # type: ignore[union-attr]
+        for r in freeradius.detail_records()
+    ]
+    assert kinds == ["Start", "Stop", "Accounting-Off"]
+    assert "Acct-Terminate-Cause = Admin-Reboot" in freeradius.detail_records()[1]

@@ -13,7 +13,11 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
 from pixgw.aaa.accounting import RadiusAccounting
-from pixgw.aaa.interfaces import AccountingSession, AuthenticationServerUnreachable
+from pixgw.aaa.interfaces import (
+    AccountingSession,
+    AuthenticationServerUnreachable,
+    SessionUsage,
+)
 from pixgw.aaa.radius import RadiusServer
 
 
@@ -73,3 +77,54 @@ def test_late_ack_after_shutdown_leaves_the_spool_to_the_successor(tmp_path: Pat
     assert [status(a) for a, _ in client2.sent] == [("Start", "s1"), ("Start", "s2")]
     assert second.pending() == 0
     assert spool.read_text() == ""
+
+
+def results(d: Deferred[int]) -> list[int]:
+    out: list[int] = []
+    d.addCallback(out.append)
+    return out
+
+
+def test_drain_waits_for_the_spool_to_empty(tmp_path: Path) -> None:
+    clock, client = Clock(), ScriptedClient()
+    acct = RadiusAccounting(client, [SERVER], clock, spool_dir=tmp_path)  # type: ignore[arg-type]
+    acct.stop(AccountingSession("s1", "u"), SessionUsage(5.0), "user-request")
+    acct.accounting_off()
+    left = results(acct.drain(5.0))
+    assert left == []
+    client.sent[0][1].callback(object())  # Stop acknowledged, Accounting-Off goes out
+    assert left == [] and status(client.sent[1][0]) == ("Accounting-Off", None)
+    client.sent[1][1].callback(object())
+    assert left == [0]
+    assert clock.getDelayedCalls() == []  # the drain timer is gone too
+
+
+def test_drain_gives_up_after_its_timeout_and_keeps_the_rest(tmp_path: Path) -> None:
+    clock, client = Clock(), ScriptedClient()
+    acct = RadiusAccounting(client, [SERVER], clock, spool_dir=tmp_path)  # type: ignore[arg-type]
+    acct.accounting_on()
+    acct.accounting_off()
+    left = results(acct.drain(2.0))
+    clock.advance(2.0)
+    assert left == [2]
+    client.sent[0][1].callback(object())  # too late: this instance is shut down
+    assert len(client.sent) == 1
+    assert [r.sequence for r in RadiusAccounting(
+        ScriptedClient(), [SERVER], Clock(), spool_dir=tmp_path  # type: ignore[arg-type]
+    ).spool.records] == [1, 2]
+
+
+def test_drain_stops_waiting_when_no_server_answers(tmp_path: Path) -> None:
+    clock, client = Clock(), ScriptedClient()
+    acct = RadiusAccounting(client, [SERVER], clock, spool_dir=tmp_path, retry_interval=30)  # type: ignore[arg-type]
+    acct.accounting_off()
+    left = results(acct.drain(60.0))
+    client.sent[0][1].errback(AuthenticationServerUnreachable("no answer"))
+    assert left == [1]
+    clock.advance(100)
+    assert len(client.sent) == 1  # no retry after the drain
+    # ... and a drain while already waiting to retry returns at once.
+    acct2 = RadiusAccounting(client, [SERVER], clock, spool_dir=tmp_path / "b", retry_interval=30)  # type: ignore[arg-type]
+    acct2.accounting_on()
+    client.sent[-1][1].errback(AuthenticationServerUnreachable("no answer"))
+    assert results(acct2.drain(60.0)) == [1]
