@@ -543,8 +543,10 @@ def test_windows_like_client_options_rejected_then_up():
     # all are Rejected, the client drops them and the link comes up with DNS and WINS.
     from pixgw.ppp.frame import Option
 
-    link = Link(PppSettings(authentication=("mschapv2",), local_address=LOCAL, dns=DNS,
-                            wins=WINS), peer_kwargs={"mru": 1400})
+    link = Link(
+        PppSettings(authentication=("mschapv2",), local_address=LOCAL, dns=DNS, wins=WINS),
+        peer_kwargs={"mru": 1400},
+    )
     link.peer.extra_lcp_options = [Option(13, b"\x06"), Option(17, b"\x06\x4e")]
     link.peer.extra_ipcp_options = [Option(2, bytes.fromhex("002d0f01"))]
     link.start()
