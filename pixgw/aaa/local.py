@@ -33,6 +33,7 @@ from pixgw.aaa.credentials import (
     PapCredentials,
 )
 from pixgw.aaa.interfaces import Authorization, ClientInfo, IAuthenticator
+from pixgw.aaa.pixhash import user_hash_matches
 from pixgw.config.model import PixConfig
 from pixgw.ppp import mschap
 
@@ -171,9 +172,8 @@ class LocalUsersChecker:
     def _check_pap(user: LocalUser, credentials: PapCredentials) -> bool:
         if user.cleartext is not None:
             return credentials.check_password(user.cleartext)
-        if user.pix_hash is not None:
-            given = pix_password_hash(credentials.password)
-            return hmac.compare_digest(given.encode(), user.pix_hash.encode())
+        if user.pix_hash is not None:  # salted with the user name (pixgw.aaa.pixhash) or not
+            return user_hash_matches(credentials.password, user.name, user.pix_hash)
         if user.nt_hash is not None:
             given_nt = mschap.nt_password_hash(credentials.password)
             return hmac.compare_digest(given_nt, user.nt_hash)
