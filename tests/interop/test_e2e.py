@@ -9,7 +9,6 @@ eth0 192.0.2.1 / inside0 203.0.113.1 -- inside host 203.0.113.2.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,6 @@ import pytest
 from tests.interop.pixgw_gateway import RunningGateway, wait_for
 from tests.interop.qemu.netns import Namespace
 
-BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[2]
 PSK = "interop-psk"
 USER, PASSWORD = "interop", "interop-pass"
