@@ -229,10 +229,14 @@ class GatewayService(service.Service):
 
     def stopService(self) -> Any:
         self.gateway.stop()  # every session's accounting Stop goes out (or to the spool) first
+        drained = None
         if isinstance(self.gateway.accounting, CredAccounting):
             self.gateway.accounting.accounting_off()
-            self.gateway.accounting.accounting.shutdown()  # unsent records stay in the spool
-        return super().stopService()
+            # The last Stops and Accounting-Off get a few seconds to reach the server; what
+            # does not stays in the spool for the next start.
+            drained = self.gateway.accounting.accounting.drain(5.0)
+        super().stopService()
+        return drained
 
 
 def makeService(options: Options) -> service.IService:

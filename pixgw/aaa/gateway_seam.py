@@ -156,6 +156,8 @@ class CredAccounting:
         self.reactor = reactor
         self.default_interim = default_interim
         self._interim: dict[int, Any] = {}
+        # Acct-Session-Id must not repeat across restarts (RFC 2866 §5.5): the start time leads.
+        self.boot = int(reactor.seconds()) & 0xFFFFFFFF
 
     def accounting_on(self) -> None:
         self.accounting.accounting_on()
@@ -192,7 +194,7 @@ class CredAccounting:
         local = None
         address: IPv4Address | None = s.address
         return AccountingSession(
-            session_id=f"{s.key.tunnel_id:04X}{s.key.session_id:04X}{s.sid:08X}",
+            session_id=f"{self.boot:08X}{s.key.tunnel_id:04X}{s.key.session_id:04X}{s.sid:08X}",
             username=s.username,
             client=ClientInfo(
                 outer_address=s.peer.address,

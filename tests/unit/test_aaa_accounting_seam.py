@@ -63,7 +63,7 @@ def test_start_interim_stop() -> None:
     start = memory.records[1].session
     assert start is not None
     assert start.class_attribute == (b"c1",) and start.started_at == 10.0
-    assert start.session_id == "0003000400000009"
+    assert start.session_id == "0000000A" "0003000400000009"  # start time (10 s), ids, sid
     first = memory.records[2].usage
     assert first is not None and first.input_octets == 1000 and first.now == 130
     stop = memory.records[4]
