@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 sys.path.insert(0, str(BENCH))
 
@@ -39,13 +41,15 @@ def test_sessions_benchmark_sets_up_idles_and_tears_down() -> None:
     assert r["sessions_left"] == 0
 
 
-def test_run_prints_a_table_and_writes_json(tmp_path: Path, capsys: object) -> None:
+def test_run_prints_a_table_and_writes_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "r.json"
-    sys.argv = ["run.py", "--quick", "--no-strongswan", "--json", str(out)]
+    monkeypatch.setattr(sys, "argv", ["run.py", "--quick", "--no-strongswan", "--json", str(out)])
     run.main()
     data = json.loads(out.read_text())
     assert {"ike_in_process", "path", "sessions", "machine"} <= set(data)
-    text = capsys.readouterr().out  # type: ignore[attr-defined]
+    text = capsys.readouterr().out
     assert "userspace path" in text and "aes-sha1" in text
 
 
