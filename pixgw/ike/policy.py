@@ -109,7 +109,8 @@ def _offered_lifetime(t: Transform) -> int | None:
         if a.type == c.P1_LIFE_TYPE:
             life_type = a.int_value
         elif a.type == c.P1_LIFE_DURATION and life_type == c.LIFE_SECONDS:
-            return a.int_value
+            # 0 offers no limit (load-tester sends it): ours applies, never "expire now"
+            return a.int_value or None
     return None
 
 
@@ -246,10 +247,11 @@ def _offered_p2_lifetimes(t: Transform) -> tuple[int | None, int | None]:
         if a.type == c.P2_LIFE_TYPE:
             life_type = a.int_value
         elif a.type == c.P2_LIFE_DURATION:
+            # 0 offers no limit: ours applies
             if life_type == c.LIFE_SECONDS:
-                seconds = a.int_value
+                seconds = a.int_value or None
             elif life_type == c.LIFE_KILOBYTES:
-                kilobytes = a.int_value
+                kilobytes = a.int_value or None
     return seconds, kilobytes
 
 

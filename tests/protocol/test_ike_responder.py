@@ -342,6 +342,22 @@ def test_no_responder_lifetime_when_offered_is_shorter() -> None:
     assert isinstance(event, ChildSaEstablished) and event.lifetime_seconds == 600
 
 
+def test_zero_offered_lifetime_means_ours() -> None:
+    """A 0 lifetime (strongSwan's load-tester sends it) offers no limit: the SA gets ours and
+    lives, it is not deleted at once."""
+    config = pix_config(sa_lifetime=SaLifetime(900, 100000))
+    profile = InitiatorProfile(
+        psk=b"s3cret",
+        esp=(EspOffer(c.ESP_AES, 256, c.AUTH_HMAC_SHA, lifetime_seconds=0, lifetime_kilobytes=0),),
+    )
+    path = make_pair(config, profile)
+    main_mode(path)
+    quick_mode(path)
+    event = path.responder.next_event()
+    assert isinstance(event, ChildSaEstablished)
+    assert (event.lifetime_seconds, event.lifetime_kilobytes) == (900, 100000)
+
+
 @pytest.mark.parametrize("group", [2, 14, 19])
 def test_pfs_when_offered(group: int) -> None:
     path = make_pair(pix_config(), InitiatorProfile(psk=b"s3cret", pfs_group=group))
