@@ -11,6 +11,7 @@ verbatim in :attr:`PixConfig.unsupported` so that a PIX running-config survives 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from ipaddress import IPv4Address, IPv4Network
 from typing import Literal
 
@@ -81,8 +82,8 @@ class AddressMatch:
     address: IPv4Address
     netmask: IPv4Address
 
-    @property
-    def network(self) -> IPv4Network:
+    @cached_property
+    def network(self) -> IPv4Network:  # built once: every quick mode matches selectors
         return IPv4Network(f"{self.address}/{self.netmask}", strict=False)
 
     def matches(self, address: IPv4Address) -> bool:
