@@ -119,8 +119,17 @@ class NdesProcess:
         workdir.mkdir(parents=True, exist_ok=True)
         self.process: BackgroundProcess = netns.spawn(
             [
-                sys.executable, "-m", "tests.interop.reference_ndes", "--dir", str(workdir),
-                "--bind", bind, "--port", "80", "--challenge", CHALLENGE,
+                sys.executable,
+                "-m",
+                "tests.interop.reference_ndes",
+                "--dir",
+                str(workdir),
+                "--bind",
+                bind,
+                "--port",
+                "80",
+                "--challenge",
+                CHALLENGE,
             ],
             log_name="reference-ndes.log",
             env={"PYTHONPATH": str(REPO)},
@@ -161,7 +170,11 @@ def client_certificate(ca_cert: x509.Certificate, ca_key: rsa.RSAPrivateKey) -> 
         ]
     )
     cert = make_cert(
-        subject, key, ca_cert.subject, ca_key, 0x0347DC820000000000F0,
+        subject,
+        key,
+        ca_cert.subject,
+        ca_key,
+        0x0347DC820000000000F0,
         key_usage=ku(sign=True, encipher=True),
         start=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1),
         san=[x509.DNSName("win2000.sjvpn.com")],

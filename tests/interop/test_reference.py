@@ -53,7 +53,10 @@ def _check_config(text: str) -> None:
     assert cfg.hostname == "PIX-506-2"
     policy = next(p for p in cfg.isakmp.policies if p.priority == 20)
     assert (policy.authentication, policy.encryption, policy.hash, policy.group) == (
-        "rsa-sig", "des", "md5", 1,
+        "rsa-sig",
+        "des",
+        "md5",
+        1,
     ), policy
     assert policy.lifetime == 86400
     assert cfg.isakmp.identity == "hostname"
@@ -64,7 +67,10 @@ def _check_config(text: str) -> None:
     conf = cfg.ca.configure_for("sjvpn")
     assert conf is not None
     assert (conf.mode, conf.retry_period, conf.retry_count, conf.crl_optional) == (
-        "ra", 1, 20, True,
+        "ra",
+        1,
+        20,
+        True,
     )
     group = next(g for g in cfg.aaa_servers if g.name == "RADIUS")
     assert group.protocol == "radius"
@@ -72,12 +78,15 @@ def _check_config(text: str) -> None:
         ("inside", INSIDE_HOST, RADIUS_SECRET)
     ]
     assert (cfg.aaa_ports.radius_authport, cfg.aaa_ports.radius_acctport) == (
-        AUTH_PORT, ACCT_PORT,
+        AUTH_PORT,
+        ACCT_PORT,
     )
     vpdn = next(g for g in cfg.vpdn.groups if g.name == "l2tpipsec")
     assert vpdn.ppp_authentication[:2] == ("chap", "mschap"), vpdn
     assert (vpdn.address_pool, vpdn.authentication_aaa, vpdn.accounting) == (
-        "l2tp", "RADIUS", "RADIUS",
+        "l2tp",
+        "RADIUS",
+        "RADIUS",
     ), vpdn
     assert RADIUS_SECRET in text and " cisco " not in text
     for old in ("171.68.", "20.1.1.", "50.1.1."):
@@ -136,6 +145,16 @@ def test_reference_scenario(
     _check_config(config)
     (tmp_path / "gw").mkdir()
     gw = RunningGateway(gateway_netns, tmp_path / "gw", config, log_name="pixgw-reference.log")
+    shown = tmp_path / "shown.txt"  # every show output, for a failure's post-mortem
+    show = gw.show
+
+    def show_kept(command: str) -> str:
+        text = show(command)
+        with shown.open("a") as fh:
+            fh.write(f"### {command}\n{text}\n")
+        return text
+
+    gw.show = show_kept  # type: ignore[method-assign]
     enroll: subprocess.Popen[str] | None = None
     try:
         # --- SCEP enrollment over real HTTP from the gateway namespace ----------------------
@@ -176,9 +195,12 @@ def test_reference_scenario(
 
         # --- the Windows-2000-like client: certificate, des/md5/group 1, CHAP via RADIUS ------
         client = client_guest(
-            profile="win2000", auth="cert", ppp_auth="chap",
+            profile="win2000",
+            auth="cert",
+            ppp_auth="chap",
             cert=client_certificate(ca_cert, ca_key),
-            user=RADIUS_USER, password=RADIUS_PASSWORD,
+            user=RADIUS_USER,
+            password=RADIUS_PASSWORD,
         )
         status = bring_up(gw, client)
         address = str(status.ppp_address)
@@ -189,60 +211,109 @@ def test_reference_scenario(
         ping = client.ping(INSIDE_HOST, count=3)
         assert ping.ok, ping.output + gw.diagnostics()
 
-        # --- show output, field by field ------------------------------------------------------
+        # --- show output, field by field (every mismatch collected, reported together) -----
+        problems: list[str] = []
+
+        def check(ok: object, what: str, text: str) -> None:
+            if not ok:
+                problems.append(f"{what}\n{text}")
+
+        def has(pattern: str, text: str) -> re.Match[str] | None:
+            return re.search(pattern, text, re.M)
+
         isakmp = gw.show("show crypto isakmp sa")
-        row = next(
-            (line.split() for line in isakmp.splitlines() if "QM_IDLE" in line), None
+        rows = [line.split() for line in isakmp.splitlines() if "QM_IDLE" in line]
+        check(
+            has(r"^\s*dst\s+src\s+state\s+pending\s+created\s*$", isakmp), "isakmp header", isakmp
         )
-        assert row is not None and row[:3] == [OUTSIDE, CLIENT, "QM_IDLE"], isakmp
-        assert row[3:] == ["0", "1"] or row[3] == "0", isakmp
+        check(
+            len(rows) == 1 and rows[0][:3] == [OUTSIDE, CLIENT, "QM_IDLE"] and rows[0][3] == "0",
+            "isakmp row: dst 192.0.2.1 src 192.0.2.2 QM_IDLE 0 N",
+            isakmp,
+        )
 
         ipsec = gw.show("show crypto ipsec sa")
-        assert "interface: outside" in ipsec, ipsec
-        assert f"Crypto map tag: mymap, local addr. {OUTSIDE}" in ipsec, ipsec
-        assert f"local ident (addr/mask/prot/port): ({OUTSIDE}/255.255.255.255/17/1701)" in ipsec
-        assert f"remote ident (addr/mask/prot/port): ({CLIENT}/255.255.255.255/17/1701)" in ipsec
-        assert f"current_peer: {CLIENT}" in ipsec, ipsec
-        encaps = int(_field(r"#pkts encaps: (\d+)", ipsec))
-        decaps = int(_field(r"#pkts decaps: (\d+)", ipsec))
-        assert encaps > 0 and decaps > 0, ipsec
-        assert int(_field(r"#pkts encrypt: (\d+)", ipsec)) == encaps
-        assert int(_field(r"#pkts decrypt: (\d+)", ipsec)) == decaps
-        assert f"local crypto endpt.: {OUTSIDE}, remote crypto endpt.: {CLIENT}" in ipsec
-        assert ipsec.count("transform: esp-des esp-md5-hmac") >= 2, ipsec
-        assert ipsec.count("in use settings ={Transport, }") >= 2, ipsec
-        assert "crypto map: mymap" in ipsec, ipsec
+        check("interface: outside" in ipsec, "ipsec interface", ipsec)
+        check(f"Crypto map tag: mymap, local addr. {OUTSIDE}" in ipsec, "ipsec map tag", ipsec)
+        for side, addr in (("local", OUTSIDE), ("remote", CLIENT)):
+            ident = rf"{side}\s+ident \(addr/mask/prot/port\): "
+            ident += re.escape(f"({addr}/255.255.255.255/17/1701)")
+            check(has(ident, ipsec), f"ipsec {side} ident", ipsec)
+        check(f"current_peer: {CLIENT}" in ipsec, "ipsec current_peer", ipsec)
+        counts = {
+            k: int(m.group(1)) if (m := has(rf"#pkts {k}:? (\d+)", ipsec)) else -1
+            for k in ("encaps", "encrypt", "digest", "decaps", "decrypt", "verify")
+        }
+        check(counts["encaps"] > 0 and counts["decaps"] > 0, f"ipsec counts {counts}", ipsec)
+        check(
+            counts["encaps"] == counts["encrypt"] == counts["digest"]
+            and counts["decaps"] == counts["decrypt"] == counts["verify"],
+            f"ipsec counts agree {counts}",
+            ipsec,
+        )
+        check(
+            f"local crypto endpt.: {OUTSIDE}, remote crypto endpt.: {CLIENT}" in ipsec,
+            "ipsec endpoints",
+            ipsec,
+        )
+        check(ipsec.count("transform: esp-des esp-md5-hmac") == 2, "ipsec transform x2", ipsec)
+        check(ipsec.count("in use settings ={Transport, }") == 2, "ipsec Transport x2", ipsec)
+        check(ipsec.count("crypto map: mymap") == 2, "ipsec crypto map x2", ipsec)
 
         tunnel = gw.show("show vpdn tunnel")
-        assert "L2TP Tunnel Information (Total tunnels=1 sessions=1)" in tunnel, tunnel
-        assert re.search(r"Tunnel id \d+ is up, remote id is \d+, 1 active sessions", tunnel)
-        assert "Tunnel state is established" in tunnel, tunnel
-        assert f"Remote Internet Address {CLIENT}, port 1701" in tunnel, tunnel
-        assert f"Local Internet Address {OUTSIDE}, port 1701" in tunnel, tunnel
-        sent = int(_field(r"(\d+) packets sent", tunnel))
-        assert sent > 0, tunnel
+        check(
+            "L2TP Tunnel Information (Total tunnels=1 sessions=1)" in tunnel,
+            "tunnel totals",
+            tunnel,
+        )
+        check(
+            has(r"Tunnel id \d+ is up, remote id is \d+, 1 active sessions", tunnel),
+            "tunnel up line",
+            tunnel,
+        )
+        check("Tunnel state is established" in tunnel, "tunnel state", tunnel)
+        check(f"Remote Internet Address {CLIENT}, port 1701" in tunnel, "tunnel remote", tunnel)
+        check(f"Local Internet Address {OUTSIDE}, port 1701" in tunnel, "tunnel local", tunnel)
+        traffic = has(
+            r"(\d+) packets sent, (\d+) received, (\d+) bytes sent, (\d+) received", tunnel
+        )
+        check(traffic and min(int(x) for x in traffic.groups()) > 0, "tunnel traffic", tunnel)
 
         session = gw.show("show vpdn session")
-        assert "L2TP Session Information (Total tunnels=1 sessions=1)" in session, session
-        assert f"Internet Address is {CLIENT}" in session, session
-        assert f"Session username is {RADIUS_USER}, state is established" in session, session
-        assert "interface outside" in session, session
-        ppp_id = _field(r"PPP interface id is (\d+)", session)
+        check(
+            "L2TP Session Information (Total tunnels=1 sessions=1)" in session,
+            "session totals",
+            session,
+        )
+        check(has(r"Call id \d+ is up on tunnel id \d+", session), "session call id", session)
+        check(f"Internet Address is {CLIENT}" in session, "session address", session)
+        check(
+            f"Session username is {RADIUS_USER}, state is established" in session,
+            "session username/state",
+            session,
+        )
+        check("interface outside" in session, "session interface", session)
+        ppp = has(r"PPP interface id is (\d+)", session)
+        check(ppp, "session PPP interface id", session)
+        ppp_id = ppp.group(1) if ppp else "1"
 
         pppif = gw.show(f"show vpdn pppinterface id {ppp_id}")
-        assert f"PPP virtual interface id = {ppp_id}" in pppif, pppif
-        assert "PPP authentication protocol is CHAP" in pppif, pppif
-        assert f"Client ip address is {address}" in pppif, pppif
-        assert int(_field(r"Received Pkts: (\d+)", pppif)) > 0, pppif
+        check(f"PPP virtual interface id = {ppp_id}" in pppif, "pppinterface id", pppif)
+        check("PPP authentication protocol is CHAP" in pppif, "pppinterface CHAP", pppif)
+        check(f"Client ip address is {address}" in pppif, "pppinterface client ip", pppif)
+        rx = has(r"Received Pkts: (\d+)", pppif)
+        check(rx and int(rx.group(1)) > 0, "pppinterface received", pppif)
 
         uauth = gw.show("show uauth")
-        assert f"vpdn user '{RADIUS_USER}' at {address}, authenticated" in uauth, uauth
-        assert re.search(r"Authenticated Users\s+1\s", uauth), uauth
+        check(
+            f"vpdn user '{RADIUS_USER}' at {address}, authenticated" in uauth, "uauth user", uauth
+        )
+        check(has(r"Authenticated Users\s+1\s+\d+", uauth), "uauth count", uauth)
 
         log = gw.show("show logging")
         for msg_id in ("603102", "603103", "109011", "603106"):
-            assert f"-{msg_id}:" in log, f"{msg_id} missing\n{log[-4000:]}"
-        assert RADIUS_PASSWORD not in log and RADIUS_SECRET not in log
+            check(f"-{msg_id}:" in log, f"syslog {msg_id}", log[-3000:])
+        check(RADIUS_PASSWORD not in log and RADIUS_SECRET not in log, "no secrets in log", "")
 
         # --- hang up: accounting Start and Stop in FreeRADIUS's detail file --------------------
         client.down()
@@ -263,6 +334,7 @@ def test_reference_scenario(
         assert f'Acct-Session-Id = "{session_id}"' in stop[0]
         elapsed = time.monotonic() - t0
         print(f"reference scenario: enrolled in {t_enrolled:.0f} s, whole in {elapsed:.0f} s")
+        assert not problems, f"{len(problems)} show fields differ:\n" + "\n---\n".join(problems)
     finally:
         if enroll is not None:
             enroll.kill()
