@@ -56,11 +56,11 @@ def main() -> None:
     root.putChild(b"certsrv", certsrv)
     certsrv.putChild(b"mscep", mscep)
     mscep.putChild(b"mscep.dll", NdesResource(ndes))
-    reactor.listenTCP(args.port, server.Site(root), interface=args.bind)  # type: ignore[attr-defined]
+    reactor.listenTCP(args.port, server.Site(root), interface=args.bind)  # type: ignore[arg-type]
     task.LoopingCall(tick).start(0.2)
-    reactor.callLater(args.lifetime, reactor.stop)  # type: ignore[attr-defined]
+    reactor.callLater(args.lifetime, reactor.stop)
     (work / "ready").write_text("ready\n")
-    reactor.run()  # type: ignore[attr-defined]
+    reactor.run()
 
 
 if __name__ == "__main__":

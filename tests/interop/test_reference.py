@@ -313,6 +313,12 @@ def test_reference_scenario(
         log = gw.show("show logging")
         for msg_id in ("603102", "603103", "109011", "603106"):
             check(f"-{msg_id}:" in log, f"syslog {msg_id}", log[-3000:])
+        created = re.findall(r"%PIX-6-602301: sa created, .*sa_spi= (0x[0-9a-f]+)", log)
+        check(
+            len(created) == 2 and len(set(created)) == 2,
+            f"syslog 602301 once per SA (inbound, outbound): {created}",
+            "",
+        )
         check(RADIUS_PASSWORD not in log and RADIUS_SECRET not in log, "no secrets in log", "")
 
         # --- hang up: accounting Start and Stop in FreeRADIUS's detail file --------------------
