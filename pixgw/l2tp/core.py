@@ -287,6 +287,10 @@ class L2tpLns:
         self._by_remote: dict[tuple[L2tpPeer, int], int] = {}
         self._events: deque[Event] = deque()
         self._outgoing: list[tuple[bytes, L2tpPeer]] = []
+        # Tunnels whose control channel may have something to send: the ones a message, a queue
+        # or an ack touched since the last flush (every tunnel after a timer), so that flushing
+        # costs what changed, not the number of tunnels.
+        self._dirty: set[int] = set()
         self._now = 0.0
         self._counters = {name: 0 for name in L2tpCounters.__dataclass_fields__}
 
@@ -308,8 +312,11 @@ class L2tpLns:
 
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, L2tpPeer]]:
         self._now = now
-        for tunnel in list(self._tunnels.values()):
-            self._flush(tunnel, now)
+        dirty, self._dirty = self._dirty, set()
+        for tunnel_id in sorted(dirty):
+            tunnel = self._tunnels.get(tunnel_id)
+            if tunnel is not None:
+                self._flush(tunnel, now)
         out, self._outgoing = self._outgoing, []
         return out
 
@@ -337,6 +344,7 @@ class L2tpLns:
 
     def handle_timer(self, now: float) -> None:
         self._now = now
+        self._dirty.update(self._tunnels)  # retransmissions and delayed acks fall due by time
         for tunnel in list(self._tunnels.values()):
             if tunnel.linger_until is not None:
                 if now >= tunnel.linger_until:
@@ -555,6 +563,7 @@ class L2tpLns:
         tunnel.packets_received += 1
         tunnel.bytes_received += size
         tunnel.last_heard = now
+        self._dirty.add(tunnel.tunnel_id)
         for delivered in tunnel.channel.receive(message, now):
             if tunnel.tunnel_id not in self._tunnels:
                 break
@@ -874,6 +883,7 @@ class L2tpLns:
             )
         )
         tunnel.channel.ack_now(now)
+        self._dirty.add(tunnel.tunnel_id)
         self._end_tunnel(tunnel, result, error, text, now, by_peer=True)
 
     def _on_hello(
@@ -1081,6 +1091,7 @@ class L2tpLns:
 
     def _send_control(self, tunnel: _Tunnel, remote_session_id: int, avps: list[Avp]) -> None:
         tunnel.channel.queue(remote_session_id, encode_avps(avps))
+        self._dirty.add(tunnel.tunnel_id)
 
     def _flush(self, tunnel: _Tunnel, now: float) -> None:
         for message in tunnel.channel.messages_to_send(now):
