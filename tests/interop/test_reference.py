@@ -183,14 +183,29 @@ def test_reference_scenario(
         assert {"GetCACaps", "GetCACert"} <= set(ops[:2]), ops
         assert ops[2:] == ["PKCSReq", "GetCertInitial"], ops
         certs = gw.show("show crypto ca certificates")
-        blocks = certs.split("\n\n")
-        assert re.search(r"^Certificate\s*\n\s*Status: Available", certs, re.M), certs
-        assert f"Name: {FQDN}" in certs, certs
-        assert "RA Signature Certificate" in certs and "RA KeyEncipher Certificate" in certs
-        assert "CA Certificate" in certs, certs
-        assert "0347dc82000000000002" in certs and "0347df0d000000000003" in certs, certs
-        assert f"{ca_cert.serial_number:x}" in certs, certs
-        assert len([b for b in blocks if "Status: Available" in b]) >= 1, certs
+        blocks = {b.split("\n", 1)[0]: b for b in certs.strip().split("\n\n")}
+        assert list(blocks) == [
+            "Certificate",
+            "RA Signature Certificate",
+            "CA Certificate",
+            "RA KeyEncipher Certificate",
+        ], certs
+        expect = {  # title -> (serial, key usage, a subject line)
+            "Certificate": ("0347dc82000000000010", "General Purpose", f"Name: {FQDN}"),
+            "RA Signature Certificate": ("0347dc82000000000002", "Signature", "CN = pixgw test RA"),
+            "CA Certificate": (f"{ca_cert.serial_number:x}", "Signature", "CN = pixgw test CA"),
+            "RA KeyEncipher Certificate": (
+                "0347df0d000000000003",
+                "Encryption",
+                "CN = pixgw test RA",
+            ),
+        }
+        for title, (serial, usage, subject) in expect.items():
+            block = blocks[title]
+            assert "Status: Available" in block, block
+            assert f"Certificate Serial Number: {serial}\n" in block, block
+            assert f"Key Usage: {usage}\n" in block, block
+            assert subject in block, block
         t_enrolled = time.monotonic() - t0
 
         # --- the Windows-2000-like client: certificate, des/md5/group 1, CHAP via RADIUS ------
