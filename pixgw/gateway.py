@@ -234,6 +234,7 @@ class Gateway:
         save_config: Callable[[str], None] | None = None,
         send_ike: Callable[[bytes, Endpoint, Endpoint], None] | None = None,
         send_esp_udp: Callable[[bytes, tuple[str, int]], None] | None = None,
+        local_address: IPv4Address | None = None,
     ) -> None:
         self.config = config
         self.reactor = reactor
@@ -252,9 +253,11 @@ class Gateway:
         self.pools = AddressPools(config.pools)
         group = l2tp_group(config)
         self.l2tp = L2tpLns(
-            L2tpSettings.from_vpdn_group(group, hostname=config.hostname)
+            L2tpSettings.from_vpdn_group(
+                group, hostname=config.hostname, local_address=local_address
+            )
             if group is not None
-            else L2tpSettings(host_name=config.hostname),
+            else L2tpSettings(host_name=config.hostname, local_address=local_address),
             random_bytes=random_bytes,
         )
         self.sessions: dict[SessionKey, ActiveSession] = {}

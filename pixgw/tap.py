@@ -149,14 +149,15 @@ def build_command_table() -> CommandTable:
     return table
 
 
-def make_configured_dataplane(choice: str, config: PixConfig, reactor: Any) -> IDataplane:
+def make_configured_dataplane(
+    choice: str, config: PixConfig, reactor: Any, local: IPv4Address | None
+) -> IDataplane:
     """``--dataplane``: memory, userspace, xfrm, or auto (xfrm when the kernel has ESP)."""
-    outside = config.interface("outside")
     inside = config.interface("inside")
     return make_dataplane(
         resolve_dataplane(choice),
         reactor,
-        local_address=outside.address if outside is not None else None,
+        local_address=local,
         tun_address=inside.address if inside is not None else None,
         routes=pool_routes((p.first, p.last) for p in config.pools),
     )
@@ -255,11 +256,11 @@ def makeService(options: Options) -> service.IService:
     for warning in parsed.warnings:
         _log.warn("{warning}", warning=str(warning))
 
+    local = outside_address(config)
     try:
-        dataplane = make_configured_dataplane(options["dataplane"], config, reactor)
+        dataplane = make_configured_dataplane(options["dataplane"], config, reactor, local)
     except (OSError, ValueError) as e:
         raise usage.UsageError(f"--dataplane {options['dataplane']}: {e}") from e
-    local = outside_address(config)
     fqdn = ".".join(p for p in (config.hostname, config.domain_name) if p)
     pki = CaExec(
         config.ca,
@@ -275,6 +276,7 @@ def makeService(options: Options) -> service.IService:
     gateway = Gateway(
         authenticate=authenticate,
         accounting=accounting,
+        local_address=local,
         config=config,
         reactor=reactor,
         log_router=router,

@@ -261,16 +261,7 @@ class UserspaceDataplane:
         # The newest SA pair towards a peer (outer address and port) carries the outbound
         # traffic, also for L2TP peers still naming the SA it replaced (rekey, RFC 2409 §5.5).
         self._newest[(child.remote_host, child.remote_port)] = child
-        trans = transform_name(event)
-        for spi, dest in (
-            (event.inbound.spi, event.local.address),
-            (event.outbound.spi, event.remote.address),
-        ):
-            pix_log(
-                602301,
-                f"sa created, (sa) sa_dest= {dest}, sa_prot= 50, sa_spi= 0x{spi:x}({spi}), "
-                f"sa_trans= {trans}, sa_conn_id= {event.child_sa_id}",
-            )
+        # 602301/602302 are the IKE responder's: it names both conn ids, as the PIX does.
 
     def remove_child_sa(self, event: ChildSaDeleted) -> None:
         child = self._by_id.get(event.child_sa_id)
@@ -288,16 +279,6 @@ class UserspaceDataplane:
             for other in self._by_id.values():  # an older pair still up takes over
                 if (other.remote_host, other.remote_port) == remote:
                     self._newest[remote] = other
-        trans = transform_name(event)
-        for spi, dest in (
-            (event.inbound.spi, event.local.address),
-            (event.outbound.spi, event.remote.address),
-        ):
-            pix_log(
-                602302,
-                f"deleting SA, (sa) sa_dest= {dest}, sa_prot= 50, sa_spi= 0x{spi:x}({spi}), "
-                f"sa_trans= {trans}, sa_conn_id= {event.child_sa_id}",
-            )
 
     def poll_lifetimes(self) -> None:
         """Report soft expiries (once) and remove hard-expired SA pairs."""
