@@ -268,6 +268,7 @@ class Gateway:
         self._pumping = False
         self._again = False
         self._dirty: set[SessionKey] = set()
+        self._ike_children: dict[bytes, set[int]] = {}  # IKE SA -> its live child SAs
         self._ike_timer = _CoreTimer(reactor, self._ike_timer_fired)
         self._l2tp_timer = _CoreTimer(reactor, self._l2tp_timer_fired)
         self.running = False
@@ -378,13 +379,18 @@ class Gateway:
         while (event := ike.next_event()) is not None:
             self._again = True
             if isinstance(event, ChildSaEstablished):
+                self._ike_children.setdefault(event.ike_sa_id, set()).add(event.child_sa_id)
                 if self.dataplane is not None:
                     self.dataplane.install_child_sa(event)
             elif isinstance(event, ChildSaDeleted):
+                children = self._ike_children.get(event.ike_sa_id)
+                if children is not None:
+                    children.discard(event.child_sa_id)
                 self._child_sa_gone(event)
             elif isinstance(event, IkeSaDeleted):
-                pass  # IPsec SAs outlive their phase 1 (the client rekeys it); DPD and
-                # INITIAL-CONTACT send ChildSaDeleted for them first
+                # IPsec SAs outlive their phase 1 (the client rekeys it); DPD and
+                # INITIAL-CONTACT send ChildSaDeleted for them first.
+                self._ike_children.pop(event.ike_sa_id, None)
 
     def _child_sa_gone(self, event: ChildSaDeleted) -> None:
         if self.dataplane is not None:
@@ -441,9 +447,22 @@ class Gateway:
                     and event.peer.child_sa_id is not None
                     and not self._other_tunnels_on(event.peer.child_sa_id, event.key.tunnel_id)
                 ):
-                    self.ike.delete_child_sa(event.peer.child_sa_id, now)
+                    self._tunnel_gone_from_sa(event.peer.child_sa_id, now)
             elif isinstance(event, TunnelEstablished):
                 pass
+
+    def _tunnel_gone_from_sa(self, child_sa_id: int, now: float) -> None:
+        """The last L2TP tunnel on a child SA ended: the SA goes (the PIX tears the SAs down
+        with the tunnel), and so does its phase 1 when no other child SA is left on it — a
+        client that vanished leaves nothing behind, DPD or not."""
+        assert self.ike is not None
+        child = self.ike.child_sa(child_sa_id)
+        self.ike.delete_child_sa(child_sa_id, now)
+        if child is None:
+            return
+        remaining = self._ike_children.get(child.ike_sa_id, set()) - {child_sa_id}
+        if not remaining:
+            self.ike.delete_ike_sa(child.ike_sa_id, now)
 
     def _other_tunnels_on(self, child_sa_id: int, except_tunnel: int) -> bool:
         for key in self.l2tp.tunnel_keys():

@@ -351,3 +351,58 @@ def test_clear_uauth_disconnects_the_user() -> None:
         assert bench.gateway.pool_status()[0].in_use == 0
     finally:
         bench.close()
+
+
+class FakeIke:
+    """Just enough of IkeResponder for the gateway: events out, deletes recorded."""
+
+    def __init__(self) -> None:
+        self.events: list[object] = []
+        self.children: dict[int, ChildSaEstablished] = {}
+        self.deleted_children: list[int] = []
+        self.deleted_ike: list[bytes] = []
+
+    def establish(self, event: ChildSaEstablished) -> None:
+        self.children[event.child_sa_id] = event
+        self.events.append(event)
+
+    def next_event(self) -> object | None:
+        return self.events.pop(0) if self.events else None
+
+    def datagrams_to_send(self, now: float) -> list[object]:
+        return []
+
+    def get_timer(self) -> None:
+        return None
+
+    def child_sa(self, child_sa_id: int) -> ChildSaEstablished | None:
+        return self.children.get(child_sa_id)
+
+    def delete_child_sa(self, child_sa_id: int, now: float) -> None:
+        self.deleted_children.append(child_sa_id)
+
+    def delete_ike_sa(self, ike_sa_id: bytes, now: float) -> None:
+        self.deleted_ike.append(ike_sa_id)
+
+    def ipsec_sa_status(self, now: float | None = None) -> tuple[()]:
+        return ()
+
+
+def test_tunnel_end_deletes_its_sa_and_the_phase1_left_without_children() -> None:
+    bench = Bench()
+    ike = FakeIke()
+    bench.gateway.ike = ike  # type: ignore[assignment]
+    try:
+        alice = bench.client(1)  # installs child SA 1 in the dataplane directly
+        bench.dataplane.child_sas.pop(1)
+        ike.establish(child_sa(1, 4501))  # ...and now through IKE, as in the service
+        bench.gateway.pump()
+        assert 1 in bench.dataplane.child_sas
+        alice.connect()
+        assert alice.ppp.up
+        alice.lac.stop(bench.clock.seconds())
+        bench.settle()
+        assert ike.deleted_children == [1]
+        assert ike.deleted_ike == [bytes(16)]  # no other child SA left on that phase 1
+    finally:
+        bench.close()
