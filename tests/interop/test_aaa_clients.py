@@ -1,6 +1,7 @@
 """A real client (QEMU guest, strongSwan + xl2tpd + pppd) authenticates with MS-CHAPv2 through
 pixgw against a real FreeRADIUS on the inside host, gets the address, pings, and the RADIUS
-detail file records its Start and Stop (issue 6, checked by a real client).
+detail file records its Start and Stop; and the same against a real slapd (sambaNTPassword, group
+condition). Issue 6, checked by a real client.
 
 FreeRADIUS runs in the inside host's namespace (203.0.113.2); the gateway reaches it over its
 inside interface, with ``client authentication aaa RADIUS`` and ``client accounting RADIUS``.
@@ -8,6 +9,8 @@ inside interface, with ``client authentication aaa RADIUS`` and ``client account
 
 from __future__ import annotations
 
+import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,17 @@ from tests.interop.reference_support import (
     RADIUS_USER,
     InsideFreeRadius,
 )
-from tests.interop.servers import FREERADIUS, RADIUS_SECRET, missing
+from tests.interop.servers import (
+    FREERADIUS,
+    LDAP_ADMIN,
+    LDAP_ADMIN_PASSWORD,
+    LDAP_BASE,
+    RADIUS_SECRET,
+    SLAPD,
+    SLAPD_PORT,
+    Slapd,
+    missing,
+)
 
 pytestmark = [pytest.mark.root, pytest.mark.interop, pytest.mark.slow]
 
@@ -107,5 +120,87 @@ def test_mschapv2_client_through_freeradius_with_accounting(
             if "Acct-Input-Octets" in line or "Acct-Output-Octets" in line
         ]
         assert len(octets) == 2 and all(o > 0 for o in octets), stop
+    finally:
+        gw.stop()
+
+
+class InsideSlapd(Slapd):
+    """The test slapd on the inside host's address, in its namespace (plain LDAP there)."""
+
+    def __init__(self, root: Path, netns: Namespace) -> None:
+        super().__init__(root)
+        self.netns = netns
+
+    def start(self) -> None:
+        if not (self.root / "slapd.conf").exists():
+            self.write_config()
+        url = f"ldap://{INSIDE_HOST}:{SLAPD_PORT}/"
+        self.process = subprocess.Popen(
+            ["ip", "netns", "exec", self.netns.name, SLAPD, "-d", "0",
+             "-f", str(self.root / "slapd.conf"), "-h", url],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("slapd exited at start")
+            done = self.netns.exec(["/usr/bin/ldapwhoami", "-x", "-H", url], check=False)
+            if done.returncode == 0:
+                return
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("slapd did not answer in 20 s")
+
+
+@pytest.fixture
+def slapd(inside_netns: Namespace, tmp_path: Path) -> Iterator[InsideSlapd]:
+    why = missing(SLAPD)
+    if why:
+        pytest.skip(why)
+    server = InsideSlapd(tmp_path / "slapd", inside_netns)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_mschapv2_client_through_slapd(
+    slapd: InsideSlapd,
+    gateway_netns: Namespace,
+    client_guest: Callable[..., Any],
+    tmp_path: Path,
+) -> None:
+    """MS-CHAPv2 against the user's sambaNTPassword, read over a service bind; the user must be
+    in the vpnusers group."""
+    config = gateway_config(ppp_auths=("mschapv2",), hostname="pixgw-ldap").replace(
+        "vpdn group l2tpipsec client authentication local\n",
+        "vpdn group l2tpipsec client authentication aaa DIR\n",
+    )
+    config += (
+        "aaa-server DIR protocol ldap\n"
+        f"aaa-server DIR (inside) host {INSIDE_HOST} timeout 5\n"
+        f"aaa-server DIR ldap-base-dn ou=people,{LDAP_BASE}\n"
+        f"aaa-server DIR ldap-port {SLAPD_PORT}\n"
+        f"aaa-server DIR ldap-login-dn {LDAP_ADMIN}\n"
+        f"aaa-server DIR ldap-login-password {LDAP_ADMIN_PASSWORD}\n"
+        f"aaa-server DIR ldap-group-dn cn=vpnusers,ou=groups,{LDAP_BASE}\n"
+        "aaa-server DIR ldap-tls none\n"
+    )
+    parse(config)
+    gw = RunningGateway(gateway_netns, tmp_path / "gw", config, log_name="pixgw-ldap.log")
+    try:
+        client = client_guest(
+            profile="win10", auth="psk", ppp_auth="mschap-v2", user="alice", password="alice-pw"
+        )
+        status = bring_up(gw, client)
+        assert str(status.ppp_address).startswith("198.51.100.1"), status
+        route = client.guest.sh("ip route replace 203.0.113.0/24 dev ppp0", timeout=20)
+        assert route.rc == 0, route.stderr
+        ping = client.ping(INSIDE_HOST, count=3)
+        assert ping.ok, ping.output
+        assert "vpdn user 'alice'" in gw.show("show uauth")
+        client.down()
+        assert wait_for(lambda: gw.pool_in_use() == 0, 30), gw.diagnostics()
     finally:
         gw.stop()
