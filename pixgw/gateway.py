@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import platform
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from ipaddress import IPv4Address
 from typing import Any, Protocol
 
@@ -80,8 +80,8 @@ _log = Logger(namespace="pixgw.gateway")
 # L2TP CDN/StopCCN result codes (RFC 2661 §4.4.2)
 CDN_ADMINISTRATIVE = 3
 CDN_GENERAL_ERROR = 2
-STOPCCN_ADMINISTRATIVE = 6  # "Requester is being shut down"... 1 = general request to clear
-STOPCCN_CLEAR = 1
+STOPCCN_SHUTDOWN = 6  # "Requester is being shut down"
+STOPCCN_CLEAR = 1  # "General request to clear control connection"
 
 
 @dataclass(frozen=True)
@@ -166,7 +166,6 @@ class ActiveSession:
     sid: int = 0
     timer: IDelayedCall | None = None
     closing: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class _CoreTimer:
@@ -289,7 +288,7 @@ class Gateway:
             active.ppp.close("gateway shutting down", now)
             self._dirty.add(active.key)
         for key in self.l2tp.tunnel_keys():
-            self.l2tp.close_tunnel(key, STOPCCN_ADMINISTRATIVE, now, "gateway shutting down")
+            self.l2tp.close_tunnel(key, STOPCCN_SHUTDOWN, now, "gateway shutting down")
         if self.ike is not None:
             for sa in self.ike.isakmp_sa_status(now):
                 self.ike.delete_ike_sa(sa.ike_sa_id, now)
@@ -353,11 +352,9 @@ class Gateway:
                     break
         finally:
             self._pumping = False
-        now = self.now()
         if self.ike is not None:
             self._ike_timer.set(self.ike.get_timer())
         self._l2tp_timer.set(self.l2tp.get_timer())
-        del now
 
     def _ike_timer_fired(self) -> None:
         if self.ike is not None:
