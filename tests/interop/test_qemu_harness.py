@@ -27,7 +27,7 @@ from tests.interop.qemu.client import (
     SelfTestGateway,
     negotiated_ppp_auth,
 )
-from tests.interop.qemu.guest import Guest
+from tests.interop.qemu.guest import Guest, boot_guest
 from tests.interop.qemu.netns import (
     INSIDE_HOST,
     OUTSIDE_GW,
@@ -107,6 +107,46 @@ def test_guest_kernel_loads_the_client_stack(client_vm: Guest) -> None:
         " /usr/lib/pppd/*/pppol2tp.so; do test -f $b || echo MISSING $b; done"
     )
     assert "MISSING" not in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize(
+    ("variant", "probe", "expect"),
+    [
+        # the gateway guest: python3 for pixgw, 9p for the host's checkout, a kernel with ESP
+        (
+            "gateway",
+            "python3 -c 'import sys; print(sys.version_info[:2])'; modprobe -a 9p 9pnet_virtio"
+            " && echo 9p-ok; ip xfrm state add src 192.0.2.9 dst 192.0.2.2 proto esp spi 0x77"
+            " mode transport enc 'cbc(aes)' 0x000102030405060708090a0b0c0d0e0f"
+            " auth-trunc 'hmac(sha1)' 0x00112233445566778899aabbccddeeff00112233 96"
+            " && ip xfrm state list proto esp",
+            ("(3, 11)", "9p-ok", "cbc(aes)"),
+        ),
+        # the second client implementation: libreswan's pluto, no strongSwan
+        (
+            "libreswan",
+            "ipsec --version; test -x /usr/libexec/ipsec/pluto && echo pluto-ok;"
+            " test -e /usr/lib/ipsec/charon || echo no-charon;"
+            " test -x /usr/sbin/xl2tpd && echo l2tp",
+            ("Libreswan 4.", "pluto-ok", "no-charon", "l2tp"),
+        ),
+    ],
+)
+def test_guest_variant_boots(
+    interop_topology: Topology, variant: str, probe: str, expect: tuple[str, ...]
+) -> None:
+    image = ensure_guest(variant=variant)
+    assert image.variant == variant and image.initrd.parent.name == f"guest-{variant}"
+    assert (image.pki / "ca-cert.pem").read_bytes() == (
+        ensure_guest().pki / "ca-cert.pem"
+    ).read_bytes()  # one test PKI for every variant
+    guest = boot_guest(image, interop_topology, f"v{variant[:8]}", "192.0.2.9/24", 9)
+    try:
+        r = guest.sh(probe, timeout=120)
+        for word in expect:
+            assert word in r.stdout, r.stdout + r.stderr
+    finally:
+        guest.stop()
 
 
 @pytest.fixture

@@ -5,12 +5,19 @@
 # with strongSwan (starter, swanctl, charon, pki, extra plugins), xl2tpd,
 # pppd, iproute2, ping, tcpdump, busybox and qemu-guest-agent.
 #
-# usage: build-guest.sh OUTDIR INPUTS_HASH
+# usage: build-guest.sh OUTDIR INPUTS_HASH [VARIANT]
 #   OUTDIR       cache root (normally /var/tmp/pixgw-interop)
 #   INPUTS_HASH  hash of the harness inputs (this script and guest/),
 #                computed by tests/interop/qemu/build.py; written to
-#                OUTDIR/guest/inputs.sha256 last, so a half-built guest is
-#                never taken for a good one.
+#                OUTDIR/<guest dir>/inputs.sha256 last, so a half-built guest
+#                is never taken for a good one.
+#   VARIANT      client (default: strongSwan + xl2tpd + pppd; OUTDIR/guest),
+#                gateway (the client packages + python3, for running pixgw
+#                itself in a guest whose kernel has ESP; OUTDIR/guest-gateway),
+#                libreswan (libreswan's pluto instead of strongSwan, which it
+#                conflicts with; OUTDIR/guest-libreswan). Every variant has the
+#                same kernel, modules (incl. 9p for host shares) and test PKI;
+#                the PKI is made by the client variant, which must exist first.
 # environment: PIXGW_MIRROR (default: the host's Debian URI, else deb.debian.org)
 #
 # caches: OUTDIR/kernel (unpacked .deb), OUTDIR/base (debootstrap, keyed by the
@@ -19,7 +26,15 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=${1:?usage: build-guest.sh OUTDIR INPUTS_HASH}
-HASH=${2:?usage: build-guest.sh OUTDIR INPUTS_HASH}
+HASH=${2:?usage: build-guest.sh OUTDIR INPUTS_HASH [VARIANT]}
+VARIANT=${3:-client}
+case "$VARIANT" in
+    client) SUFFIX= ;;
+    gateway|libreswan) SUFFIX=-$VARIANT ;;
+    *) echo "unknown guest variant $VARIANT (client, gateway, libreswan)" >&2; exit 2 ;;
+esac
+GD=$OUT/guest$SUFFIX      # the variant's result: vmlinuz, initrd.img, pki/, inputs.sha256
+BASE=$OUT/base$SUFFIX     # its debootstrap root, keyed by its package list
 SUITE=bookworm
 log() { printf '[%s] %s\n' "$(date +%T)" "$*"; }
 T0=$(date +%s)
@@ -33,8 +48,8 @@ if [ -z "${PIXGW_MIRROR:-}" ]; then
     PIXGW_MIRROR=${PIXGW_MIRROR:-http://deb.debian.org/debian}
 fi
 PIXGW_MIRROR=${PIXGW_MIRROR%/}
-mkdir -p "$OUT/dl/debootstrap-cache" "$OUT/guest"
-rm -f "$OUT/guest/inputs.sha256"
+mkdir -p "$OUT/dl/debootstrap-cache" "$GD"
+rm -f "$GD/inputs.sha256"
 
 # ---------------------------------------------------------------- 1. kernel
 t=$(date +%s)
@@ -53,15 +68,20 @@ KVER=$(ls "$OUT/kernel/lib/modules" | head -1)
 log "kernel $KVER ($(( $(date +%s) - t )) s)"
 
 # ------------------------------------------------------ 2. Debian root (base)
-PKGS="strongswan-starter,strongswan-charon,strongswan-swanctl,strongswan-pki,charon-cmd,\
-libstrongswan-standard-plugins,libstrongswan-extra-plugins,libcharon-extra-plugins,\
-xl2tpd,ppp,iproute2,iputils-ping,tcpdump,qemu-guest-agent,busybox-static,kmod,procps,\
+COMMON="xl2tpd,ppp,iproute2,iputils-ping,tcpdump,qemu-guest-agent,busybox-static,kmod,procps,\
 netbase,netcat-openbsd"
+STRONGSWAN="strongswan-starter,strongswan-charon,strongswan-swanctl,strongswan-pki,charon-cmd,\
+libstrongswan-standard-plugins,libstrongswan-extra-plugins,libcharon-extra-plugins"
+case "$VARIANT" in
+    client) PKGS="$STRONGSWAN,$COMMON" ;;
+    gateway) PKGS="$STRONGSWAN,$COMMON,python3" ;;
+    libreswan) PKGS="libreswan,bind9-host,dns-root-data,libnss3-tools,$COMMON" ;;  # host: virtual
+esac
 stamp="$SUITE $PIXGW_MIRROR $PKGS +updates +security"
 t=$(date +%s)
-if [ ! -f "$OUT/base/.stamp" ] || [ "$(cat "$OUT/base/.stamp")" != "$stamp" ]; then
-    log "debootstrap --variant=minbase $SUITE ($PIXGW_MIRROR)"
-    B=$OUT/base.new
+if [ ! -f "$BASE/.stamp" ] || [ "$(cat "$BASE/.stamp")" != "$stamp" ]; then
+    log "debootstrap --variant=minbase $SUITE ($PIXGW_MIRROR) for the $VARIANT guest"
+    B=$BASE.new
     rm -rf "$B"
     debootstrap --variant=minbase --cache-dir="$OUT/dl/debootstrap-cache" --include="$PKGS" \
         "$SUITE" "$B" "$PIXGW_MIRROR" > "$OUT/debootstrap.log" 2>&1 || { tail -30 "$OUT/debootstrap.log" >&2; exit 1; }
@@ -77,14 +97,14 @@ if [ ! -f "$OUT/base/.stamp" ] || [ "$(cat "$OUT/base/.stamp")" != "$stamp" ]; t
     fi
     chroot "$B" apt-get -qq clean
     echo "$stamp" > "$B/.stamp"
-    rm -rf "$OUT/base" && mv "$B" "$OUT/base"
+    rm -rf "$BASE" && mv "$B" "$BASE"
 fi
 log "base root ready ($(( $(date +%s) - t )) s)"
 
 # ------------------------------------------------- 3. customise a copy
 t=$(date +%s)
-R=$OUT/rootfs
-rm -rf "$R" && cp -a "$OUT/base" "$R" && rm -f "$R/.stamp"
+R=$OUT/rootfs$SUFFIX
+rm -rf "$R" && cp -a "$BASE" "$R" && rm -f "$R/.stamp"
 # kernel modules: the closure of what the client stack needs, plus the whole
 # crypto / xfrm / ipv4 / l2tp / ppp / netfilter trees for on-demand loading
 WANT="virtio_pci virtio_net virtio_console virtio_rng tun veth bridge
@@ -92,13 +112,15 @@ WANT="virtio_pci virtio_net virtio_console virtio_rng tun veth bridge
       l2tp_core l2tp_ppp l2tp_ip l2tp_netlink ppp_generic ppp_async ppp_synctty pppox
       des_generic des3_ede-x86_64 libdes authenc echainiv seqiv md5 md4 sha1_generic
       sha256_generic sha512_generic hmac gcm aesni-intel aes_generic cbc xcbc cmac
-      nf_conntrack xt_policy nft_xfrm iptable_nat xt_MASQUERADE"
+      nf_conntrack xt_policy nft_xfrm iptable_nat xt_MASQUERADE
+      9p 9pnet_virtio dummy"
 {
     for m in $WANT; do modprobe -d "$OUT/kernel" -S "$KVER" --show-depends "$m" 2>/dev/null || true; done |
         awk '$1=="insmod"{print $2}' | sed "s|^$OUT/kernel/||"
     M=lib/modules/$KVER/kernel
     (cd "$OUT/kernel" && find "$M/crypto" "$M/arch/x86/crypto" "$M/lib" "$M/net/ipv4" "$M/net/xfrm" \
-        "$M/net/key" "$M/net/l2tp" "$M/net/netfilter" "$M/net/bridge" "$M/drivers/net/ppp" -name '*.ko*')
+        "$M/net/key" "$M/net/l2tp" "$M/net/netfilter" "$M/net/bridge" "$M/drivers/net/ppp" \
+        "$M/net/9p" "$M/fs/9p" "$M/fs/netfs" "$M/fs/fscache" -name '*.ko*' 2>/dev/null)
 } | sort -u | (cd "$OUT/kernel" && cpio -pdm --quiet "$R")
 cp "$OUT/kernel/lib/modules/$KVER"/modules.builtin* "$OUT/kernel/lib/modules/$KVER/modules.order" "$R/lib/modules/$KVER/"
 depmod -b "$R" "$KVER"
@@ -113,13 +135,20 @@ install -m 755 "$G/rcS" "$G/rc.shutdown" "$G/run-qemu-ga" "$R/etc/pixgw/"
 install -m 755 "$G/shutdown" "$R/usr/sbin/shutdown"
 install -m 755 "$G/pixgw-l2tp" "$R/usr/local/sbin/pixgw-l2tp"
 for f in reboot halt poweroff; do ln -sf /bin/busybox "$R/usr/sbin/$f"; done
-install -m 644 "$G/strongswan-log.conf" "$R/etc/strongswan.d/zz-pixgw.conf"
+if [ -d "$R/etc/strongswan.d" ]; then
+    install -m 644 "$G/strongswan-log.conf" "$R/etc/strongswan.d/zz-pixgw.conf"
+fi
 printf 'config setup\n' > "$R/etc/ipsec.conf"
 : > "$R/etc/ipsec.secrets"
 
 # test PKI, made once with the guest's own pki tool; kept next to the guest
 PK=$OUT/guest/pki
-if [ ! -f "$PK/client-cert.pem" ]; then
+if [ "$VARIANT" != client ] && [ ! -f "$PK/client-cert.pem" ]; then
+    echo "the $VARIANT guest takes the test PKI of the client guest: build that first" >&2; exit 1
+fi
+if [ "$VARIANT" != client ]; then
+    rm -rf "$GD/pki" && cp -a "$PK" "$GD/pki"
+elif [ ! -f "$PK/client-cert.pem" ]; then
     log "test PKI: CA, gateway cert (192.0.2.1, 192.0.2.3, gw.pixgw.test), client cert"
     rm -rf "$PK" && mkdir -p "$PK"
     chroot "$R" /bin/sh -e -c '
@@ -150,16 +179,18 @@ log "rootfs customised ($(( $(date +%s) - t )) s, $(du -sm "$R" | cut -f1) MiB)"
 
 # ------------------------------------------------------------ 4. pack
 t=$(date +%s)
-cp "$OUT/kernel/boot/vmlinuz-$KVER" "$OUT/guest/vmlinuz"
+cp "$OUT/kernel/boot/vmlinuz-$KVER" "$GD/vmlinuz"
 (cd "$R" && find . -mindepth 1 -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet) |
-    zstd -q -T0 -10 > "$OUT/guest/initrd.img.new"
-mv "$OUT/guest/initrd.img.new" "$OUT/guest/initrd.img"
+    zstd -q -T0 -10 > "$GD/initrd.img.new"
+mv "$GD/initrd.img.new" "$GD/initrd.img"
 log "initramfs packed ($(( $(date +%s) - t )) s)"
 {
     echo "built: $(date -u +%FT%TZ)"
     echo "kernel: $KVER"
+    echo "variant: $VARIANT"
     echo "build_s: $(( $(date +%s) - T0 ))"
-    chroot "$R" dpkg-query -W -f='${Package} ${Version}\n' strongswan-charon xl2tpd ppp qemu-guest-agent
-} > "$OUT/guest/build-info.txt"
-echo "$HASH" > "$OUT/guest/inputs.sha256"
+    chroot "$R" dpkg-query -W -f='${Package} ${Version}\n' \
+        strongswan-charon libreswan python3 xl2tpd ppp qemu-guest-agent 2>/dev/null || true
+} > "$GD/build-info.txt"
+echo "$HASH" > "$GD/inputs.sha256"
 log "done in $(( $(date +%s) - T0 )) s"
