@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import os
 import struct
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
@@ -86,7 +87,16 @@ Attributes = Sequence[tuple[str, Any]]
 
 
 def default_dictionary_path() -> Path:
-    return Path(__file__).resolve().parents[2] / "etc" / "dictionary"
+    """``etc/dictionary`` of the checkout (the editable install of the README), else the copy a
+    wheel installs under ``<prefix>/share/pixgw/`` (setup.cfg ``data_files``)."""
+    checkout = Path(__file__).resolve().parents[2] / "etc" / "dictionary"
+    if checkout.is_file():
+        return checkout
+    for prefix in (sys.prefix, sys.base_prefix, "/usr/local", "/usr"):
+        installed = Path(prefix) / "share" / "pixgw" / "dictionary"
+        if installed.is_file():
+            return installed
+    return checkout  # missing everywhere: the error names the checkout's path
 
 
 _DICTIONARIES: dict[str, Dictionary] = {}
@@ -394,9 +404,7 @@ class RadiusClient(DatagramProtocol):
             encode_attributes(self.dictionary, encoded),
         )
         d: Deferred[RadiusReply] = Deferred()
-        pending = _Pending(
-            server, port, ident, datagram, sent_auth, d, self.reactor.seconds()
-        )
+        pending = _Pending(server, port, ident, datagram, sent_auth, d, self.reactor.seconds())
         self._pending[(str(server.address), port, ident)] = pending
         if code == ACCESS_REQUEST:
             self.counter(server).requests += 1
@@ -625,8 +633,9 @@ def authorization_from_accept(
         a for a in (address("MS-Primary-NBNS-Server"), address("MS-Secondary-NBNS-Server")) if a
     )
     framed = address("Framed-IP-Address")
-    if framed is not None and (framed == IPv4Address("255.255.255.254") or
-                               framed == IPv4Address("255.255.255.255")):
+    if framed is not None and (
+        framed == IPv4Address("255.255.255.254") or framed == IPv4Address("255.255.255.255")
+    ):
         framed = None  # RFC 2865 §5.8: "the NAS should select" / "let the user select"
     return Authorization(
         username=credentials.username,
@@ -649,8 +658,13 @@ def authorization_from_accept(
 class RadiusAuthenticator:
     """One RADIUS server of a group (a chain over the group's hosts gives failover)."""
 
-    def __init__(self, client: RadiusClient, server: RadiusServer, name: str = "RADIUS",
-                 nas_identifier: str = "") -> None:
+    def __init__(
+        self,
+        client: RadiusClient,
+        server: RadiusServer,
+        name: str = "RADIUS",
+        nas_identifier: str = "",
+    ) -> None:
         self.client = client
         self.server = server
         self.name = name

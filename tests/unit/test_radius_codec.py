@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import shutil
 import struct
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -135,3 +138,25 @@ def test_mppe_key_salt_decrypt() -> None:
         salt_decrypt(b"\x00\x01" + value[2:], SECRET, ra)  # salt without its high bit
     with pytest.raises(ValueError):
         salt_decrypt(value[:-1], SECRET, ra)
+
+
+def test_dictionary_found_in_the_checkout_else_where_a_wheel_puts_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pixgw.aaa import radius
+
+    checkout = radius.default_dictionary_path()
+    assert checkout == Path(radius.__file__).resolve().parents[2] / "etc" / "dictionary"
+    # installed from a wheel: no etc/ beside the package, the copy is in <prefix>/share/pixgw
+    monkeypatch.setattr(radius, "__file__", str(tmp_path / "site" / "pixgw" / "aaa" / "r.py"))
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "venv"))
+    share = tmp_path / "venv" / "share" / "pixgw"
+    share.mkdir(parents=True)
+    for name in ("dictionary", "dictionary.rfc", "dictionary.microsoft"):
+        shutil.copy(checkout.parent / name, share / name)
+    assert radius.default_dictionary_path() == share / "dictionary"
+    assert "MS-CHAP2-Success" in radius.load_dictionary(share / "dictionary").attributes
+    shutil.rmtree(share)
+    if not any((Path(p) / "share/pixgw/dictionary").is_file() for p in ("/usr", "/usr/local")):
+        # found nowhere: the checkout's path is named (so the error says where it was looked for)
+        assert radius.default_dictionary_path() == tmp_path / "site" / "etc" / "dictionary"
