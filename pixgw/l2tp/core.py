@@ -32,6 +32,7 @@ four events of the session layer there is :class:`TunnelEstablished` (ignorable)
 from __future__ import annotations
 
 import hashlib
+import heapq
 import hmac
 from collections import deque
 from collections.abc import Callable
@@ -291,6 +292,12 @@ class L2tpLns:
         # or an ack touched since the last flush (every tunnel after a timer), so that flushing
         # costs what changed, not the number of tunnels.
         self._dirty: set[int] = set()
+        # Timers: a heap of (wake-up time, tunnel id) hints. A tunnel's deadline is recomputed
+        # only when something that can bring it forward touched the tunnel (a control message in
+        # or out, a state change: ``_rearm``); data only pushes the hello later, so an old hint
+        # that comes due early costs one look at that tunnel, never a scan of all of them.
+        self._wake: list[tuple[float, int]] = []
+        self._rearm: set[int] = set()
         self._now = 0.0
         self._counters = {name: 0 for name in L2tpCounters.__dataclass_fields__}
 
@@ -313,6 +320,7 @@ class L2tpLns:
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, L2tpPeer]]:
         self._now = now
         dirty, self._dirty = self._dirty, set()
+        self._rearm |= dirty  # a flush moves the channel's retransmission/ack deadlines
         for tunnel_id in sorted(dirty):
             tunnel = self._tunnels.get(tunnel_id)
             if tunnel is not None:
@@ -321,31 +329,58 @@ class L2tpLns:
         return out
 
     def get_timer(self) -> float | None:
+        wake = self._wake
+        for tunnel_id in self._rearm | self._dirty:  # touched, or touched and not yet flushed
+            tunnel = self._tunnels.get(tunnel_id)
+            if tunnel is not None and (deadline := self._tunnel_deadline(tunnel)) is not None:
+                heapq.heappush(wake, (deadline, tunnel_id))
+        self._rearm.clear()
+        if len(wake) > 2 * len(self._tunnels) + 1024:  # stale hints: rebuild, amortised O(1)
+            wake[:] = [
+                (d, t.tunnel_id)
+                for t in self._tunnels.values()
+                if (d := self._tunnel_deadline(t)) is not None
+            ]
+            heapq.heapify(wake)
+        while wake and wake[0][1] not in self._tunnels:
+            heapq.heappop(wake)
+        return wake[0][0] if wake else None
+
+    def _tunnel_deadline(self, tunnel: _Tunnel) -> float | None:
         deadlines: list[float] = []
-        for tunnel in self._tunnels.values():
-            channel_deadline = tunnel.channel.deadline()
-            if channel_deadline is not None:
-                deadlines.append(max(channel_deadline, self._now))
-            if tunnel.linger_until is not None:
-                deadlines.append(tunnel.linger_until)
-                continue
-            if tunnel.state in ("idle", "wait-ctl-conn"):
-                deadlines.append(tunnel.changed_at + self.settings.setup_timeout)
-            elif (
-                tunnel.state == "established"
-                and self.settings.hello_interval > 0
-                and tunnel.channel.idle  # else the retransmission timer is the deadline
-            ):
-                deadlines.append(self._next_hello(tunnel))
-            for session in tunnel.sessions.values():
-                if session.state == "wait-connect":
-                    deadlines.append(session.changed_at + self.settings.setup_timeout)
+        channel_deadline = tunnel.channel.deadline()
+        if channel_deadline is not None:
+            deadlines.append(max(channel_deadline, self._now))
+        if tunnel.linger_until is not None:
+            deadlines.append(tunnel.linger_until)
+            return min(deadlines)
+        if tunnel.state in ("idle", "wait-ctl-conn"):
+            deadlines.append(tunnel.changed_at + self.settings.setup_timeout)
+        elif (
+            tunnel.state == "established"
+            and self.settings.hello_interval > 0
+            and tunnel.channel.idle  # else the retransmission timer is the deadline
+        ):
+            deadlines.append(self._next_hello(tunnel))
+        for session in tunnel.sessions.values():
+            if session.state == "wait-connect":
+                deadlines.append(session.changed_at + self.settings.setup_timeout)
         return min(deadlines) if deadlines else None
 
     def handle_timer(self, now: float) -> None:
         self._now = now
-        self._dirty.update(self._tunnels)  # retransmissions and delayed acks fall due by time
-        for tunnel in list(self._tunnels.values()):
+        self.get_timer()  # hints for whatever changed since the caller last asked
+        due: set[int] = set()
+        wake = self._wake
+        while wake and wake[0][0] <= now:
+            due.add(heapq.heappop(wake)[1])
+        # retransmissions and delayed acks fall due by time: flush the due tunnels
+        self._dirty.update(due)
+        self._rearm.update(due)
+        for tunnel_id in sorted(due):
+            tunnel = self._tunnels.get(tunnel_id)
+            if tunnel is None:
+                continue
             if tunnel.linger_until is not None:
                 if now >= tunnel.linger_until:
                     self._forget(tunnel)
@@ -1151,6 +1186,7 @@ class L2tpLns:
         )
         tunnel.state = state
         tunnel.changed_at = now
+        self._rearm.add(tunnel.tunnel_id)
 
     def _set_session_state(
         self, tunnel: _Tunnel, session: _Session, state: str, now: float
@@ -1164,6 +1200,7 @@ class L2tpLns:
         )
         session.state = state
         session.changed_at = now
+        self._rearm.add(tunnel.tunnel_id)
 
     def _fsm_error(self, tunnel: _Tunnel, what: str, now: float) -> None:
         log_error(error_line(tunnel.tunnel_id, None, f"{what} in state {tunnel.state}"))
@@ -1258,6 +1295,7 @@ class L2tpLns:
         was_established = tunnel.state == "established"
         self._set_tunnel_state(tunnel, "shutting-down", now)
         tunnel.linger_until = now + self.settings.stop_linger
+        self._rearm.add(tunnel.tunnel_id)
         tunnel.stop_sent = not by_peer
         self._events.append(
             TunnelClosed(

@@ -12,6 +12,7 @@ from zope.interface import implementer
 
 from pixgw import syslog
 from pixgw.config.model import VpdnGroup
+from pixgw.dataplane.interfaces import L2tpPeer
 from pixgw.l2tp.avp import Avp, AvpType, encode_avps
 from pixgw.l2tp.core import (
     L2tpLns,
@@ -577,3 +578,98 @@ def test_a_restarted_client_with_the_same_tunnel_id_replaces_its_old_tunnel():
     assert not any(
         b"\x00\x00\x00\x00\x00\x04" in d for d in link.to_lac_log
     )  # no StopCCN reached the client
+
+
+class _Lacs:
+    """Several LACs (own peers) on one LNS; datagrams routed by peer, counted per LAC."""
+
+    def __init__(self, lns: L2tpLns, count: int) -> None:
+        self.lns = lns
+        self.lacs = {
+            L2tpPeer(i + 1, IPv4Address(f"198.51.100.{i + 10}"), 4500, 1701): L2tpLac(
+                random_bytes=counting_random()
+            )
+            for i in range(count)
+        }
+        self.peers = list(self.lacs)
+        self.hellos = dict.fromkeys(self.peers, 0)
+
+    def pump(self, now: float) -> None:
+        for _ in range(20):
+            moved = False
+            for peer, lac in self.lacs.items():
+                for data in lac.datagrams_to_send(now):
+                    self.lns.receive_datagram(data, peer, now)
+                    moved = True
+            for data, peer in self.lns.datagrams_to_send(now):
+                if b"\x00\x00\x00\x00\x00\x06" in data:
+                    self.hellos[peer] += 1
+                self.lacs[peer].receive_datagram(data, now)
+                moved = True
+            while self.lns.next_event() is not None:
+                pass
+            if not moved:
+                return
+
+    def settle(self, until: float) -> None:
+        """Fire the LNS's and the LACs' timers at each deadline up to ``until`` (bounded)."""
+        for _ in range(1000):
+            timers = [self.lns.get_timer(), *(lac.get_timer() for lac in self.lacs.values())]
+            due = min((t for t in timers if t is not None), default=None)
+            if due is None or due > until:
+                return
+            self.lns.handle_timer(due)
+            for lac in self.lacs.values():
+                lac.handle_timer(due)
+            self.pump(due)
+        raise AssertionError("timer loop did not settle")
+
+    def hello_counts(self) -> list[int]:
+        return [self.hellos[p] for p in self.peers]
+
+
+def _many_tunnels(count: int, hello: int) -> _Lacs:
+    """``count`` LACs on one LNS, tunnel i established at second i."""
+    lns = L2tpLns(L2tpSettings(hello_interval=hello), random_bytes=counting_random())
+    lacs = _Lacs(lns, count)
+    for i, lac in enumerate(lacs.lacs.values()):
+        lacs.settle(float(i))
+        lac.start_tunnel(float(i))
+        lacs.pump(float(i))
+        lac.place_call(float(i))
+        lacs.pump(float(i))
+    assert [t.state for t in lns.tunnel_status()] == ["established"] * count
+    assert [s.state for s in lns.session_status()] == ["established"] * count
+    return lacs
+
+
+def test_timer_is_the_earliest_tunnel_deadline_and_only_due_tunnels_are_handled():
+    lacs = _many_tunnels(30, hello=60)
+    lns = lacs.lns
+    lacs.settle(59.9)  # delayed acks of the setup, nothing else
+    assert lacs.hello_counts() == [0] * 30
+    assert lns.get_timer() == 60.0  # tunnel 0's hello; not the other 29
+    # tunnel 0 hears data at 50 s: its hello moves to 110 (the old wake-up hint stays, harmless)
+    first = lacs.lacs[lacs.peers[0]]
+    first.send_ppp(LCP, 50.0)
+    lacs.pump(50.0)
+    lacs.settle(62.5)
+    assert lacs.hello_counts() == [0, 1, 1] + [0] * 27
+    assert lns.get_timer() == 63.0  # tunnel 3; the answered hellos leave no earlier deadline
+    lacs.settle(110.5)
+    assert lacs.hello_counts() == [1] * 30  # tunnel 0's at 110, after its data
+
+
+def test_a_closed_tunnel_leaves_no_timer_and_a_retransmission_is_timed():
+    lacs = _many_tunnels(3, hello=0)
+    lns = lacs.lns
+    lacs.settle(5.0)
+    assert lns.get_timer() is None  # no hello, nothing pending: nothing to wake for
+    key = lns.tunnel_keys()[1]
+    lns.close_tunnel(key, 1, 10.0, "clear")
+    out = lns.datagrams_to_send(10.0)  # the StopCCN, unacknowledged (the LAC does not hear it)
+    assert [p for _, p in out] == [lacs.peers[1]]
+    assert lns.get_timer() == 11.0  # its first retransmission, 1 s later
+    lns.handle_timer(11.0)
+    assert [p for _, p in lns.datagrams_to_send(11.0)] == [lacs.peers[1]]
+    assert lns.get_timer() == 13.0  # then 2 s later; the other two tunnels stay asleep
