@@ -165,6 +165,7 @@ class ActiveSession:
     up_at: float | None = None
     sid: int = 0
     timer: IDelayedCall | None = None
+    timer_epoch: int = -1  # the PPP session's timer_epoch when the timer was last set
     closing: bool = False
 
 
@@ -418,13 +419,14 @@ class Gateway:
             if self.dataplane is not None:
                 self.dataplane.send_l2tp(peer, data)
         while (event := self.l2tp.next_event()) is not None:
-            self._again = True
-            if isinstance(event, PppFrameReceived):
+            if isinstance(event, PppFrameReceived):  # the PPP drain below takes it this round
                 active = self.sessions.get(event.key)
                 if active is not None:
                     active.ppp.receive_frame(event.frame, now)
                     self._dirty.add(event.key)
-            elif isinstance(event, SessionEstablished):
+                continue
+            self._again = True
+            if isinstance(event, SessionEstablished):
                 self._session_established(event, now)
             elif isinstance(event, SessionClosed):
                 active = self.sessions.get(event.key)
@@ -507,11 +509,12 @@ class Gateway:
                     self.l2tp.send_ppp(key, frame, now)
                     self._again = True  # the LNS has datagrams to flush
             while (event := active.ppp.next_event()) is not None:
-                self._again = True
-                if isinstance(event, IpPacketReceived):
+                if isinstance(event, IpPacketReceived):  # to the TUN: no core has more to do
                     if self.dataplane is not None:
                         self.dataplane.send_ip(event.packet)
-                elif isinstance(event, AuthenticationRequested):
+                    continue
+                self._again = True
+                if isinstance(event, AuthenticationRequested):
                     self._authenticate(active, event)
                 elif isinstance(event, LinkUp):
                     self._link_up(active, event, now)
@@ -527,6 +530,9 @@ class Gateway:
         )
 
     def _schedule_ppp(self, active: ActiveSession) -> None:
+        if active.timer_epoch == active.ppp.timer_epoch:
+            return  # only IP went through: no PPP timer moved
+        active.timer_epoch = active.ppp.timer_epoch
         when = active.ppp.get_timer()
         if active.timer is not None and active.timer.active():
             if when is not None and abs(active.timer.getTime() - when) < 1e-6:

@@ -149,8 +149,24 @@ class DataMessage:
 
 def decode(data: bytes) -> ControlMessage | DataMessage:
     """Decode one L2TP datagram (the UDP payload)."""
-    if len(data) > MAX_DATAGRAM:
+    size = len(data)
+    if size > MAX_DATAGRAM:
         raise MalformedMessage("datagram longer than an L2TP length can describe")
+    # The data messages of every client (version 2, no S/O/P bits, L bit or not), without a
+    # Reader: the same checks as below, in the per-packet path. Anything else takes the long way.
+    if size >= 6 and data[1] == L2TP_VERSION:
+        if data[0] == 0:
+            return DataMessage(
+                (data[2] << 8) | data[3], (data[4] << 8) | data[5], data[6:], None, None,
+                False, None, False,
+            )  # fmt: skip
+        if data[0] == 0x40 and size >= 8:
+            end = (data[2] << 8) | data[3]
+            if 8 <= end <= size:
+                return DataMessage(
+                    (data[4] << 8) | data[5], (data[6] << 8) | data[7], data[8:end], None,
+                    None, False, None, True,
+                )  # fmt: skip
     reader = Reader(data)
     flags = reader.u16()
     if flags & VERSION_MASK != L2TP_VERSION:

@@ -23,6 +23,7 @@ from typing import Literal
 from pixgw.config.model import VpdnGroup
 from pixgw.ppp.auth import AuthenticationRequested, PeerAuthenticator
 from pixgw.ppp.frame import (
+    MAX_FRAME,
     PROTO_CHAP,
     PROTO_IP,
     PROTO_IPCP,
@@ -41,6 +42,8 @@ from pixgw.ppp.trace import error_line, io_line, uauth_line
 from pixgw.status import PppInterfaceStatus
 from pixgw.syslog import debug, pix_log
 from pixgw.wire import MalformedMessage
+
+_IP_FRAME_HEADER = b"\xff\x03\x00\x21"  # FF 03, Protocol 0x0021: what clients send IP in
 
 __all__ = [
     "DEFAULT_AUTHENTICATION",
@@ -137,6 +140,9 @@ class PppSession:
         self.settings = settings
         self._random_bytes = random_bytes
         self.phase: Phase = "dead"
+        # Bumped by everything that may move get_timer() (not by IP packets): the owner asks
+        # get_timer() again only when it changed.
+        self.timer_epoch = 0
         self._events: deque[PppEvent] = deque()
         self._out: list[bytes] = []
         self._down_reported = False
@@ -181,6 +187,7 @@ class PppSession:
 
     def start(self, now: float) -> None:
         """The L2TP session is up: begin LCP (RFC 1661 §3.2 Establish phase)."""
+        self.timer_epoch += 1
         if self.phase != "dead" or self._down_reported:
             return
         self.phase = "establish"
@@ -192,6 +199,7 @@ class PppSession:
         """Terminate the link (``clear vpdn``, CDN, StopCCN, IKE delete, uauth timeout).
 
         Reports :class:`LinkDown` at once; LCP still sends its Terminate-Request."""
+        self.timer_epoch += 1
         if self._down_reported:
             return
         self._close_reason = reason
@@ -205,6 +213,10 @@ class PppSession:
     def receive_frame(self, frame: bytes, now: float) -> None:
         self.received_packets += 1
         self.received_bytes += len(frame)
+        if frame[:4] == _IP_FRAME_HEADER and len(frame) <= MAX_FRAME:  # the per-packet path
+            if self.ipcp.state == State.OPENED and self.phase == "up":
+                self._events.append(IpPacketReceived(frame[4:]))
+            return  # IP never moves a timer: timer_epoch stays
         try:
             decoded = decode_frame(frame)
         except MalformedMessage:
@@ -215,6 +227,7 @@ class PppSession:
             if self.ipcp.state == State.OPENED and self.phase == "up":
                 self._events.append(IpPacketReceived(information))
             return
+        self.timer_epoch += 1
         if protocol in (PROTO_LCP, PROTO_PAP, PROTO_CHAP, PROTO_IPCP):
             try:
                 packet = decode_packet(information)
@@ -279,6 +292,7 @@ class PppSession:
         """AAA decided. On success ``address`` (from AAA) or the pool lease set before with
         :meth:`set_peer_address` is what IPCP gives the peer; ``failure_code`` 648 tells an
         MS-CHAPv2 peer its password expired."""
+        self.timer_epoch += 1
         auth = self.auth
         if auth is None or auth.state != "pending" or self._down_reported:
             return
@@ -344,6 +358,7 @@ class PppSession:
         return min(present) if present else None
 
     def handle_timer(self, now: float) -> None:
+        self.timer_epoch += 1
         self.lcp.handle_timer(now)
         if not self.lcp.handle_echo_timer(now):
             debug("ppp error", error_line(self.settings.interface_id, "LCP echo timeout"))

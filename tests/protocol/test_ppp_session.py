@@ -315,6 +315,29 @@ def test_ip_packets_both_ways():
     assert status.client_address == POOL_ADDRESS
 
 
+@pytest.mark.parametrize(
+    ("frame", "delivered"),
+    [
+        ("ff030021" + "4500aa", "4500aa"),  # FF 03 + 0x0021: the per-packet shortcut
+        ("0021" + "4500bb", "4500bb"),  # address/control compressed (ACFC)
+        ("21" + "4500cc", "4500cc"),  # and the protocol too (PFC)
+        ("ff030021", ""),  # an empty IP frame is still an IP frame
+    ],
+)
+def test_ip_frames_in_every_header_form_and_timers_untouched(frame, delivered):
+    link = Link()
+    link.start()
+    epoch, timer = link.gateway.timer_epoch, link.gateway.get_timer()
+    link.gateway.receive_frame(bytes.fromhex(frame), link.now + 5)
+    assert link.gateway.next_event() == IpPacketReceived(bytes.fromhex(delivered))
+    assert link.gateway.next_event() is None
+    assert link.gateway.frames_to_send(link.now) == []
+    # IP moves no timer (the gateway skips get_timer then); a control frame bumps the epoch
+    assert (link.gateway.timer_epoch, link.gateway.get_timer()) == (epoch, timer)
+    link.gateway.receive_frame(bytes.fromhex("ff03c021" + "0901000800000000"), link.now)
+    assert link.gateway.timer_epoch == epoch + 1  # LCP Echo-Request
+
+
 def test_ip_before_up_is_dropped():
     link = Link(auto_answer=False)
     link.start()

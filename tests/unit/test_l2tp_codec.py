@@ -99,6 +99,49 @@ def test_data_message_vectors_both_ways():
     assert encode_data(decoded) == prio
 
 
+@pytest.mark.parametrize(
+    ("datagram", "expected"),
+    [
+        # 0002: no bits | 0013 tunnel 19 | 0001 session 1 | an IP frame ff03 0021 ...
+        (
+            bytes.fromhex("0002 0013 0001 ff030021 4500"),
+            DataMessage(19, 1, bytes.fromhex("ff030021 4500")),
+        ),
+        # 4002: L only | 000e length 14 | 0013 | 0001 | 6 octets, then 2 octets past Length
+        (
+            bytes.fromhex("4002 000e 0013 0001 ff030021 4500 eeee"),
+            DataMessage(19, 1, bytes.fromhex("ff030021 4500"), with_length=True),
+        ),
+        # 4002 with Length 8: an empty payload
+        (bytes.fromhex("4002 0008 0013 0001"), DataMessage(19, 1, b"", with_length=True)),
+        # 0002 with the header only
+        (bytes.fromhex("0002 0013 0001"), DataMessage(19, 1, b"")),
+    ],
+)
+def test_data_fast_path_gives_what_the_full_decoder_gives(datagram, expected):
+    """The per-packet shortcut for the two headers clients use (no bits; L only)."""
+    message = decode(datagram)
+    assert message == expected
+    header = 8 if expected.with_length else 6  # octets past Length are not the message's
+    assert encode_data(message) == datagram[: header + len(expected.payload)]
+
+
+@pytest.mark.parametrize(
+    "datagram",
+    [
+        bytes.fromhex("4002 0007 0013 0001"),  # Length 7: below the L header (8)
+        bytes.fromhex("4002 0006 0013 0001"),  # Length 6
+        bytes.fromhex("4002 0010 0013 0001"),  # Length beyond the datagram
+        bytes.fromhex("4002 0008 0013"),  # cut inside the header
+        bytes.fromhex("0002 0013 00"),  # cut inside the header, no L
+        bytes.fromhex("0003 0013 0001 00"),  # version 3
+    ],
+)
+def test_data_fast_path_refuses_what_the_full_decoder_refuses(datagram):
+    with pytest.raises(MalformedMessage):
+        decode(datagram)
+
+
 def test_avp_header_bits():
     # 80 08: M, length 8 | 0000 IETF | 0009 Assigned Tunnel ID | 0013 = 19
     assert encode_avp(Avp.of_u16(AvpType.ASSIGNED_TUNNEL_ID, 19)) == bytes.fromhex(
