@@ -29,12 +29,14 @@ Behaviour worth knowing when wiring it in:
 
 from __future__ import annotations
 
+import heapq
 import hmac
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from ipaddress import IPv4Address
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
@@ -133,6 +135,14 @@ class ChildSaRecord:
     expires_at: float
 
 
+def _discard(index: dict[Any, set[Any]], key: Any, value: Any) -> None:
+    members = index.get(key)
+    if members is not None:
+        members.discard(value)
+        if not members:
+            del index[key]
+
+
 def _isakmp_debug(text: str) -> None:
     debug("crypto isakmp", text)
 
@@ -149,6 +159,16 @@ class IkeResponder:
         self._by_initiator: dict[tuple[bytes, Endpoint], bytes] = {}
         self._quick: dict[tuple[bytes, int], QuickModeExchange] = {}
         self._children: dict[int, ChildSaRecord] = {}
+        # Timers: a heap of wake-up hints (time, n, kind, key) for phase-1 SAs, quick modes and
+        # child SAs; armed where a deadline is set, so get_timer/handle_timer cost what is due,
+        # not the number of SAs. A hint may be early (the deadline moved later): then the item
+        # is looked at once and armed again. Never late: every earlier deadline is armed.
+        self._wake: list[tuple[float, int, int, Any]] = []
+        self._wake_n = 0
+        # who is who, for INITIAL-CONTACT and deletes without scanning every SA
+        self._sas_by_address: dict[IPv4Address, set[bytes]] = {}
+        self._children_by_address: dict[IPv4Address, set[int]] = {}
+        self._children_by_sa: dict[bytes, set[int]] = {}
         self._out: list[Datagram] = []
         self._events: deque[ChildSaEstablished | ChildSaDeleted | IkeSaDeleted] = deque()
         self._next_conn_id = 1
@@ -182,30 +202,27 @@ class IkeResponder:
         return self._events.popleft() if self._events else None
 
     def get_timer(self) -> float | None:
-        times: list[float] = []
-        for sa in self._sas.values():
-            if sa.last_sent is not None and sa.last_sent.next_at is not None:
-                times.append(sa.last_sent.next_at)
-            if sa.expires_at is not None:
-                times.append(sa.expires_at)
-            if sa.dpd_next_at is not None:
-                times.append(sa.dpd_next_at)
-            if sa.keepalive_next_at is not None:
-                times.append(sa.keepalive_next_at)
-        for ex in self._quick.values():
-            times.append(ex.expires_at)
-            if ex.last_sent is not None and ex.last_sent.next_at is not None:
-                times.append(ex.last_sent.next_at)
-        times.extend(r.expires_at for r in self._children.values())
+        wake = self._wake
+        if len(wake) > 3 * (len(self._sas) + len(self._quick) + len(self._children)) + 1024:
+            self._rebuild_wake()
+        while wake and not self._wake_alive(wake[0][2], wake[0][3]):
+            heapq.heappop(wake)
         fragments = self._reassembly.next_expiry()
-        if fragments is not None:
-            times.append(fragments)
+        times = [t for t in (wake[0][0] if wake else None, fragments) if t is not None]
         return min(times) if times else None
 
     def handle_timer(self, now: float) -> None:
         self._reassembly.expire(now)
-        for sa in list(self._sas.values()):
-            if sa.ike_sa_id not in self._sas:
+        due_sas: dict[bytes, None] = {}
+        due_quick: dict[tuple[bytes, int], None] = {}
+        due_children: dict[int, None] = {}
+        wake = self._wake
+        while wake and wake[0][0] <= now:
+            _, _, kind, key = heapq.heappop(wake)
+            (due_sas, due_quick, due_children)[kind][key] = None
+        for ike_sa_id in due_sas:
+            sa = self._sas.get(ike_sa_id)
+            if sa is None:
                 continue
             self._retransmit(sa.last_sent, sa.local, sa.remote, now)
             if sa.expires_at is not None and sa.expires_at <= now:
@@ -223,15 +240,62 @@ class IkeResponder:
                 self._out.append((NAT_KEEPALIVE, sa.local, sa.remote))
                 interval = self._config.isakmp.nat_traversal
                 sa.keepalive_next_at = now + interval if interval else None
-        for key, ex in list(self._quick.items()):
+            if sa.ike_sa_id in self._sas:
+                self._arm_sa(sa)
+        for key in due_quick:
+            ex = self._quick.get(key)
+            if ex is None:
+                continue
             owner = self._sas.get(key[0])
             if ex.expires_at <= now or owner is None:
                 del self._quick[key]
                 continue
             self._retransmit(ex.last_sent, owner.local, owner.remote, now)
-        for child_id, record in list(self._children.items()):
-            if record.expires_at <= now:
+            self._arm_quick(key, ex)
+        for child_id in due_children:
+            record = self._children.get(child_id)
+            if record is not None and record.expires_at <= now:
                 self._delete_child(child_id, now, "lifetime expired")
+            elif record is not None:
+                self._arm(record.expires_at, 2, child_id)
+
+    # --- timer hints ----------------------------------------------------------------------------
+
+    def _arm(self, when: float | None, kind: int, key: Any) -> None:
+        if when is not None:
+            self._wake_n += 1
+            heapq.heappush(self._wake, (when, self._wake_n, kind, key))
+
+    def _arm_sa(self, sa: IsakmpSa) -> None:
+        times = [t for t in (sa.last_sent.next_at if sa.last_sent is not None else None,
+                             sa.expires_at, sa.dpd_next_at, sa.keepalive_next_at)
+                 if t is not None]
+        if times:
+            self._arm(min(times), 0, sa.ike_sa_id)
+
+    def _arm_quick(self, key: tuple[bytes, int], ex: QuickModeExchange) -> None:
+        retransmit = ex.last_sent.next_at if ex.last_sent is not None else None
+        self._arm(min(ex.expires_at, retransmit if retransmit is not None else ex.expires_at),
+                  1, key)
+
+    def _set_endpoints(self, sa: IsakmpSa, local: Endpoint, remote: Endpoint) -> None:
+        """Floated to 4500, or a new NAT mapping: the address index follows."""
+        if remote.address != sa.remote.address and sa.ike_sa_id in self._sas:
+            _discard(self._sas_by_address, sa.remote.address, sa.ike_sa_id)
+            self._sas_by_address.setdefault(remote.address, set()).add(sa.ike_sa_id)
+        sa.local, sa.remote = local, remote
+
+    def _wake_alive(self, kind: int, key: Any) -> bool:
+        return key in (self._sas, self._quick, self._children)[kind]
+
+    def _rebuild_wake(self) -> None:
+        self._wake.clear()
+        for sa in self._sas.values():
+            self._arm_sa(sa)
+        for key, ex in self._quick.items():
+            self._arm_quick(key, ex)
+        for child_id, record in self._children.items():
+            self._arm(record.expires_at, 2, child_id)
 
     def delete_ike_sa(self, ike_sa_id: bytes, now: float) -> None:
         """``clear crypto isakmp sa``: Delete to the peer, IkeSaDeleted out."""
@@ -242,6 +306,11 @@ class IkeResponder:
     def delete_child_sa(self, child_sa_id: int, now: float) -> None:
         """``clear crypto ipsec sa`` or the L2TP tunnel is gone: Delete to the peer."""
         self._delete_child(child_sa_id, now, "cleared")
+
+    def child_to(self, address: IPv4Address, port: int) -> bool:
+        """Whether a child SA to this outer address and port is up (an index, not a scan)."""
+        return any(self._children[i].event.remote.port == port
+                   for i in self._children_by_address.get(address, ()))
 
     def isakmp_sa_status(self, now: float | None = None) -> tuple[IsakmpSaStatus, ...]:
         out: list[IsakmpSaStatus] = []
@@ -442,7 +511,7 @@ class IkeResponder:
             return
         sa = IsakmpSa(cky_i=header.initiator_cookie, cky_r=self._cookie(), local=local,
                       remote=remote, created=now, conn_id=self._next_conn_id, choice=choice,
-                      last_heard=now)
+                      last_heard=now, first_remote=remote)
         self._next_conn_id += 1
         sa.cipher = crypto.cipher_spec(choice.cipher, choice.key_length)
         spans = payload_spans(header.next_payload, body)
@@ -481,6 +550,8 @@ class IkeResponder:
         sa.expires_at = now + HALF_OPEN_LIFETIME
         self._sas[sa.ike_sa_id] = sa
         self._by_initiator[(sa.cky_i, remote)] = sa.ike_sa_id
+        self._sas_by_address.setdefault(remote.address, set()).add(sa.ike_sa_id)
+        self._arm_sa(sa)
         pix_log(702208, f"ISAKMP Phase 1 exchange started (local {local.address} (responder), "
                         f"remote {remote.address})")
 
@@ -554,6 +625,7 @@ class IkeResponder:
         sa.last_sent = self._send(reply, local, remote, now, retransmit=True, sa=sa)
         sa.state = next_state(sa.state, MainModeInput.MESSAGE_3) or sa.state
         sa.expires_at = now + HALF_OPEN_LIFETIME
+        self._arm_sa(sa)
 
     def _main_mode_5(self, sa: IsakmpSa, header: Header, body: bytes, data: bytes,
                      local: Endpoint, *, remote: Endpoint, now: float) -> None:
@@ -617,7 +689,7 @@ class IkeResponder:
         _isakmp_debug(f"ISAKMP (0): Total payload length: {len(plaintext_out)}")
         reply = encode_message(Header(sa.cky_i, sa.cky_r, our_id.payload_type, c.ISAKMP_VERSION,
                                       c.EXCH_MAIN, c.FLAG_ENCRYPTION, 0), encrypted_body=encrypted)
-        sa.local, sa.remote = local, remote  # floated to 4500, or a new NAT mapping
+        self._set_endpoints(sa, local, remote)  # floated to 4500, or a new NAT mapping
         sa.last_received = data
         sa.last_sent = self._send(reply, local, remote, now, retransmit=False, sa=sa)
         sa.state = next_state(sa.state, MainModeInput.MESSAGE_5) or sa.state
@@ -637,6 +709,7 @@ class IkeResponder:
         nat_keepalive = self._config.isakmp.nat_traversal
         if nat_keepalive and (sa.peer_behind_nat or sa.local_behind_nat):
             sa.keepalive_next_at = now + nat_keepalive
+        self._arm_sa(sa)
         if sa.peer_initial_contact or any(
                 isinstance(p, NotifyPayload) and p.message_type == c.N_INITIAL_CONTACT
                 for p in payloads):
@@ -696,10 +769,12 @@ class IkeResponder:
                 return remote == sa.remote
             return remote.address == sa.remote.address
 
-        gone = {other.ike_sa_id for other in self._sas.values()
+        address = sa.remote.address
+        candidates = [self._sas[i] for i in self._sas_by_address.get(address, ())]
+        gone = {other.ike_sa_id for other in candidates
                 if other is not sa and same_peer(other.remote) and other.peer_id == sa.peer_id}
-        for child_id, record in list(self._children.items()):  # children first
-            e = record.event
+        for child_id in sorted(self._children_by_address.get(address, ())):  # children first
+            e = self._children[child_id].event
             if e.ike_sa_id in gone or (e.ike_sa_id not in self._sas and same_peer(e.remote)):
                 self._delete_child(child_id, now, "INITIAL-CONTACT", notify_peer=False)
         for ike_sa_id in gone:
@@ -855,7 +930,7 @@ class IkeResponder:
         flags = c.FLAG_ENCRYPTION | (c.FLAG_COMMIT if commit else 0)
         reply = encode_message(Header(sa.cky_i, sa.cky_r, c.PT_HASH, c.ISAKMP_VERSION,
                                       c.EXCH_QUICK, flags, mid), encrypted_body=encrypted)
-        sa.local, sa.remote = local, remote
+        self._set_endpoints(sa, local, remote)
         ex = QuickModeExchange(
             message_id=mid, iv=encrypted[-cipher.block_size :], ni=nonce.data, nr=nr,
             choice=choice, local_selector=local_sel, remote_selector=remote_sel,
@@ -866,6 +941,7 @@ class IkeResponder:
             dh=dh,
         )
         self._quick[(sa.ike_sa_id, mid)] = ex
+        self._arm_quick((sa.ike_sa_id, mid), ex)
         pix_log(702209, f"ISAKMP Phase 2 exchange started (local {local.address} (responder), "
                         f"remote {remote.address})")
 
@@ -927,6 +1003,9 @@ class IkeResponder:
             nat_oa_responder=ex.nat_oa_responder,
         )
         self._children[child_id] = ChildSaRecord(event, now, now + choice.lifetime_seconds)
+        self._arm(now + choice.lifetime_seconds, 2, child_id)
+        self._children_by_address.setdefault(event.remote.address, set()).add(child_id)
+        self._children_by_sa.setdefault(event.ike_sa_id, set()).add(child_id)
         sa.children_created += 1
         ex.state = QuickModeState.QM_DONE
         ex.last_received = data
@@ -977,7 +1056,7 @@ class IkeResponder:
             _isakmp_debug("ISAKMP (0): informational HASH does not verify, message dropped")
             return
         sa.last_heard = now
-        sa.local, sa.remote = local, remote
+        self._set_endpoints(sa, local, remote)
         for p in payloads[1:]:
             if isinstance(p, NotifyPayload):
                 self._notify_received(sa, p, now)
@@ -999,6 +1078,7 @@ class IkeResponder:
                 keepalive = self._config.isakmp.keepalive
                 if keepalive is not None:
                     sa.dpd_next_at = now + keepalive[0]
+                    self._arm_sa(sa)
         elif p.message_type == c.N_INITIAL_CONTACT:
             self._initial_contact(sa, now)
 
@@ -1013,10 +1093,9 @@ class IkeResponder:
             return
         for spi_b in p.spis:
             spi = int.from_bytes(spi_b, "big")
-            for child_id, record in list(self._children.items()):
-                e = record.event
-                if e.remote.address == sa.remote.address and spi in (e.outbound.spi,
-                                                                     e.inbound.spi):
+            for child_id in sorted(self._children_by_address.get(sa.remote.address, ())):
+                e = self._children[child_id].event
+                if spi in (e.outbound.spi, e.inbound.spi):
                     self._delete_child(child_id, now, "deleted by peer", notify_peer=False)
 
     def _send_informational(self, sa: IsakmpSa, payloads: list[Payload], now: float) -> None:
@@ -1045,10 +1124,8 @@ class IkeResponder:
             return
         if sa.dpd_unanswered >= DPD_RETRIES:
             _isakmp_debug(f"ISAKMP (0): DPD: {sa.remote.address} not responding, deleting SA")
-            for child_id, record in list(self._children.items()):  # children first
-                if record.event.ike_sa_id == sa.ike_sa_id:
-                    self._delete_child(child_id, now, "DPD: peer not responding",
-                                       notify_peer=False)
+            for child_id in sorted(self._children_by_sa.get(sa.ike_sa_id, ())):  # children first
+                self._delete_child(child_id, now, "DPD: peer not responding", notify_peer=False)
             self._delete_ike(sa, now, "DPD: peer not responding", notify_peer=False)
             return
         if sa.dpd_unanswered == 0:
@@ -1069,8 +1146,10 @@ class IkeResponder:
             pix_log(702202, f"ISAKMP Phase 1 delete sent (local {sa.local.address} (responder), "
                             f"remote {sa.remote.address})")
         sa.state = next_state(sa.state, MainModeInput.DELETE) or MainModeState.MM_DELETED
-        self._sas.pop(sa.ike_sa_id, None)
-        for first in [k for k, v in self._by_initiator.items() if v == sa.ike_sa_id]:
+        if self._sas.pop(sa.ike_sa_id, None) is not None:
+            _discard(self._sas_by_address, sa.remote.address, sa.ike_sa_id)
+        first = (sa.cky_i, sa.first_remote or sa.remote)
+        if self._by_initiator.get(first) == sa.ike_sa_id:
             del self._by_initiator[first]
         for key in [k for k in self._quick if k[0] == sa.ike_sa_id]:
             del self._quick[key]
@@ -1083,6 +1162,8 @@ class IkeResponder:
         if record is None:
             return
         e = record.event
+        _discard(self._children_by_address, e.remote.address, child_id)
+        _discard(self._children_by_sa, e.ike_sa_id, child_id)
         if notify_peer:
             sa = self._sas.get(e.ike_sa_id) or next(
                 (s for s in self._sas.values() if s.remote.address == e.remote.address

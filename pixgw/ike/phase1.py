@@ -120,6 +120,7 @@ class IsakmpSa:
     peer_initial_contact: bool = False  # Windows: "MS Vid-Initial-Contact" vendor ID
     keepalive_next_at: float | None = None  # our NAT-T keepalives (RFC 3948 §2.3)
     peer_id: tuple[int, bytes] | None = None
+    first_remote: Endpoint | None = None  # where message 1 came from (the initiator index)
     last_received: bytes = b""
     last_sent: Retransmission | None = None
     expires_at: float | None = None  # half-open expiry, then phase-1 lifetime

@@ -22,9 +22,10 @@ from pixgw.config.model import (
     TransformSet,
 )
 from pixgw.ike import constants as c
+from pixgw.ike.core import IkeResponder
 from pixgw.ike.events import ChildSaDeleted, ChildSaEstablished, Endpoint, IkeSaDeleted
 from pixgw.ike.message import decode_message
-from pixgw.testing.ike_initiator import EspOffer, InitiatorProfile, Phase1Offer
+from pixgw.testing.ike_initiator import EspOffer, IkeInitiator, InitiatorProfile, Phase1Offer
 from tests.protocol.ike_harness import (
     ANY,
     CLIENT,
@@ -823,3 +824,31 @@ def test_fragmented_message_5_retransmitted_gets_fragments_again() -> None:
     first = [r for p in pieces for r in path.send(p, now)]
     again = [r for p in pieces for r in path.send(p, now)]
     assert len(first) > 1 and again == first
+
+
+def test_many_half_open_sas_wake_the_timer_one_at_a_time() -> None:
+    """Timer hints (a heap): the responder wakes at the earliest deadline of any SA and a
+    wake-up retransmits for the due SA only; a finished exchange leaves no early wake-up."""
+    responder = IkeResponder(pix_config(), random_bytes=os.urandom)
+    peers = [Endpoint(IPv4Address(f"198.51.100.{10 + i}"), 500) for i in range(12)]
+    local = Endpoint(GATEWAY, 500)
+    for i, peer in enumerate(peers):  # MM1 from peer i at i/4 s
+        initiator = IkeInitiator(InitiatorProfile(psk=b"s3cret"), peer, local, os.urandom)
+        responder.receive_datagram(initiator.main_mode_1(), local, peer, i / 4)
+        assert [d[2] for d in responder.datagrams_to_send(i / 4)] == [peer]
+    assert responder.get_timer() == 5.0  # peer 0's first retransmission
+    for i in range(12):
+        responder.handle_timer(5 + i / 4)
+        assert [d[2] for d in responder.datagrams_to_send(5 + i / 4)] == [peers[i]], i
+        assert responder.get_timer() == (5 + (i + 1) / 4 if i < 11 else 10.0)
+    # every SA then expires in its own time; none is retransmitted early
+    sent = 0
+    for _ in range(200):
+        when = responder.get_timer()
+        if when is None:
+            break
+        responder.handle_timer(when)
+        sent += len(responder.datagrams_to_send(when))
+    assert responder.isakmp_sa_status() == () and responder.get_timer() is None
+    assert sent == 12 * 4  # retransmissions 2..5 of each; 1 was above
+    assert responder.counters.half_open_expired == 12
