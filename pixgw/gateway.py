@@ -395,23 +395,14 @@ class Gateway:
             self.dataplane.remove_child_sa(event)
         # L2TP tunnels that rode on this SA close unless the client has another SA to the same
         # outer endpoint (a rekey: the old SA goes after the new one is up).
-        remaining = self._live_child_endpoints()
         now = self.now()
-        for key in self.l2tp.tunnel_keys():
+        for key in self.l2tp.tunnel_keys_on_child(event.child_sa_id):
             peer = self.l2tp.peer_of(key)
-            if peer is None or peer.child_sa_id != event.child_sa_id:
-                continue
-            if (peer.address, peer.outer_port) in remaining:
+            if peer is None or (
+                self.ike is not None and self.ike.child_to(peer.address, peer.outer_port)
+            ):
                 continue
             self.l2tp.close_tunnel(key, STOPCCN_CLEAR, now, "IPsec SA deleted")
-
-    def _live_child_endpoints(self) -> set[tuple[IPv4Address, int]]:
-        if self.ike is None:
-            return set()
-        live = set()
-        for status in self.ike.ipsec_sa_status():
-            live.add((status.remote_address, status.remote_port))
-        return live
 
     def _drain_l2tp(self) -> None:
         now = self.now()
@@ -464,13 +455,9 @@ class Gateway:
             self.ike.delete_ike_sa(child.ike_sa_id, now)
 
     def _other_tunnels_on(self, child_sa_id: int, except_tunnel: int) -> bool:
-        for key in self.l2tp.tunnel_keys():
-            if key.tunnel_id == except_tunnel:
-                continue
-            peer = self.l2tp.peer_of(key)
-            if peer is not None and peer.child_sa_id == child_sa_id:
-                return True
-        return False
+        return any(
+            key.tunnel_id != except_tunnel for key in self.l2tp.tunnel_keys_on_child(child_sa_id)
+        )
 
     def _session_established(self, event: SessionEstablished, now: float) -> None:
         group = l2tp_group(self.config)

@@ -286,6 +286,7 @@ class L2tpLns:
         self._random_bytes = random_bytes
         self._tunnels: dict[int, _Tunnel] = {}
         self._by_remote: dict[tuple[L2tpPeer, int], int] = {}
+        self._by_child: dict[int | None, set[int]] = {}  # child SA id -> tunnel ids
         self._events: deque[Event] = deque()
         self._outgoing: list[tuple[bytes, L2tpPeer]] = []
         # Tunnels whose control channel may have something to send: the ones a message, a queue
@@ -536,6 +537,11 @@ class L2tpLns:
     def counters(self) -> L2tpCounters:
         return L2tpCounters(**self._counters)
 
+    def tunnel_keys_on_child(self, child_sa_id: int) -> tuple[TunnelKey, ...]:
+        """The live tunnels riding on one child SA (an index, not a scan)."""
+        on_child = sorted(self._by_child.get(child_sa_id, ()))
+        return tuple(TunnelKey(t) for t in on_child if self._tunnels[t].linger_until is None)
+
     def peer_of(self, key: TunnelKey) -> L2tpPeer | None:
         tunnel = self._tunnels.get(key.tunnel_id)
         return tunnel.peer if tunnel is not None else None
@@ -554,6 +560,8 @@ class L2tpLns:
             return None
         if tunnel.peer != peer:  # same client through a new SA (rekey): follow it
             self._by_remote.pop((tunnel.peer, tunnel.remote_tunnel_id), None)
+            self._unindex_child(tunnel)
+            self._by_child.setdefault(peer.child_sa_id, set()).add(tunnel.tunnel_id)
             tunnel.peer = peer
             self._by_remote[(peer, tunnel.remote_tunnel_id)] = tunnel.tunnel_id
         return tunnel
@@ -679,6 +687,7 @@ class L2tpLns:
         channel.remote_tunnel_id = remote_id
         tunnel = _Tunnel(tunnel_id, remote_id, peer, channel, "idle", now, now)
         self._tunnels[tunnel_id] = tunnel
+        self._by_child.setdefault(peer.child_sa_id, set()).add(tunnel_id)
         if remote_id:
             self._by_remote[(peer, remote_id)] = tunnel_id
         return tunnel
@@ -1311,8 +1320,16 @@ class L2tpLns:
             )
         )
 
+    def _unindex_child(self, tunnel: _Tunnel) -> None:
+        on_child = self._by_child.get(tunnel.peer.child_sa_id)
+        if on_child is not None:
+            on_child.discard(tunnel.tunnel_id)
+            if not on_child:
+                del self._by_child[tunnel.peer.child_sa_id]
+
     def _forget(self, tunnel: _Tunnel) -> None:
-        self._tunnels.pop(tunnel.tunnel_id, None)
+        if self._tunnels.pop(tunnel.tunnel_id, None) is not None:
+            self._unindex_child(tunnel)
         by_remote_key = (tunnel.peer, tunnel.remote_tunnel_id)
         if self._by_remote.get(by_remote_key) == tunnel.tunnel_id:
             del self._by_remote[by_remote_key]
