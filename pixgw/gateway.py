@@ -511,10 +511,7 @@ class Gateway:
                 self._schedule_ppp(active)
 
     def _l2tp_session_open(self, key: SessionKey) -> bool:
-        return any(
-            s.tunnel_id == key.tunnel_id and s.call_id == key.session_id
-            for s in self.l2tp.session_status()
-        )
+        return self.l2tp.session_open(key)
 
     def _schedule_ppp(self, active: ActiveSession) -> None:
         if active.timer_epoch == active.ppp.timer_epoch:

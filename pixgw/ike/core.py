@@ -1151,8 +1151,9 @@ class IkeResponder:
         first = (sa.cky_i, sa.first_remote or sa.remote)
         if self._by_initiator.get(first) == sa.ike_sa_id:
             del self._by_initiator[first]
-        for key in [k for k in self._quick if k[0] == sa.ike_sa_id]:
-            del self._quick[key]
+        if self._quick:
+            for key in [k for k in self._quick if k[0] == sa.ike_sa_id]:
+                del self._quick[key]
         if emit and sa.authenticated_at is not None:
             self._events.append(IkeSaDeleted(sa.ike_sa_id, sa.remote, reason))
 

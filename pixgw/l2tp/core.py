@@ -537,6 +537,15 @@ class L2tpLns:
     def counters(self) -> L2tpCounters:
         return L2tpCounters(**self._counters)
 
+    def session_open(self, key: SessionKey) -> bool:
+        """Whether the session is still there, on a tunnel not shutting down (a lookup)."""
+        tunnel = self._tunnels.get(key.tunnel_id)
+        return (
+            tunnel is not None
+            and tunnel.linger_until is None
+            and key.session_id in tunnel.sessions
+        )
+
     def tunnel_keys_on_child(self, child_sa_id: int) -> tuple[TunnelKey, ...]:
         """The live tunnels riding on one child SA (an index, not a scan)."""
         on_child = sorted(self._by_child.get(child_sa_id, ()))
