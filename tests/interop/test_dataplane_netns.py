@@ -278,3 +278,88 @@ def test_tun_delivers_to_pool_address_and_writes_client_packets(namespaces):
             dp.stop()
         sender.close()
         listener.close()
+
+
+def reassembled(ns):
+    """The namespace's IP ReasmOKs counter (/proc/net/snmp, RFC 2011 ipReasmOKs)."""
+    out = subprocess.run(["ip", "netns", "exec", ns, "cat", "/proc/net/snmp"], check=True,
+                         capture_output=True, text=True, timeout=20).stdout.splitlines()
+    names, values = (line.split()[1:] for line in out if line.startswith("Ip:"))
+    return int(values[names.index("ReasmOKs")])
+
+
+IP_MTU_DISCOVER = 10  # linux/in.h
+IP_PMTUDISC_DONT = 0  # fragment locally, DF clear
+
+
+def test_fragmented_esp_raw_and_in_udp_reassembled(namespaces):
+    """ESP packets larger than the link MTU (576 on both veth ends) leave the peer as IP fragments;
+    the gateway's kernel reassembles them before the raw ESP socket and the UDP 4500 socket, and
+    the userspace dataplane decrypts the whole packet and delivers the 1400-byte L2TP payload."""
+    gw_ns, pe_ns = namespaces
+    for ns in (gw_ns, pe_ns):
+        dev = "pxea" if ns == gw_ns else "pxeb"
+        sh("ip", "-n", ns, "link", "set", f"{dev}{gw_ns.rsplit('-', 1)[1]}", "mtu", "576")
+    reactor = PumpReactor()
+    got = []
+    with inside(gw_ns):
+        ike4500 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        ike4500.bind((str(GW), 4500))
+        ike4500.setblocking(False)
+        dp = UserspaceDataplane(reactor, local_address=GW, raw_esp=True, tun=None,
+                                guard_l2tp=False, lifetime_poll_seconds=0)
+        dp.start(lambda peer, data: got.append((peer, data)), lambda d, a: None)
+
+    class Ike4500:
+        def fileno(self):
+            return ike4500.fileno()
+
+        def doRead(self):
+            for _ in range(64):
+                try:
+                    data, addr = ike4500.recvfrom(65535)
+                except BlockingIOError:
+                    return
+                dp.esp_in_udp_received(data, addr)
+    reactor.addReader(Ike4500())
+
+    with inside(pe_ns):
+        raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, 50)
+        nat = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        nat.bind((str(PEER), 4500))
+        for s in (raw, nat):
+            s.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DONT)
+    try:
+        ev_raw = child_event(1, 0x101, 0x201, 500, "transport")
+        ev_udp = child_event(3, 0x103, 0x203, 4500, "udp-transport")
+        for ev in (ev_raw, ev_udp):
+            dp.install_child_sa(ev)
+        raw_out, _ = peer_sas(ev_raw)
+        udp_out, _ = peer_sas(ev_udp)
+        big_raw = bytes(range(256)) * 5 + b"raw-tail" * 15  # 1400 bytes
+        big_udp = bytes(reversed(range(256))) * 5 + b"udp-tail" * 15
+        before = reassembled(gw_ns)
+
+        esp = raw_out.encrypt(17, build_udp(1701, 1701, big_raw))
+        assert len(esp) + 20 > 2 * 576  # at least three fragments on the wire
+        raw.sendto(esp, (str(GW), 0))
+        assert reactor.pump(lambda: len(got) == 1)
+        peer, data = got[0]
+        assert (peer.child_sa_id, peer.outer_port, data) == (1, 0, big_raw)
+
+        nat.sendto(udp_out.encrypt(17, build_udp(1701, 1701, big_udp)), (str(GW), 4500))
+        assert reactor.pump(lambda: len(got) == 2)
+        peer, data = got[1]
+        assert (peer.child_sa_id, peer.outer_port, data) == (3, 4500, big_udp)
+
+        # they really arrived in fragments: the gateway's kernel reassembled both
+        assert reassembled(gw_ns) - before >= 2
+        c = dp.counters()
+        assert (c.esp_malformed, c.esp_auth_failed, c.esp_not_l2tp) == (0, 0, 0)
+        assert dp.sa_counters(1).decaps == 1
+        assert dp.sa_counters(3).decaps == 1
+    finally:
+        with inside(gw_ns):
+            dp.stop()
+        for s in (ike4500, raw, nat):
+            s.close()
