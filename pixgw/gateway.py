@@ -41,6 +41,7 @@ import pixgw
 from pixgw.config.model import PixConfig, VpdnGroup
 from pixgw.config.render import render
 from pixgw.dataplane.interfaces import IDataplane, L2tpPeer
+from pixgw.deadlines import Deadlines
 from pixgw.ike.core import IkeResponder
 from pixgw.ike.events import (
     ChildSaDeleted,
@@ -164,7 +165,6 @@ class ActiveSession:
     authorized: AuthDecision | None = None
     up_at: float | None = None
     sid: int = 0
-    timer: IDelayedCall | None = None
     timer_epoch: int = -1  # the PPP session's timer_epoch when the timer was last set
     closing: bool = False
 
@@ -265,11 +265,17 @@ class Gateway:
         self._next_sid = 0
         self._uauth_most = 0
         self._in_progress_most = 0
+        # sessions with AAA thinking / with the link up: counted for show uauth without a scan
+        self._authenticating: set[SessionKey] = set()
+        self._link_is_up: set[SessionKey] = set()
         self._pumping = False
         self._again = False
         self._dirty: set[SessionKey] = set()
         self._ike_children: dict[bytes, set[int]] = {}  # IKE SA -> its live child SAs
         self._ike_timer = _CoreTimer(reactor, self._ike_timer_fired)
+        # every PPP session's next deadline, behind one reactor timer (not a DelayedCall each)
+        self._ppp_deadlines: Deadlines[SessionKey] = Deadlines()
+        self._ppp_timer = _CoreTimer(reactor, self._ppp_timer_fired)
         self._l2tp_timer = _CoreTimer(reactor, self._l2tp_timer_fired)
         self.running = False
         self.pki: Any = None  # pixgw.pki.commands.CaExec, set by the service (``ca`` commands)
@@ -296,9 +302,8 @@ class Gateway:
         self.pump()
         self._ike_timer.cancel()
         self._l2tp_timer.cancel()
-        for active in self.sessions.values():
-            if active.timer is not None and active.timer.active():
-                active.timer.cancel()
+        self._ppp_timer.cancel()
+        self._ppp_deadlines = Deadlines()
         if self.dataplane is not None:
             self.dataplane.stop()
         self.running = False
@@ -356,6 +361,7 @@ class Gateway:
         if self.ike is not None:
             self._ike_timer.set(self.ike.get_timer())
         self._l2tp_timer.set(self.l2tp.get_timer())
+        self._ppp_timer.set(self._ppp_deadlines.earliest())
 
     def _ike_timer_fired(self) -> None:
         if self.ike is not None:
@@ -364,6 +370,16 @@ class Gateway:
 
     def _l2tp_timer_fired(self) -> None:
         self.l2tp.handle_timer(self.now())
+        self.pump()
+
+    def _ppp_timer_fired(self) -> None:
+        now = self.now()
+        for key in self._ppp_deadlines.pop_due(now):
+            current = self.sessions.get(key)
+            if current is None:
+                continue
+            current.ppp.handle_timer(now)
+            self._dirty.add(current.key)
         self.pump()
 
     def _drain_ike(self) -> None:
@@ -517,32 +533,14 @@ class Gateway:
         if active.timer_epoch == active.ppp.timer_epoch:
             return  # only IP went through: no PPP timer moved
         active.timer_epoch = active.ppp.timer_epoch
-        when = active.ppp.get_timer()
-        if active.timer is not None and active.timer.active():
-            if when is not None and abs(active.timer.getTime() - when) < 1e-6:
-                return
-            active.timer.cancel()
-        active.timer = None
-        if when is None:
-            return
-        key = active.key
-
-        def fire() -> None:
-            current = self.sessions.get(key)
-            if current is None:
-                return
-            current.timer = None
-            current.ppp.handle_timer(self.now())
-            self._dirty.add(key)
-            self.pump()
-
-        active.timer = self.reactor.callLater(max(0.0, when - self.now()), fire)
+        self._ppp_deadlines.set(active.key, active.ppp.get_timer())
 
     # --- authentication ---------------------------------------------------------------------------
 
     def _authenticate(self, active: ActiveSession, request: AuthenticationRequested) -> None:
         active.username = request.username
         active.authenticating = True
+        self._authenticating.add(active.key)
         self._in_progress_most = max(self._in_progress_most, self._in_progress())
         client = ClientInfo(
             outer_address=active.peer.address,
@@ -565,6 +563,7 @@ class Gateway:
             if current is None or current is not active:
                 return  # the session went away while AAA was thinking
             current.authenticating = False
+            self._authenticating.discard(key)
             self._answer(current, result)
             self._dirty.add(key)
             self.pump()
@@ -612,12 +611,13 @@ class Gateway:
             pix_log(109011, f"Authen Session Start: user '{active.username}', sid {active.sid}")
 
     def _in_progress(self) -> int:
-        return sum(1 for a in self.sessions.values() if a.authenticating)
+        return len(self._authenticating)
 
     # --- link up / down -------------------------------------------------------------------------
 
     def _link_up(self, active: ActiveSession, event: LinkUp, now: float) -> None:
         active.up_at = now
+        self._link_is_up.add(active.key)
         active.address = event.peer_address
         key = active.key
 
@@ -660,15 +660,15 @@ class Gateway:
             )
         if active.up_at is not None:
             self.accounting.session_stopped(active, event.reason)
-        if active.timer is not None and active.timer.active():
-            active.timer.cancel()
-        active.timer = None
+        self._ppp_deadlines.cancel(active.key)
         if self._l2tp_session_open(active.key):
             self.l2tp.close_session(active.key, CDN_ADMINISTRATIVE, now, event.reason)
         del self.sessions[active.key]
+        self._authenticating.discard(active.key)
+        self._link_is_up.discard(active.key)
 
     def _authenticated(self) -> int:
-        return sum(1 for a in self.sessions.values() if a.up_at is not None)
+        return len(self._link_is_up)
 
     # --- what the CLI reads and does --------------------------------------------------------------
 

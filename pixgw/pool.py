@@ -23,12 +23,16 @@ class AddressPools:
     def __init__(self, pools: Sequence[IpLocalPool] = ()) -> None:
         self._pools: dict[str, IpLocalPool] = {}
         self._owners: dict[IPv4Address, Hashable] = {}
+        # per pool: every offset below this one is in use, so a lease starts looking there
+        # (a release below it moves it back): leasing costs what is taken since, not the pool
+        self._low: dict[str, int] = {}
         self.most_in_use = 0
         self.reconfigure(pools)
 
     def reconfigure(self, pools: Sequence[IpLocalPool]) -> None:
         """New ``ip local pool`` lines; leases already given stay valid until released."""
         self._pools = {p.name: p for p in pools if int(p.first) <= int(p.last)}
+        self._low = {name: 0 for name in self._pools}
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -41,11 +45,13 @@ class AddressPools:
         if pool is None:
             return None
         first = int(pool.first)
-        for offset in range(pool.size):
+        for offset in range(self._low.get(pool_name, 0), pool.size):
             address = IPv4Address(first + offset)
             if address not in self._owners:
+                self._low[pool_name] = offset + 1
                 self._take(address, owner)
                 return address
+        self._low[pool_name] = pool.size
         return None
 
     def claim(self, address: IPv4Address, owner: Hashable = None) -> bool:
@@ -57,7 +63,14 @@ class AddressPools:
 
     def release(self, address: IPv4Address) -> bool:
         """Give *address* back; False if it was not in use."""
-        return self._owners.pop(address, _MISSING) is not _MISSING
+        if self._owners.pop(address, _MISSING) is _MISSING:
+            return False
+        value = int(address)
+        for pool in self._pools.values():  # pools may overlap: each one may have it again
+            offset = value - int(pool.first)
+            if 0 <= offset < self._low[pool.name] and value <= int(pool.last):
+                self._low[pool.name] = offset
+        return True
 
     def owner(self, address: IPv4Address) -> Hashable:
         return self._owners.get(address)
