@@ -38,9 +38,12 @@ from pixgw.dataplane.interfaces import (
     SaCounters,
     SendUdp,
 )
+from pixgw.dataplane.snapshot import ipsec_sa_status
 from pixgw.dataplane.tun import FdPacketReader
 from pixgw.dataplane.userspace import TunSettings, UserspaceDataplane
+from pixgw.esp.sa import CIPHERS, INTEGRITIES
 from pixgw.ike.events import ChildSaDeleted, ChildSaEstablished, EspSaParameters, RekeyRequested
+from pixgw.status import IpsecSaStatus
 from pixgw.syslog import debug
 
 NETLINK_XFRM: Final = 6
@@ -613,6 +616,56 @@ def kernel_has_esp() -> bool:
         xs.close()
 
 
+def counters_from_kernel(
+    inbound: bytes,
+    outbound: bytes,
+    *,
+    now: int,
+    lifetime_seconds: int,
+    lifetime_kilobytes: int,
+) -> SaCounters:
+    """:class:`SaCounters` from the two GETSA answers (struct xfrm_usersa_info): packets and
+    bytes from ``curlft``, replay and integrity failures from ``stats``, the remaining lifetime
+    from ``curlft.add_time`` (wall-clock seconds) and the bytes used."""
+    in_bytes, in_packets, in_added = struct.unpack_from("=QQQ", inbound, _CURLFT_OFFSET)
+    out_bytes, out_packets, out_added = struct.unpack_from("=QQQ", outbound, _CURLFT_OFFSET)
+    _, replay, integrity_failed = struct.unpack_from("=III", inbound, _STATS_OFFSET)
+
+    def seconds_left(added: int) -> int:
+        return max(0, lifetime_seconds - max(0, now - added)) if lifetime_seconds else 0
+
+    def kilobytes_left(used: int) -> int:
+        return max(0, lifetime_kilobytes - used // 1024) if lifetime_kilobytes else 0
+
+    return SaCounters(
+        encaps=out_packets,
+        encrypt=out_packets,
+        digest=out_packets,
+        decaps=in_packets,
+        decrypt=in_packets,
+        verify=in_packets,
+        recv_errors=integrity_failed,
+        replay_failures=replay,
+        bytes_in=in_bytes,
+        bytes_out=out_bytes,
+        inbound_seconds_left=seconds_left(in_added),
+        outbound_seconds_left=seconds_left(out_added),
+        inbound_kilobytes_left=kilobytes_left(in_bytes),
+        outbound_kilobytes_left=kilobytes_left(out_bytes),
+    )
+
+
+def esp_overhead(params: EspSaParameters) -> int:
+    """What ESP adds to an empty payload (header, IV, pad, trailer, ICV), as the userspace
+    SA computes it for ``ipsec overhead``."""
+    block = CIPHERS[params.cipher].block_size
+    icv = INTEGRITIES[params.integrity].icv_length if params.integrity else 0
+    if params.integrity == "esp-sha256-hmac" and params.truncated_sha256:
+        icv = 12
+    iv = block if block > 1 else 0
+    return 8 + iv + (-2 % max(block, 4)) + 2 + icv
+
+
 def enable_espinudp(sock: socket.socket) -> None:
     """RFC 3948 in the kernel: ESP arriving on this UDP (4500) socket is decapsulated by the
     kernel; IKE (non-ESP marker) and keepalives still reach the socket."""
@@ -941,21 +994,23 @@ class XfrmDataplane:
         outbound = self._get_sa(event.local.address, event.remote.address, event.outbound.spi)
         if inbound is None or outbound is None:
             return None
-        in_bytes, in_packets = struct.unpack_from("=QQ", inbound, _CURLFT_OFFSET)
-        out_bytes, out_packets = struct.unpack_from("=QQ", outbound, _CURLFT_OFFSET)
-        _, replay, integrity_failed = struct.unpack_from("=III", inbound, _STATS_OFFSET)
-        return SaCounters(
-            encaps=out_packets,
-            encrypt=out_packets,
-            digest=out_packets,
-            decaps=in_packets,
-            decrypt=in_packets,
-            verify=in_packets,
-            recv_errors=integrity_failed,
-            replay_failures=replay,
-            bytes_in=in_bytes,
-            bytes_out=out_bytes,
+        return counters_from_kernel(
+            inbound,
+            outbound,
+            now=int(self._reactor.seconds()),
+            lifetime_seconds=event.lifetime_seconds,
+            lifetime_kilobytes=event.lifetime_kilobytes,
         )
+
+    def snapshot(self) -> tuple[IpsecSaStatus, ...]:
+        """Every SA pair for ``show crypto ipsec sa``, the counters read from the kernel (the
+        gateway prefers a dataplane's snapshot to the IKE view, which has no counters)."""
+        out: list[IpsecSaStatus] = []
+        for child_id, event in sorted(self._children.items()):
+            counters = self.sa_counters(child_id)
+            if counters is not None:
+                out.append(ipsec_sa_status(event, counters, esp_overhead(event.outbound)))
+        return tuple(out)
 
     def counters(self) -> DataplaneCounters:
         merged = dict(self._counters)

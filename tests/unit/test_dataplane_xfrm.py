@@ -230,3 +230,83 @@ def test_xfrm_dataplane_start_install_stop_here(private_netns, request):
     finally:
         dp.stop()
     assert policies().strip() == ""
+
+
+def _usersa_info(*, packets, nbytes, added, replay=0, integrity_failed=0):
+    """A struct xfrm_usersa_info as GETSA answers it: curlft and stats filled, the rest 0."""
+    body = bytearray(224)
+    body[xfrm._CURLFT_OFFSET:xfrm._CURLFT_OFFSET + 24] = (
+        nbytes.to_bytes(8, "little") + packets.to_bytes(8, "little") + added.to_bytes(8, "little"))
+    body[xfrm._STATS_OFFSET:xfrm._STATS_OFFSET + 12] = (
+        (32).to_bytes(4, "little") + replay.to_bytes(4, "little")
+        + integrity_failed.to_bytes(4, "little"))
+    return bytes(body)
+
+
+def test_counters_from_kernel_reads_curlft_stats_and_lifetimes():
+    inbound = _usersa_info(packets=7, nbytes=5 * 1024 + 100, added=1000, replay=2,
+                           integrity_failed=3)
+    outbound = _usersa_info(packets=9, nbytes=2048, added=1010)
+    c = xfrm.counters_from_kernel(inbound, outbound, now=1100, lifetime_seconds=3600,
+                                  lifetime_kilobytes=4608000)
+    assert (c.decaps, c.decrypt, c.verify) == (7, 7, 7)
+    assert (c.encaps, c.encrypt, c.digest) == (9, 9, 9)
+    assert (c.replay_failures, c.recv_errors) == (2, 3)
+    assert (c.bytes_in, c.bytes_out) == (5 * 1024 + 100, 2048)
+    assert (c.inbound_seconds_left, c.outbound_seconds_left) == (3500, 3510)
+    assert (c.inbound_kilobytes_left, c.outbound_kilobytes_left) == (4608000 - 5, 4608000 - 2)
+    # past the lifetime: 0, never negative
+    late = xfrm.counters_from_kernel(inbound, outbound, now=99999, lifetime_seconds=3600,
+                                     lifetime_kilobytes=4)
+    assert (late.inbound_seconds_left, late.inbound_kilobytes_left) == (0, 0)
+
+
+@pytest.mark.parametrize(("cipher", "integrity", "truncated"), [
+    ("esp-des", "esp-md5-hmac", False), ("esp-3des", "esp-sha-hmac", False),
+    ("esp-aes-256", "esp-sha-hmac", False), ("esp-aes", "esp-sha256-hmac", False),
+    ("esp-aes", "esp-sha256-hmac", True), ("esp-null", "esp-sha-hmac", False),
+    ("esp-aes", None, False)])
+def test_esp_overhead_is_the_userspace_sas(cipher, integrity, truncated):
+    from pixgw.esp.sa import CIPHERS, INTEGRITIES, EspSa
+
+    params = EspSaParameters(
+        0x100, cipher, integrity, bytes(CIPHERS[cipher].key_length),
+        bytes(INTEGRITIES[integrity].key_length if integrity else 0), truncated)
+    userspace = EspSa(params, now=0.0, random_bytes=os.urandom)
+    assert xfrm.esp_overhead(params) == userspace.overhead(0)
+
+
+def test_snapshot_shows_kernel_counters_for_each_child():
+    """``show crypto ipsec sa`` with the xfrm backend: the gateway takes the dataplane's
+    snapshot, so the kernel's counters must be in it (they were 0 from IKE's view before)."""
+    from twisted.internet.task import Clock
+
+    from pixgw.ike.events import ChildSaEstablished, Endpoint, TrafficSelector
+
+    clock = Clock()
+    clock.advance(2000)
+    sas = {0x1111: _usersa_info(packets=4, nbytes=400, added=1900),
+           0x2222: _usersa_info(packets=6, nbytes=600, added=1900)}
+
+    class KernelAnswers(xfrm.XfrmDataplane):
+        def _get_sa(self, source, destination, spi):  # the GETSA answers, as the kernel gives
+            return sas.get(spi)
+
+    dp = KernelAnswers(clock, local_address=A1)
+    des = EspSaParameters(0x1111, "esp-des", "esp-md5-hmac", bytes(8), bytes(16))
+    event = ChildSaEstablished(
+        ike_sa_id=bytes(16), child_sa_id=5, local=Endpoint(A1, 500), remote=Endpoint(A2, 500),
+        inbound=des, outbound=EspSaParameters(0x2222, "esp-des", "esp-md5-hmac", bytes(8),
+                                              bytes(16)),
+        encapsulation="transport", local_selector=TrafficSelector(A1, A1, 17, 1701),
+        remote_selector=TrafficSelector(A2, A2, 17, 1701), lifetime_seconds=3600,
+        lifetime_kilobytes=4608000, crypto_map="mymap", crypto_map_sequence=10,
+        remote_behind_nat=False)
+    dp._children[5] = event
+    (status,) = dp.snapshot()
+    assert (status.decaps, status.encaps) == (4, 6)
+    assert (status.inbound_spi, status.outbound_spi) == (0x1111, 0x2222)
+    assert status.inbound_seconds_left == 3500
+    assert status.ipsec_overhead == xfrm.esp_overhead(des)
+    del sas[0x2222]  # an SA the kernel no longer has is not shown
+    assert dp.snapshot() == ()
