@@ -711,8 +711,16 @@ class XfrmDataplane:
     def start(self, l2tp_received: L2tpReceived, send_udp: SendUdp) -> None:
         self._l2tp_received = l2tp_received
         self._xs = XfrmSocket()
+        try:
+            self._start(self._xs, send_udp)
+        except BaseException:
+            # a half-started backend leaves nothing behind (the catch-all policy, sockets, TUN)
+            self.stop()
+            raise
+
+    def _start(self, xs: XfrmSocket, send_udp: SendUdp) -> None:
         self.flush_ours()
-        self._xs.request(
+        xs.request(
             lambda seq: encode_newpolicy(
                 selector=self._catch_all(),
                 direction=XFRM_POLICY_IN,
@@ -725,9 +733,9 @@ class XfrmDataplane:
             )
         )
         l2tp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._l2tp = l2tp
         l2tp.setblocking(False)
         l2tp.bind((str(self._local), L2TP_PORT))
-        self._l2tp = l2tp
 
         def l2tp_datagram(_: bytes) -> None:
             return None

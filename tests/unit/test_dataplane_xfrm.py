@@ -310,3 +310,29 @@ def test_snapshot_shows_kernel_counters_for_each_child():
     assert status.ipsec_overhead == xfrm.esp_overhead(des)
     del sas[0x2222]  # an SA the kernel no longer has is not shown
     assert dp.snapshot() == ()
+
+
+@pytest.mark.root
+def test_xfrm_dataplane_failed_start_leaves_no_policy(private_netns):
+    """A start that fails half-way (here the reactor refuses the L2TP socket's reader, after
+    the catch-all policy went in) takes that policy out again and raises."""
+    from twisted.internet.task import Clock
+
+    class RefusingReactor(Clock):
+        removed = 0
+
+        def addReader(self, reader):
+            raise OSError("no readers here")
+
+        def removeReader(self, reader):
+            self.removed += 1
+
+    reactor = RefusingReactor()
+    dp = xfrm.XfrmDataplane(reactor, local_address=A1, tun=None)
+    with pytest.raises(OSError, match="no readers here"):
+        dp.start(lambda peer, data: None, lambda data, addr: None)
+    listing = subprocess.run(["ip", "-n", private_netns, "xfrm", "policy"],
+                             capture_output=True, text=True, timeout=20, check=True).stdout
+    assert listing.strip() == ""
+    assert reactor.removed == 1  # the reader it tried to register is let go
+    dp.stop()  # and a stop after that is harmless
