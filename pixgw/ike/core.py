@@ -159,6 +159,11 @@ class IkeResponder:
         self._by_initiator: dict[tuple[bytes, Endpoint], bytes] = {}
         self._quick: dict[tuple[bytes, int], QuickModeExchange] = {}
         self._children: dict[int, ChildSaRecord] = {}
+        # quick modes by phase-1 SA, and the inbound SPIs taken (quick modes, child SAs): the
+        # pending count, a phase-1 delete and a new SPI look these up instead of scanning
+        self._quick_of_sa: dict[bytes, set[int]] = {}
+        self._quick_spis: set[int] = set()
+        self._child_spis: set[int] = set()
         # Timers: a heap of wake-up hints (time, n, kind, key) for phase-1 SAs, quick modes and
         # child SAs; armed where a deadline is set, so get_timer/handle_timer cost what is due,
         # not the number of SAs. A hint may be early (the deadline moved later): then the item
@@ -248,7 +253,7 @@ class IkeResponder:
                 continue
             owner = self._sas.get(key[0])
             if ex.expires_at <= now or owner is None:
-                del self._quick[key]
+                self._drop_quick(key)
                 continue
             self._retransmit(ex.last_sent, owner.local, owner.remote, now)
             self._arm_quick(key, ex)
@@ -316,8 +321,9 @@ class IkeResponder:
         out: list[IsakmpSaStatus] = []
         for sa in self._sas.values():
             choice = sa.choice
-            pending = sum(1 for (sid, _), ex in self._quick.items()
-                          if sid == sa.ike_sa_id and ex.state is QuickModeState.QM_AUTH_AWAIT)
+            pending = sum(1 for mid in self._quick_of_sa.get(sa.ike_sa_id, ())
+                          if self._quick[(sa.ike_sa_id, mid)].state
+                          is QuickModeState.QM_AUTH_AWAIT)
             left = 0
             if now is not None and sa.expires_at is not None:
                 left = max(0, int(sa.expires_at - now))
@@ -794,7 +800,7 @@ class IkeResponder:
             elif ex.state is QuickModeState.QM_AUTH_AWAIT:
                 self._quick_mode_3(sa, ex, header, body, data, now=now)
             return
-        pending = sum(1 for (sid, _) in self._quick if sid == sa.ike_sa_id)
+        pending = len(self._quick_of_sa.get(sa.ike_sa_id, ()))
         if pending >= MAX_PENDING_QUICK_MODES:
             _isakmp_debug("ISAKMP: too many quick modes in progress, dropped")
             return
@@ -941,17 +947,24 @@ class IkeResponder:
             dh=dh,
         )
         self._quick[(sa.ike_sa_id, mid)] = ex
+        self._quick_of_sa.setdefault(sa.ike_sa_id, set()).add(mid)
+        self._quick_spis.add(int.from_bytes(ex.inbound_spi, "big"))
         self._arm_quick((sa.ike_sa_id, mid), ex)
         pix_log(702209, f"ISAKMP Phase 2 exchange started (local {local.address} (responder), "
                         f"remote {remote.address})")
 
+    def _drop_quick(self, key: tuple[bytes, int]) -> None:
+        ex = self._quick.pop(key, None)
+        if ex is None:
+            return
+        self._quick_spis.discard(int.from_bytes(ex.inbound_spi, "big"))
+        _discard(self._quick_of_sa, key[0], key[1])
+
     def _spi(self) -> bytes:
-        used = {r.event.inbound.spi for r in self._children.values()}
-        used |= {int.from_bytes(ex.inbound_spi, "big") for ex in self._quick.values()}
         for _ in range(16):
             spi = self._random(4)
             value = int.from_bytes(spi, "big")
-            if value >= 256 and value not in used:
+            if value >= 256 and value not in self._child_spis and value not in self._quick_spis:
                 return spi
         raise ValueError("no free SPI")
 
@@ -1006,6 +1019,7 @@ class IkeResponder:
         self._arm(now + choice.lifetime_seconds, 2, child_id)
         self._children_by_address.setdefault(event.remote.address, set()).add(child_id)
         self._children_by_sa.setdefault(event.ike_sa_id, set()).add(child_id)
+        self._child_spis.add(event.inbound.spi)
         sa.children_created += 1
         ex.state = QuickModeState.QM_DONE
         ex.last_received = data
@@ -1151,9 +1165,8 @@ class IkeResponder:
         first = (sa.cky_i, sa.first_remote or sa.remote)
         if self._by_initiator.get(first) == sa.ike_sa_id:
             del self._by_initiator[first]
-        if self._quick:
-            for key in [k for k in self._quick if k[0] == sa.ike_sa_id]:
-                del self._quick[key]
+        for mid in sorted(self._quick_of_sa.get(sa.ike_sa_id, ())):
+            self._drop_quick((sa.ike_sa_id, mid))
         if emit and sa.authenticated_at is not None:
             self._events.append(IkeSaDeleted(sa.ike_sa_id, sa.remote, reason))
 
@@ -1165,6 +1178,7 @@ class IkeResponder:
         e = record.event
         _discard(self._children_by_address, e.remote.address, child_id)
         _discard(self._children_by_sa, e.ike_sa_id, child_id)
+        self._child_spis.discard(e.inbound.spi)
         if notify_peer:
             sa = self._sas.get(e.ike_sa_id) or next(
                 (s for s in self._sas.values() if s.remote.address == e.remote.address

@@ -852,3 +852,28 @@ def test_many_half_open_sas_wake_the_timer_one_at_a_time() -> None:
     assert responder.isakmp_sa_status() == () and responder.get_timer() is None
     assert sent == 12 * 4  # retransmissions 2..5 of each; 1 was above
     assert responder.counters.half_open_expired == 12
+
+
+def test_a_new_spi_skips_those_of_child_sas_and_pending_quick_modes() -> None:
+    # the SPIs in use are kept in sets (no scan of every SA per quick mode): a child SA's
+    # inbound SPI stays taken while the child lives or its quick mode is still remembered
+    path, event = _established()
+    responder = path.responder
+    taken = event.inbound.spi.to_bytes(4, "big")
+    fresh = (event.inbound.spi ^ 0x5A5A5A5A).to_bytes(4, "big")
+
+    def scripted() -> Any:
+        answers = iter([taken, fresh])
+        return lambda n: next(answers)
+
+    responder._random = scripted()
+    assert responder._spi() == fresh  # taken by the child SA (and its quick mode)
+    responder._random = os.urandom
+    responder.delete_child_sa(event.child_sa_id, 1001.0)
+    responder._random = scripted()
+    assert responder._spi() == fresh  # the quick mode is still remembered (duplicates)
+    responder._random = os.urandom
+    responder.handle_timer(1000.0 + 3600.0)  # the quick mode's memory expires
+    assert responder._quick == {}
+    responder._random = scripted()
+    assert responder._spi() == taken  # free again
