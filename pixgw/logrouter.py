@@ -80,6 +80,10 @@ class PixLogRouter:
         elif "pix_line" in event:
             self._message(int(event["pix_severity"]), str(event["pix_line"]))
 
+    def wants_debug(self, category: str) -> bool:
+        """Some CLI connection turned *category* on (:func:`pixgw.syslog.debug` asks first)."""
+        return any(category in subscriber.debug_categories for subscriber in self.subscribers)
+
     def _debug(self, category: str, text: str) -> None:
         for subscriber in list(self.subscribers):
             if category in subscriber.debug_categories:

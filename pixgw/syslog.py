@@ -13,6 +13,7 @@ call it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 from twisted.logger import ILogObserver, Logger, LogPublisher
@@ -20,14 +21,31 @@ from twisted.logger import ILogObserver, Logger, LogPublisher
 _publisher: Final = LogPublisher()
 _log: Final = Logger(namespace="pixgw", observer=_publisher)
 
+# (observer, its ``wants_debug(category)`` method or None for an observer that takes every debug
+# line). :func:`debug` asks these before it builds an event, so a debug line nobody listens to
+# costs one call (IKE emits ~50 per setup). A list: observers need not be hashable.
+_debug_filters: Final[list[tuple[ILogObserver, Callable[[str], bool] | None]]] = []
+
 
 def add_observer(observer: ILogObserver) -> None:
-    """Receive every PIX message and debug line (the log router; tests)."""
+    """Receive every PIX message and debug line (the log router; tests). An observer with a
+    ``wants_debug(category) -> bool`` method receives only the debug lines it says it wants."""
     _publisher.addObserver(observer)
+    _debug_filters.append((observer, getattr(observer, "wants_debug", None)))
 
 
 def remove_observer(observer: ILogObserver) -> None:
     _publisher.removeObserver(observer)
+    for i, (known, _) in enumerate(_debug_filters):
+        if known == observer:
+            del _debug_filters[i]
+            break
+
+
+def debug_enabled(category: str) -> bool:
+    """Whether some observer wants ``debug`` lines of *category* (to skip costly formatting)."""
+    return any(wants is None or wants(category) for _, wants in _debug_filters)
+
 
 # Message id -> severity (0 emergencies .. 7 debugging), as the PIX 6.3 message guide gives them.
 SEVERITY: dict[int, int] = {
@@ -101,7 +119,12 @@ def pix_log(message_id: int, text: str) -> None:
     )
 
 
-def debug(category: str, text: str) -> None:
+def debug(category: str, text: str | Callable[[], str]) -> None:
     """A ``debug CATEGORY`` line (e.g. ``debug("crypto isakmp", "ISAKMP (0): atts are
-    acceptable.")``). Shown only to the CLI connections that turned the category on."""
+    acceptable.")``). Shown only to the CLI connections that turned the category on; when no
+    observer wants the category nothing is emitted, and a callable *text* is not even called."""
+    if not debug_enabled(category):
+        return
+    if callable(text):
+        text = text()
     _log.debug("{pix_debug_text}", pix_debug=category, pix_debug_text=text)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from ipaddress import IPv4Address
+
+import pytest
 
 from pixgw import syslog
 from pixgw.config.model import Logging, LoggingHost
@@ -115,3 +118,52 @@ def test_timestamp_prefix() -> None:
         assert console == ["Jan 01 1970 00:00:00: %PIX-6-603106: x"]
     finally:
         syslog.remove_observer(router)
+
+
+@pytest.fixture
+def alone() -> Iterator[None]:
+    """No debug observer left over by other tests (some add one for a whole module)."""
+    saved = list(syslog._debug_filters)
+    syslog._debug_filters.clear()
+    try:
+        yield
+    finally:
+        syslog._debug_filters[:] = saved
+
+
+@pytest.mark.usefixtures("alone")
+def test_debug_is_not_built_when_no_connection_wants_the_category() -> None:
+    router, _, _ = make(Logging(on=True, console="debugging"))
+    isakmp = Subscriber("crypto isakmp")
+    built: list[str] = []
+
+    def text() -> str:
+        built.append("ppp")
+        return "PPP line"
+
+    try:
+        syslog.debug("ppp negotiation", text)  # no subscriber at all
+        router.subscribe(isakmp)
+        syslog.debug("ppp negotiation", text)  # a subscriber, another category
+        assert built == []
+        assert not syslog.debug_enabled("ppp negotiation")
+        assert syslog.debug_enabled("crypto isakmp")
+        syslog.debug("crypto isakmp", lambda: "ISAKMP (0): lazy")
+        assert isakmp.lines == [("crypto isakmp", "ISAKMP (0): lazy")]
+    finally:
+        syslog.remove_observer(router)
+    assert not syslog.debug_enabled("crypto isakmp")
+
+
+@pytest.mark.usefixtures("alone")
+def test_an_observer_without_a_debug_filter_gets_every_debug_line() -> None:
+    events: list[dict[str, object]] = []
+    syslog.add_observer(events.append)
+    try:
+        assert syslog.debug_enabled("vpdn event")
+        syslog.debug("vpdn event", lambda: "tunnel up")
+        assert [(e["pix_debug"], e["pix_debug_text"]) for e in events] == [
+            ("vpdn event", "tunnel up")
+        ]
+    finally:
+        syslog.remove_observer(events.append)
