@@ -31,7 +31,8 @@ def add_observer(observer: ILogObserver) -> None:
     """Receive every PIX message and debug line (the log router; tests). An observer with a
     ``wants_debug(category) -> bool`` method receives only the debug lines it says it wants."""
     _publisher.addObserver(observer)
-    _debug_filters.append((observer, getattr(observer, "wants_debug", None)))
+    if not any(known == observer for known, _ in _debug_filters):  # as the publisher: once
+        _debug_filters.append((observer, getattr(observer, "wants_debug", None)))
 
 
 def remove_observer(observer: ILogObserver) -> None:

@@ -17,7 +17,8 @@ PROTO_ESP: Final = 50
 IPV4_HEADER: Final = 20
 UDP_HEADER: Final = 8
 
-_UDP: Final = struct.Struct("!HHHH")
+UDP_STRUCT: Final = struct.Struct("!HHHH")  # source port, destination port, length, checksum
+_UDP: Final = UDP_STRUCT
 _IP: Final = struct.Struct("!BBHHHBBH4s4s")
 
 
@@ -127,11 +128,25 @@ def build_udp(
 ) -> bytes:
     """A UDP segment; with both addresses the checksum is computed, otherwise it is 0 (none)."""
     length = UDP_HEADER + len(payload)
-    segment = _UDP.pack(source_port, destination_port, length, 0) + payload
     if source is None or destination is None:
-        return segment
-    csum = udp_checksum(source, destination, segment)
-    return segment[:6] + csum.to_bytes(2, "big") + segment[8:]
+        return _UDP.pack(source_port, destination_port, length, 0) + payload
+    # the checksum of header (checksum 0) + payload, summed without building the segment twice
+    value = (source_port << 48 | destination_port << 32 | length << 16) << (
+        8 * len(payload)
+    ) | int.from_bytes(payload, "big")
+    if length % 2:
+        value <<= 8
+    pseudo = (
+        int.from_bytes(source[:2], "big")
+        + int.from_bytes(source[2:], "big")
+        + int.from_bytes(destination[:2], "big")
+        + int.from_bytes(destination[2:], "big")
+        + PROTO_UDP
+        + length
+    )
+    total = (value % 0xFFFF + pseudo) % 0xFFFF
+    csum = (~total & 0xFFFF) or 0xFFFF
+    return _UDP.pack(source_port, destination_port, length, csum) + payload
 
 
 class UdpSegment(NamedTuple):

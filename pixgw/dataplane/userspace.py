@@ -45,11 +45,12 @@ from pixgw.dataplane.interfaces import (
 from pixgw.dataplane.ipv4 import (
     PROTO_ESP,
     PROTO_UDP,
+    UDP_HEADER,
+    UDP_STRUCT,
     build_ipv4,
     build_udp,
     clamp_tcp_mss,
     parse_ipv4,
-    parse_udp,
 )
 from pixgw.dataplane.snapshot import ipsec_sa_status
 from pixgw.dataplane.tun import FdPacketReader, configure_tun, open_tun, remove_tun
@@ -364,18 +365,21 @@ class UserspaceDataplane:
         else:
             self._c["esp_not_l2tp"] += 1
             return
-        udp = parse_udp(segment)
-        if udp is None or udp.destination_port != L2TP_PORT:
+        # RFC 768 header, as parse_udp reads it (the checksum is covered by the ICV, RFC 3948
+        # §3.1.2), unpacked here: this is the per-packet path.
+        if len(segment) < UDP_HEADER:
             self._c["esp_not_l2tp"] += 1
             return
-        peer = child.peers.get(udp.source_port)
+        source_port, destination_port, length, _ = UDP_STRUCT.unpack_from(segment)
+        if destination_port != L2TP_PORT or length < UDP_HEADER or length > len(segment):
+            self._c["esp_not_l2tp"] += 1
+            return
+        peer = child.peers.get(source_port)
         if peer is None:
-            peer = L2tpPeer(
-                child.event.child_sa_id, child.event.remote.address, port, udp.source_port
-            )
-            child.peers[udp.source_port] = peer
+            peer = L2tpPeer(child.event.child_sa_id, child.event.remote.address, port, source_port)
+            child.peers[source_port] = peer
         if self._l2tp_received is not None:
-            self._l2tp_received(peer, udp.payload)
+            self._l2tp_received(peer, segment[UDP_HEADER:length])
 
     def note_l2tp_without_ipsec(self, source: tuple[str, int] | None) -> None:
         """A plain (unprotected) UDP 1701 datagram arrived: count and drop it."""

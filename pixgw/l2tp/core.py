@@ -50,9 +50,9 @@ from pixgw.l2tp.message import (
     ErrorCode,
     MessageType,
     StopCcnResult,
+    data_datagram,
     decode,
     encode_control,
-    encode_data,
     message_name,
 )
 from pixgw.l2tp.trace import (
@@ -433,9 +433,7 @@ class L2tpLns:
         if session.sequencing:
             ns, nr = session.data_ns, session.data_nr
             session.data_ns = (session.data_ns + 1) & 0xFFFF
-        datagram = encode_data(
-            DataMessage(tunnel.remote_tunnel_id, session.remote_session_id, frame, ns, nr)
-        )
+        datagram = data_datagram(tunnel.remote_tunnel_id, session.remote_session_id, frame, ns, nr)
         session.packets_sent += 1
         session.bytes_sent += len(frame)
         self._emit(tunnel, datagram)
@@ -565,7 +563,11 @@ class L2tpLns:
 
     def _find(self, tunnel_id: int, peer: L2tpPeer) -> _Tunnel | None:
         tunnel = self._tunnels.get(tunnel_id)
-        if tunnel is None or not _same_client(tunnel.peer, peer):
+        if tunnel is None:
+            return None
+        if tunnel.peer is peer:  # the dataplane keeps one L2tpPeer per SA and port: per packet
+            return tunnel
+        if not _same_client(tunnel.peer, peer):
             return None
         if tunnel.peer != peer:  # same client through a new SA (rekey): follow it
             self._by_remote.pop((tunnel.peer, tunnel.remote_tunnel_id), None)

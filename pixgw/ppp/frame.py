@@ -15,6 +15,7 @@ decoding so the cores can answer them with Code-Reject and Configure-Reject.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 from pixgw.wire import MalformedMessage, Reader, Writer
 
@@ -82,6 +83,13 @@ def encode_frame(
 
     RFC 1661 §6.5/§6.6: LCP packets are always sent with the full header.
     """
+    return frame_header(protocol, acfc, pfc) + information
+
+
+@cache
+def frame_header(protocol: int, acfc: bool, pfc: bool) -> bytes:
+    """The bytes :func:`encode_frame` puts before the information field (built once per
+    protocol and compression choice: the per-packet path only concatenates)."""
     w = Writer()
     if not acfc or protocol == PROTO_LCP:
         w.u8(0xFF).u8(0x03)
@@ -89,7 +97,6 @@ def encode_frame(
         w.u8(protocol)
     else:
         w.u16(protocol)
-    w.write(information)
     return w.getvalue()
 
 

@@ -34,6 +34,7 @@ from pixgw.ppp.frame import (
     decode_packet,
     encode_frame,
     encode_packet,
+    frame_header,
 )
 from pixgw.ppp.fsm import State
 from pixgw.ppp.ipcp import IpcpLayer
@@ -334,12 +335,13 @@ class PppSession:
     def send_ip(self, packet: bytes, now: float) -> None:
         if self.phase != "up" or self.ipcp.state != State.OPENED:
             return
-        self._out.append(
-            encode_frame(PROTO_IP, packet, acfc=self.lcp.peer_acfc, pfc=self.lcp.peer_pfc)
-        )
+        lcp = self.lcp
+        self._out.append(frame_header(PROTO_IP, lcp.peer_acfc, lcp.peer_pfc) + packet)
 
     def frames_to_send(self, now: float) -> list[bytes]:
         self._collect()
+        if not self._out:
+            return []  # the per-packet case: nothing to send
         frames, self._out = self._out, []
         self.transmitted_packets += len(frames)
         self.transmitted_bytes += sum(len(f) for f in frames)
@@ -461,6 +463,12 @@ class PppSession:
         )
 
     def _collect(self) -> None:
+        if not (
+            self.lcp.outgoing
+            or self.ipcp.outgoing
+            or (self.auth is not None and self.auth.outgoing)
+        ):
+            return  # the per-packet case: no control packet queued
         layers: list[tuple[int, list[ControlPacket]]] = [
             (PROTO_LCP, self.lcp.outgoing),
             (PROTO_IPCP, self.ipcp.outgoing),

@@ -269,6 +269,38 @@ def test_udp_checksum_verifies_with_pseudo_header():
     assert parse_udp(seg[:7]) is None
 
 
+@pytest.mark.parametrize("size", [0, 1, 2, 1399, 1400, 1404, 1405])
+def test_udp_checksum_of_build_udp_is_the_reference_checksum(size):
+    payload = bytes((i * 7 + size) & 0xFF for i in range(size))
+    seg = build_udp(1701, 4242, payload, source=GW.packed, destination=NAT.packed)
+    zeroed = seg[:6] + b"\0\0" + seg[8:]
+    assert seg[6:8] == udp_checksum(GW.packed, NAT.packed, zeroed).to_bytes(2, "big")
+    assert zeroed == build_udp(1701, 4242, payload)  # without addresses: checksum 0
+    assert seg[8:] == payload and int.from_bytes(seg[4:6], "big") == size + 8
+
+
+def test_malformed_udp_inside_esp_is_counted_not_delivered(gw):
+    dp, _, got, _, _ = gw
+    ev = event(1, 0x1000, 0x2000, 4500)
+    dp.install_child_sa(ev)
+    peer = Peer(ev)
+    src = (str(NAT), 4500)
+    good = build_udp(1701, 1701, b"l2tp")
+    for segment in (
+        good[:7],  # shorter than a UDP header
+        good[:4] + (7).to_bytes(2, "big") + good[6:],  # length below the header
+        good[:4] + (13).to_bytes(2, "big") + good[6:],  # length beyond the segment
+        build_udp(1701, 1702, b"l2tp"),  # not to the L2TP port
+    ):
+        dp.esp_in_udp_received(peer.out.encrypt(17, segment), src)
+    assert got == []
+    assert dp.counters().esp_not_l2tp == 4
+    # a length shorter than the segment: the bytes beyond it are not L2TP
+    short = good[:4] + (10).to_bytes(2, "big") + good[6:]
+    dp.esp_in_udp_received(peer.out.encrypt(17, short), src)
+    assert [data for _, data in got] == [b"l2"]
+
+
 def syn(mss):
     tcp = struct.pack("!HHIIBBHHH", 1234, 80, 1, 0, 0x60, 0x02, 65535, 0, 0)
     tcp += struct.pack("!BBH", 2, 4, mss)

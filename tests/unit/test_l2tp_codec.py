@@ -20,6 +20,7 @@ from pixgw.l2tp.avp import (
 from pixgw.l2tp.message import (
     ControlMessage,
     DataMessage,
+    data_datagram,
     decode,
     encode_control,
     encode_data,
@@ -124,6 +125,22 @@ def test_data_fast_path_gives_what_the_full_decoder_gives(datagram, expected):
     assert message == expected
     header = 8 if expected.with_length else 6  # octets past Length are not the message's
     assert encode_data(message) == datagram[: header + len(expected.payload)]
+
+
+def test_data_datagram_is_the_lns_per_packet_encoding():
+    frame = bytes.fromhex("ff030021450000")
+    # 0002: Ver 2, no bits | 0013 tunnel 19 | 0001 session 1 | the PPP frame
+    assert data_datagram(19, 1, frame, None, None) == bytes.fromhex("0002 0013 0001") + frame
+    # 0802: S bit | 0013 | 0001 | 0007 Ns | 0003 Nr
+    assert data_datagram(19, 1, frame, 7, 3) == bytes.fromhex("0802 0013 0001 0007 0003") + frame
+    # an Nr alone still sets S (Ns 0), as encode_data always did
+    assert data_datagram(19, 1, b"", None, 5) == bytes.fromhex("0802 0013 0001 0000 0005")
+    # and the decoder reads each back
+    for ns, nr in ((None, None), (7, 3), (0xFFFF, 0)):
+        message = decode(data_datagram(0xBEEF, 0x1234, frame, ns, nr))
+        assert isinstance(message, DataMessage)
+        assert (message.tunnel_id, message.session_id, message.payload) == (0xBEEF, 0x1234, frame)
+        assert (message.ns, message.nr) == (ns, nr)
 
 
 @pytest.mark.parametrize(
