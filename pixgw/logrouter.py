@@ -80,6 +80,16 @@ class PixLogRouter:
         elif "pix_line" in event:
             self._message(int(event["pix_severity"]), str(event["pix_line"]))
 
+    def wants_message(self, severity: int) -> bool:
+        """Some destination takes a message of *severity* (:func:`pixgw.syslog.pix_log` asks
+        first); the same tests as :meth:`_message`."""
+        s = self.settings
+        if not s.on:
+            return False
+        if severity <= level_number(s.console) or severity <= level_number(s.buffered):
+            return True
+        return bool(s.hosts) and severity <= level_number(s.trap) and self._send_syslog is not None
+
     def wants_debug(self, category: str) -> bool:
         """Some CLI connection turned *category* on (:func:`pixgw.syslog.debug` asks first)."""
         return any(category in subscriber.debug_categories for subscriber in self.subscribers)

@@ -21,31 +21,41 @@ from twisted.logger import ILogObserver, Logger, LogPublisher
 _publisher: Final = LogPublisher()
 _log: Final = Logger(namespace="pixgw", observer=_publisher)
 
-# (observer, its ``wants_debug(category)`` method or None for an observer that takes every debug
-# line). :func:`debug` asks these before it builds an event, so a debug line nobody listens to
-# costs one call (IKE emits ~50 per setup). A list: observers need not be hashable.
-_debug_filters: Final[list[tuple[ILogObserver, Callable[[str], bool] | None]]] = []
+# (observer, its ``wants_debug(category)`` method, its ``wants_message(severity)`` method), None
+# for an observer that takes everything of that kind. :func:`debug` and :func:`pix_log` ask these
+# before they build an event, so a line nobody listens to costs one check (IKE emits ~50 debug
+# lines and ~6 syslog messages per setup). A list: observers need not be hashable.
+_Filter = Callable[[str], bool] | None
+_SeverityFilter = Callable[[int], bool] | None
+_filters: Final[list[tuple[ILogObserver, _Filter, _SeverityFilter]]] = []
 
 
 def add_observer(observer: ILogObserver) -> None:
     """Receive every PIX message and debug line (the log router; tests). An observer with a
-    ``wants_debug(category) -> bool`` method receives only the debug lines it says it wants."""
+    ``wants_debug(category) -> bool`` method receives only the debug lines it says it wants, one
+    with ``wants_message(severity) -> bool`` only the syslog messages it says it wants."""
     _publisher.addObserver(observer)
-    if not any(known == observer for known, _ in _debug_filters):  # as the publisher: once
-        _debug_filters.append((observer, getattr(observer, "wants_debug", None)))
+    if not any(known == observer for known, _, _ in _filters):  # as the publisher: once
+        wants_debug = getattr(observer, "wants_debug", None)
+        _filters.append((observer, wants_debug, getattr(observer, "wants_message", None)))
 
 
 def remove_observer(observer: ILogObserver) -> None:
     _publisher.removeObserver(observer)
-    for i, (known, _) in enumerate(_debug_filters):
+    for i, (known, _, _) in enumerate(_filters):
         if known == observer:
-            del _debug_filters[i]
+            del _filters[i]
             break
 
 
 def debug_enabled(category: str) -> bool:
     """Whether some observer wants ``debug`` lines of *category* (to skip costly formatting)."""
-    return any(wants is None or wants(category) for _, wants in _debug_filters)
+    return any(wants is None or wants(category) for _, wants, _ in _filters)
+
+
+def message_enabled(severity: int) -> bool:
+    """Whether some observer wants syslog messages of *severity* (0 emergencies .. 7 debug)."""
+    return any(wants is None or wants(severity) for _, _, wants in _filters)
 
 
 # Message id -> severity (0 emergencies .. 7 debugging), as the PIX 6.3 message guide gives them.
@@ -110,11 +120,15 @@ def severity(message_id: int) -> int:
 
 
 def pix_log(message_id: int, text: str) -> None:
-    """Log a PIX syslog message. *text* must never contain a secret."""
+    """Log a PIX syslog message. *text* must never contain a secret. Nothing is emitted when no
+    observer wants the message's severity (``logging`` off or below every destination's level)."""
+    level = severity(message_id)
+    if not message_enabled(level):
+        return
     _log.info(
         "{pix_line}",
         pix_id=message_id,
-        pix_severity=severity(message_id),
+        pix_severity=level,
         pix_text=text,
         pix_line=format_message(message_id, text),
     )

@@ -123,12 +123,12 @@ def test_timestamp_prefix() -> None:
 @pytest.fixture
 def alone() -> Iterator[None]:
     """No debug observer left over by other tests (some add one for a whole module)."""
-    saved = list(syslog._debug_filters)
-    syslog._debug_filters.clear()
+    saved = list(syslog._filters)
+    syslog._filters.clear()
     try:
         yield
     finally:
-        syslog._debug_filters[:] = saved
+        syslog._filters[:] = saved
 
 
 @pytest.mark.usefixtures("alone")
@@ -167,3 +167,44 @@ def test_an_observer_without_a_debug_filter_gets_every_debug_line() -> None:
         ]
     finally:
         syslog.remove_observer(events.append)
+
+
+@pytest.mark.usefixtures("alone")
+def test_a_message_no_destination_takes_is_not_emitted() -> None:
+    router, console, sent = make(Logging(on=True, console="errors", buffered="warnings"))
+    events: list[dict[str, object]] = []
+    try:
+        assert syslog.message_enabled(4) and not syslog.message_enabled(6)
+        syslog.pix_log(603106, "L2TP Tunnel created")  # severity 6: below every destination
+        syslog.pix_log(402101, "decaps: invalid spi")  # severity 4: buffered
+        assert console == [] and sent == []
+        assert list(router.buffer) == ["%PIX-4-402101: decaps: invalid spi"]
+        router.reconfigure(Logging(on=False, console="debugging"), "pix")
+        assert not syslog.message_enabled(0)
+        # an observer without a filter takes every message again
+        syslog.add_observer(events.append)
+        assert syslog.message_enabled(7)
+        syslog.pix_log(603106, "L2TP Tunnel created")
+        assert [e["pix_line"] for e in events] == ["%PIX-6-603106: L2TP Tunnel created"]
+        assert console == []
+    finally:
+        syslog.remove_observer(router)
+        syslog.remove_observer(events.append)
+
+
+def test_wants_message_is_what_message_does() -> None:
+    settings = Logging(
+        on=True,
+        console="errors",
+        trap="notifications",
+        hosts=(LoggingHost("inside", IPv4Address("127.0.0.1"), port=5514),),
+    )
+    router, console, sent = make(settings)
+    try:
+        for level in range(8):
+            before = (len(console), len(router.buffer), len(sent))
+            router._message(level, f"line {level}")
+            moved = before != (len(console), len(router.buffer), len(sent))
+            assert router.wants_message(level) == moved, level
+    finally:
+        syslog.remove_observer(router)
