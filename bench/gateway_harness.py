@@ -11,6 +11,7 @@ import os
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import replace
 from ipaddress import IPv4Address
 
 from twisted.internet import task
@@ -173,6 +174,11 @@ class GatewayWorld:
                                log_router=PixLogRouter(parsed.logging, console=lambda line: None),
                                dataplane=self.dataplane, ike=self.ike,
                                authenticate=check_locally, random_bytes=os.urandom)
+        # the LNS refuses SCCRQs beyond max_tunnels (4096 by default, a flood guard): the bench
+        # asks for as many as it has clients
+        settings = self.gateway.l2tp.settings
+        if settings.max_tunnels < pool_size + 64:
+            self.gateway.l2tp.settings = replace(settings, max_tunnels=pool_size + 64)
         self.ike_out: dict[Endpoint, list[bytes]] = defaultdict(list)
         self.gateway.send_ike = self._send_ike
         self.gateway.start()
