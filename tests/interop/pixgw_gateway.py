@@ -63,15 +63,17 @@ def gateway_config(
     esp_lifetime: int = 3600,
     keepalive: tuple[int, int] | None = None,
     hostname: str = "pixgw-matrix",
+    outside: str = "192.0.2.1",
 ) -> str:
-    """A running-config for the interop topology (outside 192.0.2.1, inside 203.0.113.1)."""
+    """A running-config for the interop topology (outside 192.0.2.1 - or ``outside``, e.g. the
+    gateway guest's 192.0.2.3 -, inside 203.0.113.1)."""
     lines = [
         f"hostname {hostname}",
         "nameif ethernet0 outside security0",
         "nameif ethernet1 inside security100",
-        "ip address outside 192.0.2.1 255.255.255.0",
+        f"ip address outside {outside} 255.255.255.0",
         "ip address inside 203.0.113.1 255.255.255.0",
-        "access-list l2tp permit udp host 192.0.2.1 any eq 1701",
+        f"access-list l2tp permit udp host {outside} any eq 1701",
         f"ip local pool l2tp 198.51.100.100-198.51.100.{99 + POOL_SIZE}",
         "logging on",
         "logging buffered debugging",

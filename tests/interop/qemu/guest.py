@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shlex
 import socket
 import subprocess
 import time
@@ -38,6 +39,7 @@ class Guest:
     popen: subprocess.Popen[bytes]
     agent: GuestAgent
     boot_seconds: float = 0.0
+    shares: tuple[str, ...] = ()  # host directories mounted read-only at the same paths
     _log_fh: IO[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -105,8 +107,13 @@ def boot_guest(
     mem_mib: int = 512,
     smp: int = 2,
     boot_timeout: float = BOOT_TIMEOUT_S,
+    shares: tuple[str, ...] = (),
 ) -> Guest:
-    """Start QEMU for one guest (``ip`` as A.B.C.D/NN) and wait, bounded, for its agent."""
+    """Start QEMU for one guest (``ip`` as A.B.C.D/NN) and wait, bounded, for its agent.
+
+    ``shares``: host directories passed in over virtio-9p and mounted read-only in the guest at
+    the same absolute paths (parents first), e.g. a checkout and its venv for the gateway
+    variant, so the host's interpreter and code run unchanged inside."""
     if not ip.startswith(DOC_PREFIXES) or (gw is not None and not gw.startswith(DOC_PREFIXES)):
         raise ValueError("interop guests use documentation addresses only")
     if not (name.isalnum() and len(name) <= 10):
@@ -139,6 +146,14 @@ def boot_guest(
         "-device", "virtio-rng-pci",
         "-qmp", f"unix:{rundir}/qmp.sock,server=on,wait=off",
     ]  # fmt: skip
+    shares = tuple(sorted(dict.fromkeys(shares), key=lambda p: (p.count("/"), p)))
+    for n, path in enumerate(shares):
+        if not (path.startswith("/") and Path(path).is_dir()) or "," in path:
+            raise ValueError(f"a 9p share is an absolute directory path without commas: {path!r}")
+        argv += [
+            "-virtfs",
+            f"local,path={path},mount_tag=pixgw{n},security_model=none,readonly=on",
+        ]
     log_fh = open(rundir / "qemu.log", "wb")  # noqa: SIM115 - open for the life of QEMU
     t0 = time.monotonic()
     popen = subprocess.Popen(
@@ -161,6 +176,14 @@ def boot_guest(
             time.sleep(0.05)
         agent.wait_ready(boot_timeout)
         guest.sh("test -f /run/pixgw-ready", timeout=30).check()
+        if shares:
+            mounts = "modprobe -a 9p 9pnet_virtio" + "".join(
+                f" && mkdir -p {shlex.quote(path)} && mount -t 9p -o"
+                f" trans=virtio,version=9p2000.L,ro,msize=262144 pixgw{n} {shlex.quote(path)}"
+                for n, path in enumerate(shares)
+            )
+            guest.sh(mounts, timeout=60).check()
+            guest.shares = shares
     except BaseException:
         guest.stop(grace=2.0)
         raise
