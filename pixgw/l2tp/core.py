@@ -129,7 +129,7 @@ class L2tpSettings:
     interface: str = "outside"
     local_address: IPv4Address | None = None
     restart_after: float = 10.0  # an SCCRQ this long after SCCCN on the same id: a new tunnel
-    max_tunnels: int = 4096  # half-open ones included; SCCRQs beyond are dropped and counted
+    max_tunnels: int = 16384  # half-open ones included; SCCRQs beyond are dropped and counted
 
     @classmethod
     def from_vpdn_group(
