@@ -354,6 +354,13 @@ class UserspaceDataplane:
                 self._c["esp_malformed"] += 1
                 child.recv_errors += 1
             return
+        if child.inbound.truncated_sha256_detected and child.outbound.icv_length == 16:
+            child.outbound.truncate_sha256()
+            debug(
+                "crypto ipsec",
+                f"IPSEC: SA with {host} (spi 0x{spi:x}): the peer uses HMAC-SHA-256 truncated to "
+                f"96 bits (Android 6/7), not RFC 4868's 128; both directions follow it",
+            )
         if next_header == PROTO_UDP:
             segment = payload
         elif next_header == PROTO_IPIP:

@@ -116,6 +116,12 @@ def _cipher_algorithm(cipher: str, key: bytes) -> Any:
     return algorithms.AES(key)
 
 
+def _aligned(body_len: int, iv: int, bs: int) -> bool:
+    """RFC 4303 §2.4: IV + ciphertext of whole blocks (4-byte units for NULL), one at least."""
+    unit = bs if bs >= 4 else 4
+    return body_len >= iv + unit and (body_len - iv) % unit == 0
+
+
 class EspSa:
     """One direction of an ESP SA: outbound SAs :meth:`encrypt`, inbound SAs :meth:`decrypt`.
 
@@ -132,6 +138,7 @@ class EspSa:
         "_hard_time",
         "_icv",
         "_inner",
+        "_may_detect_truncation",
         "_outer",
         "_random_bytes",
         "_reported",
@@ -151,6 +158,7 @@ class EspSa:
         "replay_failures",
         "replay_window",
         "spi",
+        "truncated_sha256_detected",
     )
 
     def __init__(
@@ -209,6 +217,11 @@ class EspSa:
             self._icv = ispec.icv_length
             if integrity == "esp-sha256-hmac" and parameters.truncated_sha256:
                 self._icv = 12
+        # Android 6/7 send HMAC-SHA-256 truncated to 96 bits instead of RFC 4868's 128 and never
+        # say so: an inbound SA that has accepted nothing yet tries 96 bits when 128 fail, and
+        # keeps to 96 if that verifies (the owner then truncates the outbound SA too).
+        self._may_detect_truncation = integrity == "esp-sha256-hmac" and self._icv == 16
+        self.truncated_sha256_detected = False
         # Anti-replay (RFC 4303 §3.4.3, Appendix A): bit i set = highest_sequence - i seen.
         self.replay_window = replay_window
         self._window_bits = 0
@@ -282,6 +295,19 @@ class EspSa:
 
     # --- inbound (RFC 4303 §3.4) ------------------------------------------------------------
 
+    def _icv_matches(self, view: memoryview, total: int, icv: int) -> bool:
+        inner = self._inner.copy()
+        inner.update(view[: total - icv])
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return hmac.compare_digest(outer.digest()[:icv], view[total - icv :])
+
+    def truncate_sha256(self) -> None:
+        """Use 96-bit HMAC-SHA-256 ICVs from now on (the peer's inbound SA showed it does)."""
+        if self.integrity == "esp-sha256-hmac":
+            self._icv = 12
+            self._may_detect_truncation = False
+
     def decrypt(self, packet: bytes) -> tuple[int, bytes]:
         """(next header, payload) of an ESP packet (SPI through ICV) for this SA.
 
@@ -294,10 +320,15 @@ class EspSa:
         bs = self._bs
         iv = bs if self._dec is not None else 0
         total = len(packet)
-        body_len = total - _HEADER - icv
-        if body_len < iv + (bs if bs > 4 else 4) or (body_len - iv) % (bs if bs >= 4 else 4):
-            self.malformed += 1
-            raise EspDrop("malformed", "ESP packet too short or not block aligned")
+        if not _aligned(total - _HEADER - icv, iv, bs):
+            if not (
+                self._may_detect_truncation
+                and self.packets == 0
+                and _aligned(total - _HEADER - 12, iv, bs)
+            ):
+                self.malformed += 1
+                raise EspDrop("malformed", "ESP packet too short or not block aligned")
+            icv = 12  # aligned only as a 96-bit ICV: Android's truncation, if it verifies
         seq = int.from_bytes(packet[4:8], "big")
         # §3.4.3 replay check, before the ICV.
         highest = self.highest_sequence
@@ -311,14 +342,13 @@ class EspSa:
                     self.replay_failures += 1
                     raise EspDrop("replay", f"replayed sequence number {seq}")
         view = memoryview(packet)
-        if icv:
-            inner = self._inner.copy()
-            inner.update(view[: total - icv])
-            outer = self._outer.copy()
-            outer.update(inner.digest())
-            if not hmac.compare_digest(outer.digest()[:icv], view[total - icv :]):
-                self.authentication_failures += 1
-                raise EspDrop("authentication", "ICV mismatch")
+        if icv and not self._icv_matches(view, total, icv):
+            self.authentication_failures += 1
+            raise EspDrop("authentication", "ICV mismatch")
+        if icv != self._icv:  # the truncated ICV verified: keep to it (RFC 4868 says 128 bits)
+            self._icv = icv
+            self._may_detect_truncation = False
+            self.truncated_sha256_detected = True
         if self._dec is None:
             plaintext = packet[_HEADER : total - icv]
         else:

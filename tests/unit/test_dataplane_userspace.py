@@ -8,6 +8,7 @@ helpers and the memory fake. Real sockets: tests/interop/test_dataplane_netns.py
 from __future__ import annotations
 
 import struct
+from dataclasses import replace
 from ipaddress import IPv4Address
 from typing import Any
 
@@ -44,7 +45,7 @@ NAT = IPv4Address("198.51.100.7")
 def event(child_id, in_spi, out_spi, port, *, cipher="esp-aes", integrity="esp-sha-hmac",
           encapsulation="udp-transport", seconds=3600, kb=250000, nat_oa=None):
     ek = {"esp-aes": 16, "esp-3des": 24, "esp-des": 8}[cipher]
-    ak = {"esp-sha-hmac": 20, "esp-md5-hmac": 16}[integrity]
+    ak = {"esp-sha-hmac": 20, "esp-md5-hmac": 16, "esp-sha256-hmac": 32}[integrity]
     inbound = EspSaParameters(in_spi, cipher, integrity, bytes([child_id]) * ek,
                               bytes([child_id + 1]) * ak)
     outbound = EspSaParameters(out_spi, cipher, integrity, bytes([child_id + 2]) * ek,
@@ -111,6 +112,22 @@ def test_esp_in_udp_to_l2tp_and_back(gw):
     assert csum == udp_checksum(GW.packed, IPv4Address("192.168.1.10").packed, zeroed)
     c = dp.sa_counters(1)
     assert (c.encaps, c.encrypt, c.digest, c.decaps, c.decrypt, c.verify) == (1, 1, 1, 1, 1, 1)
+
+
+def test_android_truncated_sha256_followed_both_ways(gw):
+    """Android 6/7 send 96-bit HMAC-SHA-256 ICVs: the SA detects it on the first packet and
+    our answers carry 96 bits too, which such a client verifies."""
+    dp, _, got, sent, _ = gw
+    ev = event(1, 0x1000, 0x2000, 4500, integrity="esp-sha256-hmac")
+    dp.install_child_sa(ev)
+    android = Peer(replace(ev, inbound=replace(ev.inbound, truncated_sha256=True),
+                           outbound=replace(ev.outbound, truncated_sha256=True)))
+    dp.esp_in_udp_received(android.l2tp(b"SCCRQ"), (str(NAT), 4500))
+    assert got == [(L2tpPeer(1, NAT, 4500, 1701), b"SCCRQ")]
+    dp.send_l2tp(got[0][0], b"SCCRP")
+    nh, seg = android.inb.decrypt(sent[0][0])
+    assert (nh, seg[8:]) == (17, b"SCCRP")
+    assert dp.sa_counters(1).verify == 1 and dp.counters().esp_auth_failed == 0
 
 
 def test_macos_ephemeral_l2tp_port_kept(gw):

@@ -359,3 +359,41 @@ def test_wrong_key_lengths_refused():
     with pytest.raises(ValueError):
         EspSa(EspSaParameters(1, "esp-aes", "esp-md5-hmac", bytes(16), bytes(20)),
               now=0, random_bytes=bytes)
+
+
+def test_android_truncated_sha256_is_detected_on_the_first_packet():
+    """Android 6/7: HMAC-SHA-256 with 96-bit ICVs though RFC 4868 says 128. An inbound SA that
+    accepted nothing yet tries 96 bits when 128 fail; then it keeps to 96 (the owner truncates
+    the outbound SA with truncate_sha256)."""
+    android_out, _, _, _ = make_pair("esp-aes", "esp-sha256-hmac", truncated=True)
+    _, inb, _, _ = make_pair("esp-aes", "esp-sha256-hmac", truncated=False)
+    assert inb.icv_length == 16
+    first = android_out.encrypt(17, b"sccrq")
+    assert inb.decrypt(first) == (17, b"sccrq")
+    assert inb.truncated_sha256_detected and inb.icv_length == 12
+    assert inb.decrypt(android_out.encrypt(17, b"more")) == (17, b"more")
+    assert inb.authentication_failures == 0
+    # our answer: the outbound SA follows, and the Android side (96-bit) decrypts it
+    ours, _, _, _ = make_pair("esp-aes", "esp-sha256-hmac", truncated=False)
+    _, android_in, _, _ = make_pair("esp-aes", "esp-sha256-hmac", truncated=True)
+    ours.truncate_sha256()
+    assert android_in.decrypt(ours.encrypt(17, b"sccrp")) == (17, b"sccrp")
+
+
+def test_truncation_is_not_guessed_after_full_icvs_or_for_a_forged_packet():
+    full_out, inb, _, _ = make_pair("esp-aes", "esp-sha256-hmac")
+    assert inb.decrypt(full_out.encrypt(17, b"a")) == (17, b"a")  # 128-bit peer: settled
+    android_out, _, _, _ = make_pair("esp-aes", "esp-sha256-hmac", truncated=True)
+    with pytest.raises(EspDrop):
+        inb.decrypt(android_out.encrypt(17, b"b"))  # no switching once a packet was accepted
+    assert not inb.truncated_sha256_detected and inb.icv_length == 16
+    # a fresh SA and a packet that verifies neither way: dropped, nothing switched
+    _, fresh, _, _ = make_pair("esp-aes", "esp-sha256-hmac")
+    forged = bytearray(android_out.encrypt(17, b"c"))
+    forged[-1] ^= 1
+    with pytest.raises(EspDrop):
+        fresh.decrypt(bytes(forged))
+    assert fresh.authentication_failures == 1 and fresh.icv_length == 16
+    # SHA-1 SAs never try: 96 bits is already their ICV
+    _, sha1, _, _ = make_pair("esp-aes", "esp-sha-hmac")
+    assert sha1.icv_length == 12 and not sha1.truncated_sha256_detected
