@@ -1,5 +1,5 @@
 """``twistd pixgw`` (userspace dataplane) run in the interop gateway namespace, for the tests that
-drive real clients against it (test_e2e, test_matrix, test_nat, test_lifecycle).
+drive real clients against it (test_e2e, test_grid, test_matrix, test_nat, test_lifecycle).
 
 Test infrastructure; no RFC is implemented here.  ``gateway_config(...)`` renders a PIX 6.3
 configuration covering every client profile of ``tests/interop/qemu/client.PROFILES``;
