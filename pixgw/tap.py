@@ -213,6 +213,7 @@ class GatewayService(service.Service):
         self.gateway = gateway
         self.ports = ports
         self.interface = interface
+        self.start_error: Exception | None = None
 
     def startService(self) -> None:
         super().startService()
@@ -226,7 +227,21 @@ class GatewayService(service.Service):
                 natt = self.ports.protocols[4500].transport
                 if natt is not None:
                     enable_espinudp(natt.getHandle())  # type: ignore[attr-defined]
-        self.gateway.start()
+        try:
+            self.gateway.start()
+        except Exception as e:  # whatever it is, a half-started gateway must not run
+            # twistd ignores an exception from a startup trigger: stop instead of serving
+            # IKE with no dataplane behind it, and leave with status 1 for the service manager.
+            _log.critical(
+                "pixgw cannot start: the {dataplane} dataplane failed: {error}",
+                dataplane=self.gateway.dataplane_name,
+                error=f"{type(e).__name__}: {e}",
+            )
+            self.start_error = e
+            _global_reactor.callWhenRunning(_global_reactor.stop)  # type: ignore[attr-defined]
+            _global_reactor.addSystemEventTrigger(  # type: ignore[attr-defined]
+                "after", "shutdown", os._exit, 1
+            )
 
     def stopService(self) -> Any:
         self.gateway.stop()  # every session's accounting Stop goes out (or to the spool) first

@@ -180,6 +180,38 @@ def test_bad_config_stops_startup_with_check_text(netns: str, tmp_path: Path) ->
     assert check.stderr.strip().splitlines()[0] in log
 
 
+def test_a_dataplane_that_cannot_start_stops_twistd_with_status_1(
+    netns: str, tmp_path: Path
+) -> None:
+    """No TUN device (here /dev/net/tun is /dev/null in the gateway's mount namespace): the
+    userspace dataplane cannot start, so twistd says why and exits 1 instead of running IKE
+    with nothing behind it."""
+    control = str(tmp_path / "control")
+    process = subprocess.Popen(
+        [
+            "unshare", "--mount", "sh", "-c",
+            'mount --bind /dev/null /dev/net/tun && exec "$@"', "sh",
+            "ip", "netns", "exec", netns,
+            str(BIN / "twistd"), "-n", "--pidfile=", "pixgw",
+            "--config", str(SAMPLE), "--control", f"unix:{control}",
+            "--state-dir", str(tmp_path / "state"), "--dataplane", "userspace",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=REPO,
+    )  # fmt: skip
+    try:
+        out, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    text = out.decode(errors="replace")
+    assert process.returncode == 1, text[-3000:]
+    assert "pixgw cannot start: the userspace dataplane failed" in text, text[-3000:]
+    assert not os.path.exists(control)  # nothing left answering
+
+
 def test_exec_without_gateway_is_a_clear_error(tmp_path: Path) -> None:
     result = pixgw("exec", "--control", str(tmp_path / "nothing-here"), "show version")
     assert result.returncode == 1
