@@ -238,10 +238,8 @@ class GatewayService(service.Service):
                 error=f"{type(e).__name__}: {e}",
             )
             self.start_error = e
-            _global_reactor.callWhenRunning(_global_reactor.stop)  # type: ignore[attr-defined]
-            _global_reactor.addSystemEventTrigger(  # type: ignore[attr-defined]
-                "after", "shutdown", os._exit, 1
-            )
+            _global_reactor.callWhenRunning(_global_reactor.stop)
+            _global_reactor.addSystemEventTrigger("after", "shutdown", os._exit, 1)
 
     def stopService(self) -> Any:
         self.gateway.stop()  # every session's accounting Stop goes out (or to the spool) first
