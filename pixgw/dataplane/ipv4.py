@@ -106,13 +106,19 @@ def udp_checksum(source: bytes, destination: bytes, segment: bytes) -> int:
     value = int.from_bytes(segment, "big")
     if len(segment) % 2:
         value <<= 8
+    return _fold(value, source, destination, len(segment))
+
+
+def _fold(value: int, source: bytes, destination: bytes, length: int) -> int:
+    """The checksum of a segment read as one big-endian integer *value* (padded to whole 16-bit
+    words) and its pseudo-header: mod 0xFFFF is the ones'-complement sum."""
     pseudo = (
         int.from_bytes(source[:2], "big")
         + int.from_bytes(source[2:], "big")
         + int.from_bytes(destination[:2], "big")
         + int.from_bytes(destination[2:], "big")
         + PROTO_UDP
-        + len(segment)
+        + length
     )
     total = (value % 0xFFFF + pseudo) % 0xFFFF
     return (~total & 0xFFFF) or 0xFFFF
@@ -136,16 +142,7 @@ def build_udp(
     ) | int.from_bytes(payload, "big")
     if length % 2:
         value <<= 8
-    pseudo = (
-        int.from_bytes(source[:2], "big")
-        + int.from_bytes(source[2:], "big")
-        + int.from_bytes(destination[:2], "big")
-        + int.from_bytes(destination[2:], "big")
-        + PROTO_UDP
-        + length
-    )
-    total = (value % 0xFFFF + pseudo) % 0xFFFF
-    csum = (~total & 0xFFFF) or 0xFFFF
+    csum = _fold(value, source, destination, length)
     return _UDP.pack(source_port, destination_port, length, csum) + payload
 
 
