@@ -228,9 +228,11 @@ def test_main_and_quick_mode_against_host_responder(  # noqa: PLR0917 - pytest p
     print(f"{profile}/{auth}/{stack}: ike-up returned rc {result.rc} after {elapsed:.1f} s")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def selftest_gateway(guest_pool: GuestPool) -> Iterator[SelfTestGateway]:
-    """A second guest at 192.0.2.3: strongSwan responder + xl2tpd LNS + pppd, started once."""
+    """A second guest at 192.0.2.3: strongSwan responder + xl2tpd LNS + pppd, started once for
+    this module and stopped after it: 192.0.2.3 is also where test_xfrm_guest's gateway guest
+    sits, and two guests answering for one address send clients to the wrong gateway."""
     vm = guest_pool.get("selfgw", f"{SELFTEST_GW}/24", 3)
     t0 = time.monotonic()
     gw = SelfTestGateway(vm, SELFTEST_GW).configure()
@@ -239,7 +241,12 @@ def selftest_gateway(guest_pool: GuestPool) -> Iterator[SelfTestGateway]:
     try:
         yield gw
     finally:
-        gw.stop()
+        try:
+            gw.stop()
+        finally:
+            guest = guest_pool.guests.pop("selfgw", None)
+            if guest is not None:
+                guest.stop()
 
 
 CASES = [
