@@ -19,6 +19,7 @@ from twisted.internet.defer import Deferred, succeed
 
 from pixgw.config.parser import parse
 from pixgw.dataplane.memory import MemoryDataplane
+from pixgw.deadlines import Deadlines
 from pixgw.gateway import AuthDecision, ClientInfo, Gateway
 from pixgw.ike import constants as c
 from pixgw.ike.core import IkeResponder
@@ -138,16 +139,22 @@ class BenchClient:
         world.by_child[child] = self
         return True
 
-    def exchange(self) -> None:
-        world = self.world
-        now = world.clock.seconds()
+    def outgoing(self, now: float) -> list[bytes]:
+        """What the client has to send: PPP frames through its LAC, L2TP datagrams out."""
         for frame in self.ppp.frames_to_send(now):
             self.lac.send_ppp(frame, now)
-        for data in self.lac.datagrams_to_send(now):
-            if self.child_sa_id is not None and self.child_sa_id in world.dataplane.child_sas:
-                cpu = time.process_time()
-                world.dataplane.receive_l2tp(self.child_sa_id, data)
-                world.gateway_cpu += time.process_time() - cpu
+        return self.lac.datagrams_to_send(now)
+
+    def exchange(self) -> None:
+        """Sends what the client has to the gateway at once (the gateway's CPU counted)."""
+        self.world.send_to_gateway([(self, self.outgoing(self.world.clock.seconds()))])
+
+    def next_deadline(self) -> float | None:
+        """The earlier of the LAC's and the PPP peer's timers."""
+        lac, ppp = self.lac.get_timer(), self.ppp.get_timer()
+        if lac is None:
+            return ppp
+        return lac if ppp is None or lac < ppp else ppp
 
     def deliver(self, payload: bytes) -> None:
         now = self.world.clock.seconds()
@@ -185,6 +192,8 @@ class GatewayWorld:
         self.by_child: dict[int | None, BenchClient] = {}
         self._known_children: set[int] = set()
         self.clients: list[BenchClient] = []
+        # every client's next timer (LAC retransmission/ack, PPP restart), for advance()
+        self._client_deadlines: Deadlines[BenchClient] = Deadlines()
         # CPU seconds spent inside the gateway (its timers, and the datagrams given to it), so
         # the bench can tell the gateway's share from the in-process clients'
         self.gateway_cpu = 0.0
@@ -203,30 +212,51 @@ class GatewayWorld:
                 found = child_id
         return found
 
-    def route(self) -> int:
-        """Hands the gateway's queued L2TP datagrams to their clients; returns how many."""
+    def route(self) -> dict[BenchClient, None]:
+        """Hands the gateway's queued L2TP datagrams to their clients; returns those clients."""
         sent = self.dataplane.sent_l2tp
+        touched: dict[BenchClient, None] = {}
         if not sent:
-            return 0
+            return touched
         batch = list(sent)
         sent.clear()
         for item in batch:
             client = self.by_child.get(item.peer.child_sa_id)
             if client is not None:
                 client.deliver(item.payload)
-        return len(batch)
+                touched[client] = None
+        return touched
 
-    def settle(self, clients: list[BenchClient], rounds: int = 40) -> None:
+    def send_to_gateway(self, batch: list[tuple[BenchClient, list[bytes]]]) -> None:
+        """The clients' datagrams to the gateway through their SAs, the gateway's CPU counted
+        once around the batch (a clock read per datagram would cost more than some datagrams)."""
+        dataplane = self.dataplane
+        child_sas = dataplane.child_sas
+        cpu = time.process_time()
+        for cl, datagrams in batch:
+            child = cl.child_sa_id
+            if child is None or child not in child_sas:
+                continue
+            for data in datagrams:
+                dataplane.receive_l2tp(child, data)
+        self.gateway_cpu += time.process_time() - cpu
+
+    def settle(self, clients: list[BenchClient] | None = None, rounds: int = 40) -> None:
+        """Exchanges until quiet: *clients* (and those the gateway sent to) send what they have,
+        the gateway answers, its datagrams go to their clients; only clients that something
+        touched are looked at. A client's timer goes into the world's deadlines afterwards."""
+        active: dict[BenchClient, None] = dict.fromkeys(clients or ())
+        active.update(self.route())
         for _ in range(rounds):
-            for cl in clients:
-                cl.exchange()
-            if self.route() == 0 and not any(cl.lac._outgoing for cl in clients):
-                moved = False
-                for cl in clients:
-                    if cl.ppp._out:
-                        moved = True
-                if not moved:
-                    return
+            if not active:
+                break
+            now = self.clock.seconds()
+            self.send_to_gateway([(cl, cl.outgoing(now)) for cl in active])
+            for cl in active:
+                self._client_deadlines.set(cl, cl.next_deadline())
+            active = self.route()
+        for cl in active:  # rounds ran out: their timers still count
+            self._client_deadlines.set(cl, cl.next_deadline())
 
     def connect(self, n: int, group: int) -> BenchClient | None:
         cl = BenchClient(self, n, group)
@@ -239,22 +269,23 @@ class GatewayWorld:
 
     def advance(self, seconds: float, step: float = 1.0,
                 on_step: Callable[[], None] | None = None) -> None:
-        """Moves the clock forward (hellos, echoes, retransmits), clients answering."""
+        """Moves the clock forward (hellos, echoes, retransmits), clients answering. The
+        clients' timers are kept in one Deadlines, so a step looks only at the clients due."""
         steps = int(seconds / step)
         for _ in range(min(steps, 100000)):
             cpu = time.process_time()
             self.clock.advance(step)  # only the gateway has timers on the clock
             self.gateway_cpu += time.process_time() - cpu
             now = self.clock.seconds()
-            for cl in self.clients:
+            due = self._client_deadlines.pop_due(now)
+            for cl in due:
                 t = cl.lac.get_timer()
                 if t is not None and t <= now:
                     cl.lac.handle_timer(now)
                 t = cl.ppp.get_timer()
                 if t is not None and t <= now:
                     cl.ppp.handle_timer(now)
-            self.route()
-            self.settle(self.clients, rounds=3)
+            self.settle(due, rounds=3)
             if on_step is not None:
                 on_step()
 

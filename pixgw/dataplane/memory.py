@@ -44,6 +44,34 @@ class _Route:
     mtu: int
 
 
+@dataclass
+class _Tally:
+    """One SA pair's counters, counted in place (a frozen SaCounters is built when read)."""
+
+    encaps: int = 0
+    decaps: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    seconds: int = 0
+    kilobytes: int = 0
+
+    def counters(self) -> SaCounters:
+        return SaCounters(
+            encaps=self.encaps,
+            encrypt=self.encaps,
+            digest=self.encaps,
+            decaps=self.decaps,
+            decrypt=self.decaps,
+            verify=self.decaps,
+            bytes_in=self.bytes_in,
+            bytes_out=self.bytes_out,
+            inbound_seconds_left=self.seconds,
+            outbound_seconds_left=self.seconds,
+            inbound_kilobytes_left=self.kilobytes,
+            outbound_kilobytes_left=self.kilobytes,
+        )
+
+
 @implementer(IDataplane)
 @dataclass
 class MemoryDataplane:
@@ -58,7 +86,10 @@ class MemoryDataplane:
     esp_in_udp: list[tuple[bytes, tuple[str, int]]] = field(default_factory=list)
     routes: dict[IPv4Address, _Route] = field(default_factory=dict)
     _counters: DataplaneCounters = field(default_factory=DataplaneCounters)
-    _sa_counters: dict[int, SaCounters] = field(default_factory=dict)
+    _sa_counters: dict[int, _Tally] = field(default_factory=dict)
+    # one L2tpPeer per SA and L2TP port, as the real dataplanes keep them (the LNS recognises
+    # its tunnel's peer by identity on the per-packet path)
+    _peers: dict[int, dict[int, L2tpPeer]] = field(default_factory=dict)
     _l2tp_received: L2tpReceived | None = None
     _send_udp: SendUdp | None = None
     _lifetime_listener: LifetimeListener | None = None
@@ -74,19 +105,17 @@ class MemoryDataplane:
         self.started = False
         self.child_sas.clear()
         self.routes.clear()
+        self._peers.clear()
 
     def install_child_sa(self, event: ChildSaEstablished) -> None:
         self.child_sas[event.child_sa_id] = event
-        self._sa_counters[event.child_sa_id] = SaCounters(
-            inbound_seconds_left=event.lifetime_seconds,
-            outbound_seconds_left=event.lifetime_seconds,
-            inbound_kilobytes_left=event.lifetime_kilobytes,
-            outbound_kilobytes_left=event.lifetime_kilobytes,
+        self._sa_counters[event.child_sa_id] = _Tally(
+            seconds=event.lifetime_seconds, kilobytes=event.lifetime_kilobytes
         )
 
     def remove_child_sa(self, event: ChildSaDeleted) -> None:
         if self.child_sas.pop(event.child_sa_id, None) is not None:
-            self._sa_counters.pop(event.child_sa_id, None)
+            self._forget(event.child_sa_id)
             self.removed.append(event)
 
     def esp_in_udp_received(self, data: bytes, source: tuple[str, int]) -> None:
@@ -99,15 +128,10 @@ class MemoryDataplane:
 
     def send_l2tp(self, peer: L2tpPeer, payload: bytes) -> None:
         self.sent_l2tp.append(SentL2tp(peer, payload))
-        if peer.child_sa_id is not None and peer.child_sa_id in self._sa_counters:
-            c = self._sa_counters[peer.child_sa_id]
-            self._sa_counters[peer.child_sa_id] = replace(
-                c,
-                encaps=c.encaps + 1,
-                encrypt=c.encrypt + 1,
-                digest=c.digest + 1,
-                bytes_out=c.bytes_out + len(payload) + 8,
-            )
+        tally = self._sa_counters.get(peer.child_sa_id) if peer.child_sa_id is not None else None
+        if tally is not None:
+            tally.encaps += 1
+            tally.bytes_out += len(payload) + 8
 
     def add_client_route(self, address: IPv4Address, deliver: IpReceived, mtu: int) -> None:
         self.routes[address] = _Route(deliver, mtu)
@@ -119,7 +143,8 @@ class MemoryDataplane:
         self.sent_ip.append(packet)
 
     def sa_counters(self, child_sa_id: int) -> SaCounters | None:
-        return self._sa_counters.get(child_sa_id)
+        tally = self._sa_counters.get(child_sa_id)
+        return None if tally is None else tally.counters()
 
     def counters(self) -> DataplaneCounters:
         return self._counters
@@ -136,19 +161,18 @@ class MemoryDataplane:
 
     def receive_l2tp(self, child_sa_id: int, payload: bytes, l2tp_port: int = 1701) -> L2tpPeer:
         """An L2TP datagram arrives through child SA *child_sa_id*; returns the peer given."""
-        event = self.child_sas[child_sa_id]
-        udp = event.encapsulation.startswith("udp")
-        peer = L2tpPeer(
-            child_sa_id, event.remote.address, event.remote.port if udp else 0, l2tp_port
-        )
-        c = self._sa_counters[child_sa_id]
-        self._sa_counters[child_sa_id] = replace(
-            c,
-            decaps=c.decaps + 1,
-            decrypt=c.decrypt + 1,
-            verify=c.verify + 1,
-            bytes_in=c.bytes_in + len(payload) + 8,
-        )
+        by_port = self._peers.get(child_sa_id)
+        peer = by_port.get(l2tp_port) if by_port is not None else None
+        if peer is None:
+            event = self.child_sas[child_sa_id]
+            udp = event.encapsulation.startswith("udp")
+            peer = L2tpPeer(
+                child_sa_id, event.remote.address, event.remote.port if udp else 0, l2tp_port
+            )
+            self._peers.setdefault(child_sa_id, {})[l2tp_port] = peer
+        tally = self._sa_counters[child_sa_id]
+        tally.decaps += 1
+        tally.bytes_in += len(payload) + 8
         if self._l2tp_received is not None:
             self._l2tp_received(peer, payload)
         return peer
@@ -174,7 +198,7 @@ class MemoryDataplane:
         event = self.child_sas.pop(child_sa_id, None)
         if event is None:
             return
-        self._sa_counters.pop(child_sa_id, None)
+        self._forget(child_sa_id)
         self._lifetime_listener(
             ChildSaDeleted(
                 event.ike_sa_id,
@@ -191,5 +215,9 @@ class MemoryDataplane:
             spec = CIPHERS[event.inbound.cipher]
             icv = INTEGRITIES[event.inbound.integrity].icv_length if event.inbound.integrity else 0
             overhead = 8 + (spec.block_size if spec.block_size > 1 else 0) + 2 + icv
-            out.append(ipsec_sa_status(event, self._sa_counters[child_id], overhead))
+            out.append(ipsec_sa_status(event, self._sa_counters[child_id].counters(), overhead))
         return tuple(out)
+
+    def _forget(self, child_sa_id: int) -> None:
+        self._sa_counters.pop(child_sa_id, None)
+        self._peers.pop(child_sa_id, None)

@@ -14,6 +14,7 @@ decoding so the cores can answer them with Code-Reject and Configure-Reject.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from functools import cache
 
@@ -48,6 +49,7 @@ PROTO_PAP = 0xC023
 PROTO_CHAP = 0xC223
 
 MAX_FRAME = 65535
+_HEADER = struct.Struct(">BBH")  # a control packet's Code, Identifier, Length (§5)
 
 
 @dataclass(frozen=True)
@@ -60,20 +62,24 @@ class PppFrame:
 
 def decode_frame(data: bytes) -> PppFrame:
     """Decode a frame with or without FF 03 and with a one- or two-byte Protocol field."""
-    if len(data) > MAX_FRAME:
+    if isinstance(data, memoryview):
+        data = bytes(data)
+    size = len(data)
+    if size > MAX_FRAME:
         raise MalformedMessage("PPP frame too long")
-    r = Reader(data)
-    if r.remaining >= 2 and data[0] == 0xFF and data[1] == 0x03:
-        r.read(2)
-    first = r.u8()
+    pos = 2 if size >= 2 and data[0] == 0xFF and data[1] == 0x03 else 0
+    if pos >= size:
+        raise MalformedMessage("PPP frame without a protocol field")
+    first = data[pos]
     if first & 0x01:  # PFC: a compressed, one-byte protocol (always odd)
-        protocol = first
-    else:
-        second = r.u8()
-        protocol = (first << 8) | second
-        if not second & 0x01:  # RFC 1661 §2: the least significant octet is odd
-            raise MalformedMessage(f"invalid PPP protocol 0x{protocol:04x}")
-    return PppFrame(protocol, r.rest())
+        return PppFrame(first, data[pos + 1 :])
+    if pos + 1 >= size:
+        raise MalformedMessage("PPP frame with a truncated protocol field")
+    second = data[pos + 1]
+    protocol = (first << 8) | second
+    if not second & 0x01:  # RFC 1661 §2: the least significant octet is odd
+        raise MalformedMessage(f"invalid PPP protocol 0x{protocol:04x}")
+    return PppFrame(protocol, data[pos + 2 :])
 
 
 def encode_frame(
@@ -111,24 +117,21 @@ class ControlPacket:
 
 def decode_packet(information: bytes) -> ControlPacket:
     """Decode a control packet; octets past Length are padding and are dropped (§5)."""
-    r = Reader(information)
-    code = r.u8()
-    identifier = r.u8()
-    length = r.u16()
+    if isinstance(information, memoryview):
+        information = bytes(information)
+    if len(information) < 4:
+        raise MalformedMessage("control packet shorter than its 4-byte header")
+    code, identifier, length = _HEADER.unpack_from(information)
     if length < 4 or length > len(information):
         raise MalformedMessage(f"control packet length {length} invalid")
-    return ControlPacket(code, identifier, r.read(length - 4))
+    return ControlPacket(code, identifier, information[4:length])
 
 
 def encode_packet(packet: ControlPacket) -> bytes:
-    return (
-        Writer()
-        .u8(packet.code)
-        .u8(packet.identifier)
-        .u16(4 + len(packet.data))
-        .write(packet.data)
-        .getvalue()
-    )
+    length = 4 + len(packet.data)
+    if not (0 <= packet.code <= 0xFF and 0 <= packet.identifier <= 0xFF and length <= 0xFFFF):
+        raise ValueError(f"control packet fields out of range: {packet}")
+    return _HEADER.pack(packet.code, packet.identifier, length) + bytes(packet.data)
 
 
 @dataclass(frozen=True)

@@ -38,13 +38,21 @@ from pixgw.ppp.frame import (
 )
 from pixgw.ppp.fsm import State
 from pixgw.ppp.ipcp import IpcpLayer
-from pixgw.ppp.lcp import AuthName, LcpLayer
+from pixgw.ppp.lcp import (
+    CODE_DISCARD_REQUEST,
+    CODE_ECHO_REPLY,
+    CODE_ECHO_REQUEST,
+    AuthName,
+    LcpLayer,
+)
 from pixgw.ppp.trace import error_line, io_line, uauth_line
 from pixgw.status import PppInterfaceStatus
-from pixgw.syslog import debug, pix_log
+from pixgw.syslog import debug, debug_enabled, pix_log
 from pixgw.wire import MalformedMessage
 
 _IP_FRAME_HEADER = b"\xff\x03\x00\x21"  # FF 03, Protocol 0x0021: what clients send IP in
+# LCP codes that are the RXR event (RFC 1661 §4.1): no state and no timer changes in any state
+_RXR_CODES = frozenset({CODE_ECHO_REQUEST, CODE_ECHO_REPLY, CODE_DISCARD_REQUEST})
 
 __all__ = [
     "DEFAULT_AUTHENTICATION",
@@ -228,13 +236,17 @@ class PppSession:
             if self.ipcp.state == State.OPENED and self.phase == "up":
                 self._events.append(IpPacketReceived(information))
             return
-        self.timer_epoch += 1
         if protocol in (PROTO_LCP, PROTO_PAP, PROTO_CHAP, PROTO_IPCP):
             try:
                 packet = decode_packet(information)
             except MalformedMessage:
+                self.timer_epoch += 1
                 self._error(f"malformed {protocol:#06x} packet dropped")
                 return
+            if protocol != PROTO_LCP or packet.code not in _RXR_CODES:
+                # an echo (the idle link's every-20-s traffic) moves no timer: a looped-back
+                # link that ends the session bumps the epoch through close()
+                self.timer_epoch += 1
             self._io("I", protocol, packet)
             if protocol == PROTO_LCP:
                 self._receive_lcp(packet, now)
@@ -246,6 +258,7 @@ class PppSession:
             self._collect()
             return
         # CCP, IPv6CP and anything else: RFC 1661 §5.8 Protocol-Reject (Opened only).
+        self.timer_epoch += 1
         self.lcp.protocol_reject(protocol, information)
         self._collect()
 
@@ -489,6 +502,8 @@ class PppSession:
             queue.clear()
 
     def _io(self, direction: str, protocol: int, packet: ControlPacket) -> None:
+        if not debug_enabled("ppp io"):
+            return  # no line formatted when nobody listens (two per echo)
         debug(
             "ppp io",
             io_line(

@@ -332,10 +332,14 @@ def test_ip_frames_in_every_header_form_and_timers_untouched(frame, delivered):
     assert link.gateway.next_event() == IpPacketReceived(bytes.fromhex(delivered))
     assert link.gateway.next_event() is None
     assert link.gateway.frames_to_send(link.now) == []
-    # IP moves no timer (the gateway skips get_timer then); a control frame bumps the epoch
+    # IP moves no timer (the gateway skips get_timer then), nor does an echo (RXR, RFC 1661
+    # §4.1: no state change anywhere); another control frame bumps the epoch
     assert (link.gateway.timer_epoch, link.gateway.get_timer()) == (epoch, timer)
     link.gateway.receive_frame(bytes.fromhex("ff03c021" + "0901000800000000"), link.now)
-    assert link.gateway.timer_epoch == epoch + 1  # LCP Echo-Request
+    assert link.gateway.frames_to_send(link.now)  # the Echo-Reply
+    assert (link.gateway.timer_epoch, link.gateway.get_timer()) == (epoch, timer)
+    link.gateway.receive_frame(bytes.fromhex("ff03c021" + "2001000400"), link.now)
+    assert link.gateway.timer_epoch == epoch + 1  # an unknown code: Code-Reject
 
 
 def test_ip_before_up_is_dropped():
