@@ -273,6 +273,9 @@ class Gateway:
         self._dirty: set[SessionKey] = set()
         self._ike_children: dict[bytes, set[int]] = {}  # IKE SA -> its live child SAs
         self._ike_timer = _CoreTimer(reactor, self._ike_timer_fired)
+        # The IKE timer is asked again only after something reached the responder (a datagram,
+        # its timer, a delete) or it gave something out: an L2TP or PPP frame does not move it.
+        self._ike_touched = True
         # every PPP session's next deadline, behind one reactor timer (not a DelayedCall each)
         self._ppp_deadlines: Deadlines[SessionKey] = Deadlines()
         self._ppp_timer = _CoreTimer(reactor, self._ppp_timer_fired)
@@ -297,6 +300,7 @@ class Gateway:
         for key in self.l2tp.tunnel_keys():
             self.l2tp.close_tunnel(key, STOPCCN_SHUTDOWN, now, "gateway shutting down")
         if self.ike is not None:
+            self._ike_touched = True
             for sa in self.ike.isakmp_sa_status(now):
                 self.ike.delete_ike_sa(sa.ike_sa_id, now)
         self.pump()
@@ -319,6 +323,7 @@ class Gateway:
     def ike_received(self, data: bytes, local: Endpoint, remote: Endpoint) -> None:
         if self.ike is None:
             return
+        self._ike_touched = True
         self.ike.receive_datagram(data, local, remote, self.now())
         self.pump()
 
@@ -334,6 +339,7 @@ class Gateway:
     def _lifetime_event(self, event: RekeyRequested | ChildSaDeleted) -> None:
         if isinstance(event, ChildSaDeleted):
             if self.ike is not None:
+                self._ike_touched = True
                 self.ike.delete_child_sa(event.child_sa_id, self.now())
             else:
                 self._child_sa_gone(event)
@@ -358,13 +364,15 @@ class Gateway:
                     break
         finally:
             self._pumping = False
-        if self.ike is not None:
+        if self.ike is not None and self._ike_touched:
+            self._ike_touched = False
             self._ike_timer.set(self.ike.get_timer())
         self._l2tp_timer.set(self.l2tp.get_timer())
         self._ppp_timer.set(self._ppp_deadlines.earliest())
 
     def _ike_timer_fired(self) -> None:
         if self.ike is not None:
+            self._ike_touched = True
             self.ike.handle_timer(self.now())
         self.pump()
 
@@ -388,10 +396,12 @@ class Gateway:
             return
         now = self.now()
         for data, local, remote in ike.datagrams_to_send(now):
+            self._ike_touched = True  # a message sent: a retransmission timer
             if self.send_ike is not None:
                 self.send_ike(data, local, remote)
         while (event := ike.next_event()) is not None:
             self._again = True
+            self._ike_touched = True
             if isinstance(event, ChildSaEstablished):
                 self._ike_children.setdefault(event.ike_sa_id, set()).add(event.child_sa_id)
                 if self.dataplane is not None:
@@ -463,6 +473,7 @@ class Gateway:
         client that vanished leaves nothing behind, DPD or not."""
         assert self.ike is not None
         child = self.ike.child_sa(child_sa_id)
+        self._ike_touched = True
         self.ike.delete_child_sa(child_sa_id, now)
         if child is None:
             return
@@ -779,6 +790,7 @@ class Gateway:
         """``clear crypto isakmp sa``: every IKE SA deleted (its child SAs and tunnels go too)."""
         if self.ike is not None:
             now = self.now()
+            self._ike_touched = True
             for sa in self.ike.isakmp_sa_status(now):
                 self.ike.delete_ike_sa(sa.ike_sa_id, now)
         self.pump()
@@ -787,6 +799,7 @@ class Gateway:
         """``clear crypto ipsec sa``: every child SA deleted (the L2TP tunnels on them close)."""
         if self.ike is not None:
             now = self.now()
+            self._ike_touched = True
             for child in self.ike.ipsec_sa_status(now):
                 self.ike.delete_child_sa(child.inbound_conn_id, now)  # the child SA id
         self.pump()

@@ -29,7 +29,6 @@ Behaviour worth knowing when wiring it in:
 
 from __future__ import annotations
 
-import heapq
 import hmac
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -42,6 +41,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from pixgw.config.model import PixConfig
+from pixgw.deadlines import Deadlines
 from pixgw.ike import constants as c
 from pixgw.ike import crypto
 from pixgw.ike.certauth import IkeCertificateSource, PeerIdentity
@@ -164,12 +164,13 @@ class IkeResponder:
         self._quick_of_sa: dict[bytes, set[int]] = {}
         self._quick_spis: set[int] = set()
         self._child_spis: set[int] = set()
-        # Timers: a heap of wake-up hints (time, n, kind, key) for phase-1 SAs, quick modes and
-        # child SAs; armed where a deadline is set, so get_timer/handle_timer cost what is due,
-        # not the number of SAs. A hint may be early (the deadline moved later): then the item
-        # is looked at once and armed again. Never late: every earlier deadline is armed.
-        self._wake: list[tuple[float, int, int, Any]] = []
-        self._wake_n = 0
+        # Timers: one deadline per phase-1 SA, quick mode and child SA (pixgw.deadlines, the
+        # structure the L2TP core and the gateway's PPP sessions use too), set to the item's
+        # earliest deadline wherever one is set, so get_timer/handle_timer cost what is due, not
+        # the number of SAs; a deleted item's deadline is cancelled.
+        self._sa_deadlines: Deadlines[bytes] = Deadlines()
+        self._quick_deadlines: Deadlines[tuple[bytes, int]] = Deadlines()
+        self._child_deadlines: Deadlines[int] = Deadlines()
         # who is who, for INITIAL-CONTACT and deletes without scanning every SA
         self._sas_by_address: dict[IPv4Address, set[bytes]] = {}
         self._children_by_address: dict[IPv4Address, set[int]] = {}
@@ -207,24 +208,23 @@ class IkeResponder:
         return self._events.popleft() if self._events else None
 
     def get_timer(self) -> float | None:
-        wake = self._wake
-        if len(wake) > 3 * (len(self._sas) + len(self._quick) + len(self._children)) + 1024:
-            self._rebuild_wake()
-        while wake and not self._wake_alive(wake[0][2], wake[0][3]):
-            heapq.heappop(wake)
-        fragments = self._reassembly.next_expiry()
-        times = [t for t in (wake[0][0] if wake else None, fragments) if t is not None]
+        times = [
+            t
+            for t in (
+                self._sa_deadlines.earliest(),
+                self._quick_deadlines.earliest(),
+                self._child_deadlines.earliest(),
+                self._reassembly.next_expiry(),
+            )
+            if t is not None
+        ]
         return min(times) if times else None
 
     def handle_timer(self, now: float) -> None:
         self._reassembly.expire(now)
-        due_sas: dict[bytes, None] = {}
-        due_quick: dict[tuple[bytes, int], None] = {}
-        due_children: dict[int, None] = {}
-        wake = self._wake
-        while wake and wake[0][0] <= now:
-            _, _, kind, key = heapq.heappop(wake)
-            (due_sas, due_quick, due_children)[kind][key] = None
+        due_sas = self._sa_deadlines.pop_due(now)
+        due_quick = self._quick_deadlines.pop_due(now)
+        due_children = self._child_deadlines.pop_due(now)
         for ike_sa_id in due_sas:
             sa = self._sas.get(ike_sa_id)
             if sa is None:
@@ -262,26 +262,21 @@ class IkeResponder:
             if record is not None and record.expires_at <= now:
                 self._delete_child(child_id, now, "lifetime expired")
             elif record is not None:
-                self._arm(record.expires_at, 2, child_id)
+                self._child_deadlines.set(child_id, record.expires_at)
 
-    # --- timer hints ----------------------------------------------------------------------------
-
-    def _arm(self, when: float | None, kind: int, key: Any) -> None:
-        if when is not None:
-            self._wake_n += 1
-            heapq.heappush(self._wake, (when, self._wake_n, kind, key))
+    # --- timers ---------------------------------------------------------------------------------
 
     def _arm_sa(self, sa: IsakmpSa) -> None:
+        """The SA's deadline: the earliest of its retransmission, lifetime, DPD, keepalive."""
         times = [t for t in (sa.last_sent.next_at if sa.last_sent is not None else None,
                              sa.expires_at, sa.dpd_next_at, sa.keepalive_next_at)
                  if t is not None]
-        if times:
-            self._arm(min(times), 0, sa.ike_sa_id)
+        self._sa_deadlines.set(sa.ike_sa_id, min(times) if times else None)
 
     def _arm_quick(self, key: tuple[bytes, int], ex: QuickModeExchange) -> None:
         retransmit = ex.last_sent.next_at if ex.last_sent is not None else None
-        self._arm(min(ex.expires_at, retransmit if retransmit is not None else ex.expires_at),
-                  1, key)
+        self._quick_deadlines.set(
+            key, min(ex.expires_at, retransmit if retransmit is not None else ex.expires_at))
 
     def _set_endpoints(self, sa: IsakmpSa, local: Endpoint, remote: Endpoint) -> None:
         """Floated to 4500, or a new NAT mapping: the address index follows."""
@@ -289,18 +284,6 @@ class IkeResponder:
             _discard(self._sas_by_address, sa.remote.address, sa.ike_sa_id)
             self._sas_by_address.setdefault(remote.address, set()).add(sa.ike_sa_id)
         sa.local, sa.remote = local, remote
-
-    def _wake_alive(self, kind: int, key: Any) -> bool:
-        return key in (self._sas, self._quick, self._children)[kind]
-
-    def _rebuild_wake(self) -> None:
-        self._wake.clear()
-        for sa in self._sas.values():
-            self._arm_sa(sa)
-        for key, ex in self._quick.items():
-            self._arm_quick(key, ex)
-        for child_id, record in self._children.items():
-            self._arm(record.expires_at, 2, child_id)
 
     def delete_ike_sa(self, ike_sa_id: bytes, now: float) -> None:
         """``clear crypto isakmp sa``: Delete to the peer, IkeSaDeleted out."""
@@ -957,6 +940,7 @@ class IkeResponder:
         ex = self._quick.pop(key, None)
         if ex is None:
             return
+        self._quick_deadlines.cancel(key)
         self._quick_spis.discard(int.from_bytes(ex.inbound_spi, "big"))
         _discard(self._quick_of_sa, key[0], key[1])
 
@@ -1016,7 +1000,7 @@ class IkeResponder:
             nat_oa_responder=ex.nat_oa_responder,
         )
         self._children[child_id] = ChildSaRecord(event, now, now + choice.lifetime_seconds)
-        self._arm(now + choice.lifetime_seconds, 2, child_id)
+        self._child_deadlines.set(child_id, now + choice.lifetime_seconds)
         self._children_by_address.setdefault(event.remote.address, set()).add(child_id)
         self._children_by_sa.setdefault(event.ike_sa_id, set()).add(child_id)
         self._child_spis.add(event.inbound.spi)
@@ -1162,6 +1146,7 @@ class IkeResponder:
         sa.state = next_state(sa.state, MainModeInput.DELETE) or MainModeState.MM_DELETED
         if self._sas.pop(sa.ike_sa_id, None) is not None:
             _discard(self._sas_by_address, sa.remote.address, sa.ike_sa_id)
+            self._sa_deadlines.cancel(sa.ike_sa_id)
         first = (sa.cky_i, sa.first_remote or sa.remote)
         if self._by_initiator.get(first) == sa.ike_sa_id:
             del self._by_initiator[first]
@@ -1175,14 +1160,18 @@ class IkeResponder:
         record = self._children.pop(child_id, None)
         if record is None:
             return
+        self._child_deadlines.cancel(child_id)
         e = record.event
         _discard(self._children_by_address, e.remote.address, child_id)
         _discard(self._children_by_sa, e.ike_sa_id, child_id)
         self._child_spis.discard(e.inbound.spi)
         if notify_peer:
-            sa = self._sas.get(e.ike_sa_id) or next(
-                (s for s in self._sas.values() if s.remote.address == e.remote.address
-                 and s.state is MainModeState.QM_IDLE), None)
+            # its own phase 1, else the oldest established one with the same address (indexed:
+            # not a scan of every SA, which made tearing down N clients quadratic)
+            sa = self._sas.get(e.ike_sa_id) or min(
+                (s for i in self._sas_by_address.get(e.remote.address, ())
+                 if (s := self._sas[i]).state is MainModeState.QM_IDLE),
+                key=lambda s: s.conn_id, default=None)
             if sa is not None:
                 self._send_informational(sa, [DeletePayload(
                     c.DOI_IPSEC, c.PROTO_ESP, 4, (e.inbound.spi.to_bytes(4, "big"),))], now)

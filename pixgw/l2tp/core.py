@@ -32,15 +32,16 @@ four events of the session layer there is :class:`TunnelEstablished` (ignorable)
 from __future__ import annotations
 
 import hashlib
-import heapq
 import hmac
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
+from typing import NamedTuple
 
 from pixgw.config.model import VpdnGroup
 from pixgw.dataplane.interfaces import L2tpPeer
+from pixgw.deadlines import Deadlines
 from pixgw.l2tp.avp import Avp, AvpType, decode_avps, encode_avps, result_code_value
 from pixgw.l2tp.channel import ControlChannel
 from pixgw.l2tp.message import (
@@ -149,9 +150,10 @@ class TunnelKey:
     tunnel_id: int
 
 
-@dataclass(frozen=True)
-class SessionKey:
-    """A session, by our tunnel id and our session (call) id."""
+class SessionKey(NamedTuple):
+    """A session, by our tunnel id and our session (call) id. A NamedTuple, not a frozen
+    dataclass: it is hashed several times per PPP frame (the gateway's registries), and a
+    tuple's hash is computed in C."""
 
     tunnel_id: int
     session_id: int
@@ -293,11 +295,12 @@ class L2tpLns:
         # or an ack touched since the last flush (every tunnel after a timer), so that flushing
         # costs what changed, not the number of tunnels.
         self._dirty: set[int] = set()
-        # Timers: a heap of (wake-up time, tunnel id) hints. A tunnel's deadline is recomputed
-        # only when something that can bring it forward touched the tunnel (a control message in
-        # or out, a state change: ``_rearm``); data only pushes the hello later, so an old hint
-        # that comes due early costs one look at that tunnel, never a scan of all of them.
-        self._wake: list[tuple[float, int]] = []
+        # Timers: one deadline per tunnel (pixgw.deadlines, the structure the gateway keeps its
+        # PPP deadlines in). A tunnel's deadline is recomputed only when something that can bring
+        # it forward touched the tunnel (a control message in or out, a state change:
+        # ``_rearm``); data only pushes the hello later, so a deadline that comes due early
+        # costs one look at that tunnel (and is set again), never a scan of all of them.
+        self._deadlines: Deadlines[int] = Deadlines()
         self._rearm: set[int] = set()
         self._now = 0.0
         self._counters = {name: 0 for name in L2tpCounters.__dataclass_fields__}
@@ -330,22 +333,14 @@ class L2tpLns:
         return out
 
     def get_timer(self) -> float | None:
-        wake = self._wake
-        for tunnel_id in self._rearm | self._dirty:  # touched, or touched and not yet flushed
-            tunnel = self._tunnels.get(tunnel_id)
-            if tunnel is not None and (deadline := self._tunnel_deadline(tunnel)) is not None:
-                heapq.heappush(wake, (deadline, tunnel_id))
-        self._rearm.clear()
-        if len(wake) > 2 * len(self._tunnels) + 1024:  # stale hints: rebuild, amortised O(1)
-            wake[:] = [
-                (d, t.tunnel_id)
-                for t in self._tunnels.values()
-                if (d := self._tunnel_deadline(t)) is not None
-            ]
-            heapq.heapify(wake)
-        while wake and wake[0][1] not in self._tunnels:
-            heapq.heappop(wake)
-        return wake[0][0] if wake else None
+        deadlines = self._deadlines
+        if self._rearm or self._dirty:  # touched, or touched and not yet flushed
+            for tunnel_id in self._rearm | self._dirty:
+                tunnel = self._tunnels.get(tunnel_id)
+                if tunnel is not None:
+                    deadlines.set(tunnel_id, self._tunnel_deadline(tunnel))
+            self._rearm.clear()
+        return deadlines.earliest()
 
     def _tunnel_deadline(self, tunnel: _Tunnel) -> float | None:
         deadlines: list[float] = []
@@ -371,10 +366,7 @@ class L2tpLns:
     def handle_timer(self, now: float) -> None:
         self._now = now
         self.get_timer()  # hints for whatever changed since the caller last asked
-        due: set[int] = set()
-        wake = self._wake
-        while wake and wake[0][0] <= now:
-            due.add(heapq.heappop(wake)[1])
+        due = self._deadlines.pop_due(now)
         # retransmissions and delayed acks fall due by time: flush the due tunnels
         self._dirty.update(due)
         self._rearm.update(due)
@@ -1341,6 +1333,7 @@ class L2tpLns:
     def _forget(self, tunnel: _Tunnel) -> None:
         if self._tunnels.pop(tunnel.tunnel_id, None) is not None:
             self._unindex_child(tunnel)
+            self._deadlines.cancel(tunnel.tunnel_id)
         by_remote_key = (tunnel.peer, tunnel.remote_tunnel_id)
         if self._by_remote.get(by_remote_key) == tunnel.tunnel_id:
             del self._by_remote[by_remote_key]

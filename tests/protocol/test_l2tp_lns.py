@@ -673,3 +673,38 @@ def test_a_closed_tunnel_leaves_no_timer_and_a_retransmission_is_timed():
     lns.handle_timer(11.0)
     assert [p for _, p in lns.datagrams_to_send(11.0)] == [lacs.peers[1]]
     assert lns.get_timer() == 13.0  # then 2 s later; the other two tunnels stay asleep
+
+
+def test_a_tunnel_hearing_data_wakes_once_per_moved_hello_not_once_per_stale_hint():
+    # The idle link of a real client: data (an LCP echo) every 20 s, hello interval 60 s. Data
+    # pushes the hello later without touching the timer, so the tunnel's deadline comes due
+    # early and is set again (one deadline per tunnel): a wake every 40 s, no HELLO sent. A
+    # stale wake-up hint kept beside the new one (from before a control exchange) would wake
+    # it every 20 s.
+    lacs = _many_tunnels(3, hello=60)
+    lns = lacs.lns
+    lacs.settle(10.0)
+    for lac in lacs.lacs.values():  # a control exchange after the setup re-arms each tunnel
+        lac.send_raw_control([Avp.of_u16(AvpType.MESSAGE_TYPE, MessageType.HELLO)])
+    lacs.pump(10.0)
+    wakes: list[float] = []
+    now = 10.0
+    for tick in range(1, 31):  # 600 s
+        data_at = 10.0 + 20.0 * tick
+        for _ in range(100):
+            due = lns.get_timer()
+            if due is None or due > data_at:
+                break
+            wakes.append(due)
+            lns.handle_timer(due)
+            lacs.pump(due)
+        now = data_at
+        for lac in lacs.lacs.values():
+            lac.send_ppp(LCP, now)
+        lacs.pump(now)
+    assert lacs.hello_counts() == [0, 0, 0]
+    # the deadlines set before the exchange at 10 s (hellos at 60, 61, 62 s) were replaced
+    assert wakes[0] == 10.25  # the delayed ack of that exchange
+    assert min(wakes[1:]) == 70.0
+    assert len(wakes) <= 1 + 3 * (600 // 40 + 1)
+    assert len(lns._deadlines) == 3  # one deadline per tunnel
