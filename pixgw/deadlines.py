@@ -1,7 +1,9 @@
 """Many deadlines behind one timer: a heap with lazy deletion (no I/O, no clock).
 
 The gateway keeps one deadline per PPP session here and one reactor timer at
-:meth:`Deadlines.earliest`, instead of one DelayedCall per session: setting, moving or
+:meth:`Deadlines.earliest`, instead of one DelayedCall per session; the sans-I/O cores keep
+theirs here too (the IKE responder per phase-1 SA, quick mode and child SA, the L2TP LNS per
+tunnel) and give the earliest as their ``get_timer()``. Setting, moving or
 cancelling a deadline costs O(log n), finding the earliest is O(1) amortised, and a timer
 that fires looks only at what is due. A moved or cancelled deadline leaves its old heap
 entry behind; the entry is recognised as stale (its sequence number is no longer the
