@@ -175,6 +175,12 @@ class IkeResponder:
         self._sas_by_address: dict[IPv4Address, set[bytes]] = {}
         self._children_by_address: dict[IPv4Address, set[int]] = {}
         self._children_by_sa: dict[bytes, set[int]] = {}
+        # INITIAL-CONTACT's questions, indexed (a load generator or a NAT puts thousands of SAs
+        # behind one address): authenticated SAs by (address, peer ID), child SAs by outer
+        # (address, port), and child SAs whose phase 1 is gone by address
+        self._sas_by_peer: dict[tuple[IPv4Address, tuple[int, bytes]], set[bytes]] = {}
+        self._children_by_endpoint: dict[tuple[IPv4Address, int], set[int]] = {}
+        self._orphans_by_address: dict[IPv4Address, set[int]] = {}
         self._out: list[Datagram] = []
         self._events: deque[ChildSaEstablished | ChildSaDeleted | IkeSaDeleted] = deque()
         self._next_conn_id = 1
@@ -283,6 +289,10 @@ class IkeResponder:
         if remote.address != sa.remote.address and sa.ike_sa_id in self._sas:
             _discard(self._sas_by_address, sa.remote.address, sa.ike_sa_id)
             self._sas_by_address.setdefault(remote.address, set()).add(sa.ike_sa_id)
+            if sa.peer_id is not None:
+                _discard(self._sas_by_peer, (sa.remote.address, sa.peer_id), sa.ike_sa_id)
+                self._sas_by_peer.setdefault((remote.address, sa.peer_id), set()).add(
+                    sa.ike_sa_id)
         sa.local, sa.remote = local, remote
 
     def delete_ike_sa(self, ike_sa_id: bytes, now: float) -> None:
@@ -297,8 +307,7 @@ class IkeResponder:
 
     def child_to(self, address: IPv4Address, port: int) -> bool:
         """Whether a child SA to this outer address and port is up (an index, not a scan)."""
-        return any(self._children[i].event.remote.port == port
-                   for i in self._children_by_address.get(address, ()))
+        return bool(self._children_by_endpoint.get((address, port)))
 
     def isakmp_sa_status(self, now: float | None = None) -> tuple[IsakmpSaStatus, ...]:
         out: list[IsakmpSaStatus] = []
@@ -652,7 +661,10 @@ class IkeResponder:
         elif not self._verify_signature(sa, payloads, identity, expected, now):
             return
         sa.iv = body[-cipher.block_size :]
+        if sa.peer_id is not None:
+            _discard(self._sas_by_peer, (sa.remote.address, sa.peer_id), sa.ike_sa_id)
         sa.peer_id = (peer_id.id_type, peer_id.data)
+        self._sas_by_peer.setdefault((sa.remote.address, sa.peer_id), set()).add(sa.ike_sa_id)
         _isakmp_debug("ISAKMP (0): SA has been authenticated")
         our_id = self._our_id(local)
         idir_b = encode_payload_body(our_id)
@@ -759,13 +771,20 @@ class IkeResponder:
             return remote.address == sa.remote.address
 
         address = sa.remote.address
-        candidates = [self._sas[i] for i in self._sas_by_address.get(address, ())]
-        gone = {other.ike_sa_id for other in candidates
-                if other is not sa and same_peer(other.remote) and other.peer_id == sa.peer_id}
-        for child_id in sorted(self._children_by_address.get(address, ())):  # children first
-            e = self._children[child_id].event
-            if e.ike_sa_id in gone or (e.ike_sa_id not in self._sas and same_peer(e.remote)):
-                self._delete_child(child_id, now, "INITIAL-CONTACT", notify_peer=False)
+        if sa.peer_id is not None:  # the SAs with the same address and ID, from the index
+            same_id = self._sas_by_peer.get((address, sa.peer_id), set())
+        else:
+            same_id = {i for i in self._sas_by_address.get(address, ())
+                       if self._sas[i].peer_id is None}
+        gone = {i for i in same_id if i != sa.ike_sa_id and same_peer(self._sas[i].remote)}
+        victims: set[int] = set()
+        for ike_sa_id in gone:
+            victims.update(self._children_by_sa.get(ike_sa_id, ()))
+        # child SAs whose phase 1 is already gone: the same peer's if the endpoint matches
+        victims.update(i for i in self._orphans_by_address.get(address, ())
+                       if same_peer(self._children[i].event.remote))
+        for child_id in sorted(victims):  # children first
+            self._delete_child(child_id, now, "INITIAL-CONTACT", notify_peer=False)
         for ike_sa_id in gone:
             self._delete_ike(self._sas[ike_sa_id], now, "INITIAL-CONTACT", notify_peer=False)
 
@@ -1003,6 +1022,8 @@ class IkeResponder:
         self._child_deadlines.set(child_id, now + choice.lifetime_seconds)
         self._children_by_address.setdefault(event.remote.address, set()).add(child_id)
         self._children_by_sa.setdefault(event.ike_sa_id, set()).add(child_id)
+        self._children_by_endpoint.setdefault(
+            (event.remote.address, event.remote.port), set()).add(child_id)
         self._child_spis.add(event.inbound.spi)
         sa.children_created += 1
         ex.state = QuickModeState.QM_DONE
@@ -1146,7 +1167,12 @@ class IkeResponder:
         sa.state = next_state(sa.state, MainModeInput.DELETE) or MainModeState.MM_DELETED
         if self._sas.pop(sa.ike_sa_id, None) is not None:
             _discard(self._sas_by_address, sa.remote.address, sa.ike_sa_id)
+            if sa.peer_id is not None:
+                _discard(self._sas_by_peer, (sa.remote.address, sa.peer_id), sa.ike_sa_id)
             self._sa_deadlines.cancel(sa.ike_sa_id)
+            for child_id in self._children_by_sa.get(sa.ike_sa_id, ()):  # they outlive it
+                orphan = self._children[child_id].event.remote.address
+                self._orphans_by_address.setdefault(orphan, set()).add(child_id)
         first = (sa.cky_i, sa.first_remote or sa.remote)
         if self._by_initiator.get(first) == sa.ike_sa_id:
             del self._by_initiator[first]
@@ -1164,6 +1190,8 @@ class IkeResponder:
         e = record.event
         _discard(self._children_by_address, e.remote.address, child_id)
         _discard(self._children_by_sa, e.ike_sa_id, child_id)
+        _discard(self._children_by_endpoint, (e.remote.address, e.remote.port), child_id)
+        _discard(self._orphans_by_address, e.remote.address, child_id)
         self._child_spis.discard(e.inbound.spi)
         if notify_peer:
             # its own phase 1, else the oldest established one with the same address (indexed:

@@ -535,6 +535,48 @@ def test_initial_contact_drops_the_old_sas() -> None:
     assert len(old.responder.isakmp_sa_status()) == 1
 
 
+def test_initial_contact_from_a_shared_address_drops_only_that_ids_sas_and_orphans() -> None:
+    # many clients behind one address (a load generator): INITIAL-CONTACT looks the same ID up
+    # in an index; a child SA whose phase 1 was deleted goes too (same address, no NAT)
+    def sa_id(path: Path) -> bytes:
+        return path.initiator.cky_i + path.initiator.cky_r
+
+    config = pix_config()
+    responder = IkeResponder(config, random_bytes=os.urandom)
+    paths = {}
+    for n, last in enumerate((1, 2, 3, 4)):
+        path = make_pair(config, InitiatorProfile(
+            psk=b"s3cret", own_address=IPv4Address(f"10.9.0.{last}")))
+        path.responder = responder
+        main_mode(path, 1000.0 + n)
+        quick_mode(path, 1000.0 + n)
+        paths[last] = path
+    children = {}
+    while (e := responder.next_event()) is not None:
+        assert isinstance(e, ChildSaEstablished)
+        children[e.ike_sa_id] = e.child_sa_id
+    assert len(children) == 4
+    orphaned = sa_id(paths[4])
+    responder.delete_ike_sa(orphaned, 1010.0)  # its child SA outlives it
+    assert len(paths[4].collect(1010.0)) == 1  # the Delete
+    assert isinstance(responder.next_event(), IkeSaDeleted)
+    again = make_pair(config, InitiatorProfile(
+        psk=b"s3cret", own_address=IPv4Address("10.9.0.2"), initial_contact=True))
+    again.responder = responder
+    main_mode(again, 2000.0)
+    events = []
+    while (e := responder.next_event()) is not None:
+        events.append(e)
+    deleted = sorted(e.child_sa_id for e in events if isinstance(e, ChildSaDeleted))
+    assert deleted == sorted([children[sa_id(paths[2])], children[orphaned]])
+    assert [e.ike_sa_id for e in events if isinstance(e, IkeSaDeleted)] == [
+        sa_id(paths[2])]
+    left = {sa.ike_sa_id for sa in responder.isakmp_sa_status()}
+    assert left == {sa_id(paths[1]), sa_id(paths[3]),
+                    sa_id(again)}
+    assert responder.child_to(CLIENT, 500)  # the others' child SAs stay
+
+
 def test_r_u_there_answered() -> None:
     path = make_pair(pix_config(), InitiatorProfile(psk=b"s3cret", vendor_ids=(c.VID_DPD,)))
     main_mode(path)
