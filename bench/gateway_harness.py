@@ -289,5 +289,21 @@ class GatewayWorld:
             if on_step is not None:
                 on_step()
 
+    def tick(self, seconds: float) -> None:
+        """One step of *seconds* (any length): the gateway's timers, the due clients."""
+        cpu = time.process_time()
+        self.clock.advance(seconds)
+        self.gateway_cpu += time.process_time() - cpu
+        now = self.clock.seconds()
+        due = self._client_deadlines.pop_due(now)
+        for cl in due:
+            t = cl.lac.get_timer()
+            if t is not None and t <= now:
+                cl.lac.handle_timer(now)
+            t = cl.ppp.get_timer()
+            if t is not None and t <= now:
+                cl.ppp.handle_timer(now)
+        self.settle(due, rounds=3)
+
     def close(self) -> None:
         self.gateway.stop()

@@ -357,7 +357,8 @@ class Gateway:
         try:
             for _ in range(10000):  # bounded: each round consumes queued output
                 self._again = False
-                self._drain_ike()
+                if self._ike_touched:  # else the responder has nothing to give
+                    self._drain_ike()
                 self._drain_l2tp()
                 self._drain_ppp()
                 if not self._again and not self._dirty:
@@ -512,6 +513,8 @@ class Gateway:
         self._dirty.add(event.key)
 
     def _drain_ppp(self) -> None:
+        if not self._dirty:
+            return
         dirty, self._dirty = self._dirty, set()
         now = self.now()
         for key in dirty:

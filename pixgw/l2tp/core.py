@@ -323,12 +323,15 @@ class L2tpLns:
 
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, L2tpPeer]]:
         self._now = now
-        dirty, self._dirty = self._dirty, set()
-        self._rearm |= dirty  # a flush moves the channel's retransmission/ack deadlines
-        for tunnel_id in sorted(dirty):
-            tunnel = self._tunnels.get(tunnel_id)
-            if tunnel is not None:
-                self._flush(tunnel, now)
+        if self._dirty:
+            dirty, self._dirty = self._dirty, set()
+            self._rearm |= dirty  # a flush moves the channel's retransmission/ack deadlines
+            for tunnel_id in sorted(dirty):
+                tunnel = self._tunnels.get(tunnel_id)
+                if tunnel is not None:
+                    self._flush(tunnel, now)
+        if not self._outgoing:
+            return []  # the per-packet case when only data came in
         out, self._outgoing = self._outgoing, []
         return out
 

@@ -366,11 +366,19 @@ class PppSession:
     # --- timers --------------------------------------------------------------------------------
 
     def get_timer(self) -> float | None:
-        candidates = [*self.lcp.timers(), self.ipcp.get_timer()]
-        if self.auth is not None:
-            candidates.append(self.auth.get_timer())
-        present = [t for t in candidates if t is not None]
-        return min(present) if present else None
+        """The earliest of LCP's restart and echo timers, IPCP's, authentication's (asked once
+        per timer and per control packet for every session: no lists built)."""
+        lcp = self.lcp
+        best = lcp.get_timer()
+        auth = self.auth
+        for t in (
+            lcp.echo_deadline,
+            self.ipcp.get_timer(),
+            auth.get_timer() if auth is not None else None,
+        ):
+            if t is not None and (best is None or t < best):
+                best = t
+        return best
 
     def handle_timer(self, now: float) -> None:
         self.timer_epoch += 1
