@@ -30,7 +30,7 @@ Test infrastructure (stdlib + pytest only); no protocol RFC is implemented here.
   ========================  ============================================================
   ``up(timeout=90)``        IKE MM+QM, L2TP tunnel + session, PPP; returns ``ClientStatus``,
                             raises ``ClientError`` (with the guest's logs) on failure
-  ``down()``                hang up L2TP (StopCCN/CDN) and delete the SAs (IKE Delete)
+  ``down()``                hang up as Windows does: LCP Terminate, L2TP StopCCN, IKE Delete
   ``vanish()``              kill -9 pppd/xl2tpd/charon, flush xfrm: no goodbye at all
   ``status()``              ``ClientStatus``: esp_sas, ppp_address, ppp_peer, dns,
                             l2tp_tunnels, l2tp_sessions, charon/xl2tpd/pppd pids, raw
