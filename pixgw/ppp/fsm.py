@@ -222,6 +222,10 @@ class Automaton:
         return Event.TO_PLUS if self.restart_count > 0 else Event.TO_MINUS
 
 
+# seconds to wait for the answer to our Configure-Request once the peer's first packet (its own
+# Configure-Request) has arrived without one: see ControlProtocol._hurry_reply
+FIRST_REPLY_WAIT: Final = 1.0
+
 CODE_CONFIGURE_REQUEST = 1
 CODE_CONFIGURE_ACK = 2
 CODE_CONFIGURE_NAK = 3
@@ -291,6 +295,8 @@ class ControlProtocol:
         self._received: ControlPacket | None = None
         self._verdict = RequestVerdict("ack")
         self._naks_sent = 0
+        self._heard = False  # anything received from the peer since the lower layer came up
+        self.first_reply_wait = min(FIRST_REPLY_WAIT, restart_interval)
 
     # --- inputs -----------------------------------------------------------------------------
 
@@ -299,6 +305,7 @@ class ControlProtocol:
         return self.automaton.state
 
     def up(self, now: float) -> None:
+        self._heard = False
         self._fire(Event.UP, now)
 
     def down(self, now: float) -> None:
@@ -323,21 +330,13 @@ class ControlProtocol:
         """A packet of this protocol arrived (already decoded from the frame)."""
         self._received = packet
         code = packet.code
+        first_heard = not self._heard
+        self._heard = True
         if code == CODE_CONFIGURE_REQUEST:
-            try:
-                options = decode_options(packet.data)
-            except MalformedMessage:
-                self.errors += 1
-                return
-            verdict = self.check_request(options)
-            if verdict.kind == "nak" and self._naks_sent >= self.max_failure:
-                # §4.6 Max-Failure: stop Naking, Reject the same options instead.
-                naked = {o.type for o in verdict.options}
-                rejected = tuple(o for o in options if o.type in naked)
-                # An option Nak'ed in (not in the request) cannot be Rejected: give up on it.
-                verdict = RequestVerdict("reject", rejected) if rejected else RequestVerdict("ack")
-            self._verdict = verdict
-            self._fire(Event.RCR_PLUS if verdict.kind == "ack" else Event.RCR_MINUS, now)
+            outstanding = self._request_identifier
+            self._receive_request(packet, now)
+            if first_heard and outstanding is not None:
+                self._hurry_reply(outstanding, now)
         elif code in (CODE_CONFIGURE_ACK, CODE_CONFIGURE_NAK, CODE_CONFIGURE_REJECT):
             if packet.identifier != self._request_identifier:
                 self.errors += 1  # §5.2-§5.4: not an answer to our last request: discard
@@ -374,6 +373,38 @@ class ControlProtocol:
             self.receive_extra(packet, now)
         else:
             self._fire(Event.RUC, now)
+
+    def _receive_request(self, packet: ControlPacket, now: float) -> None:
+        try:
+            options = decode_options(packet.data)
+        except MalformedMessage:
+            self.errors += 1
+            return
+        verdict = self.check_request(options)
+        if verdict.kind == "nak" and self._naks_sent >= self.max_failure:
+            # §4.6 Max-Failure: stop Naking, Reject the same options instead.
+            naked = {o.type for o in verdict.options}
+            rejected = tuple(o for o in options if o.type in naked)
+            # An option Nak'ed in (not in the request) cannot be Rejected: give up on it.
+            verdict = RequestVerdict("reject", rejected) if rejected else RequestVerdict("ack")
+        self._verdict = verdict
+        self._fire(Event.RCR_PLUS if verdict.kind == "ack" else Event.RCR_MINUS, now)
+
+    def _hurry_reply(self, outstanding: int, now: float) -> None:
+        """The peer's first packet is its Configure-Request, and ours is still unanswered: the
+        peer may have started after ours was sent (an L2TP LAC such as xl2tpd starts pppd only
+        once the call is up, and the kernel drops what arrives before), so wait no more than
+        ``first_reply_wait`` for its answer before sending ours again.  A peer that did get
+        ours answers it right after its own request, well within that.  (A request sent in
+        answer to this one, from Stopped or Opened, is not hurried: the peer is listening.)"""
+        deadline = self.automaton.deadline
+        if (
+            self._request_identifier == outstanding
+            and self.automaton.state in (State.REQ_SENT, State.ACK_SENT)
+            and deadline is not None
+            and deadline > now + self.first_reply_wait
+        ):
+            self.automaton.deadline = now + self.first_reply_wait
 
     # --- the engine --------------------------------------------------------------------------
 

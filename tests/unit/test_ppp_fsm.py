@@ -218,3 +218,58 @@ def test_malformed_options_are_counted():
     lcp.receive(ControlPacket(1, 9, b"\x01\x01"), 0.0)  # option length 1 < 2
     lcp.receive(ControlPacket(1, 9, b"\x01\x05\x00"), 0.0)  # runs past the packet
     assert lcp.outgoing == [] and lcp.errors == 2
+
+
+def _opened_lcp():
+    """up + open at t=0: our Configure-Request is out, the Restart timer at 3 s."""
+    lcp = RecordingLcp()
+    lcp.up(0.0)
+    lcp.open(0.0)
+    assert [p.code for p in lcp.outgoing] == [1] and lcp.get_timer() == 3.0
+    return lcp
+
+
+def test_peer_that_starts_late_gets_our_request_again_within_a_second():
+    # xl2tpd starts pppd only once the call is up: our first request went nowhere.  The peer's
+    # own request is the first thing we hear; its answer to ours is due within 1 s, not 3 s.
+    lcp = _opened_lcp()
+    lcp.outgoing.clear()
+    lcp.receive(ControlPacket(1, 0x01, GOOD_REQUEST), 0.4)
+    assert lcp.state == State.ACK_SENT and [p.code for p in lcp.outgoing] == [2]
+    assert lcp.get_timer() == 1.4
+    lcp.outgoing.clear()
+    lcp.handle_timer(1.4)  # TO+: our request again, with the normal 3 s from now on
+    assert [p.code for p in lcp.outgoing] == [1] and lcp.get_timer() == 4.4
+    request = lcp.outgoing[0]
+    lcp.receive(ControlPacket(2, request.identifier, request.data), 1.5)
+    assert lcp.state == State.OPENED
+
+
+def test_only_the_first_packet_heard_hurries_the_reply():
+    lcp = _opened_lcp()
+    lcp.receive(ControlPacket(1, 0x01, BAD_REQUEST), 0.4)  # RCR-: Reject, still Req-Sent
+    assert lcp.state == State.REQ_SENT and lcp.get_timer() == 1.4
+    lcp.handle_timer(1.4)
+    assert lcp.get_timer() == 4.4
+    lcp.receive(ControlPacket(1, 0x02, GOOD_REQUEST), 2.0)  # not the first: no change
+    assert lcp.state == State.ACK_SENT and lcp.get_timer() == 4.4
+
+
+def test_a_peer_that_answered_first_is_not_hurried():
+    lcp = _opened_lcp()
+    request = lcp.outgoing[0]
+    lcp.receive(ControlPacket(2, request.identifier, request.data), 0.3)  # RCA first
+    assert lcp.state == State.ACK_RCVD and lcp.get_timer() == 3.0
+    lcp.receive(ControlPacket(1, 0x01, GOOD_REQUEST), 0.4)
+    assert lcp.state == State.OPENED and lcp.get_timer() is None
+
+
+def test_hurry_is_per_lower_layer_up():
+    lcp = _opened_lcp()
+    lcp.receive(ControlPacket(1, 0x01, GOOD_REQUEST), 0.4)
+    assert lcp.get_timer() == 1.4
+    lcp.down(1.0)
+    lcp.up(10.0)  # Starting -> Req-Sent: a new request at 10 s, timer 13 s
+    assert lcp.get_timer() == 13.0
+    lcp.receive(ControlPacket(1, 0x02, GOOD_REQUEST), 10.5)
+    assert lcp.get_timer() == 11.5
