@@ -43,7 +43,7 @@ case "${1:-}" in
     install
     echo "== ruff"; .venv/bin/ruff check pixgw tests bench twisted
     echo "== mypy --strict"; .venv/bin/mypy pixgw
-    echo "== pytest"; exec .venv/bin/pytest -q -p no:randomly tests ;;
+    echo "== pytest"; exec .venv/bin/pytest -q -p no:randomly --durations=30 tests ;;
   *)
     echo "usage: $0 install|start|test" >&2; exit 2 ;;
 esac
