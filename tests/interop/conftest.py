@@ -140,6 +140,8 @@ def _client_factory(make_guest: Callable[..., Guest]) -> Iterator[Callable[..., 
         yield make
     finally:
         for c in made:
+            if c.hung_up:  # cleanly down: the guest's next configure() stops its daemons
+                continue
             with contextlib.suppress(Exception):
                 c.stop()
 

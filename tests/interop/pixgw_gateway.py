@@ -11,6 +11,7 @@ command over the control socket, ``stop()`` ends it by pid.
 from __future__ import annotations
 
 import contextlib
+import re
 import subprocess
 import sys
 import time
@@ -262,7 +263,7 @@ def check_connected(
     assert route.rc == 0, route.stderr
     ping = client.ping(INSIDE_HOST, count=3)
     assert ping.ok, ping.output + gateway.diagnostics()
-    back = inside.exec(["ping", "-c", "2", "-W", "2", address], check=False)
+    back = inside.exec(["ping", "-c", "2", "-i", "0.2", "-W", "2", address], check=False)
     assert back.returncode == 0, back.stdout + back.stderr
     isakmp = gateway.show("show crypto isakmp sa")
     assert any(peer in line and "QM_IDLE" in line for line in isakmp.splitlines()), isakmp
@@ -284,6 +285,64 @@ def hang_up_and_check(gateway: RunningGateway, client: Any, seconds: float = 30)
         gateway.show("show vpdn tunnel") + gateway.diagnostics()
     )
     assert wait_for(lambda: gateway.pool_in_use() == 0, 10), gateway.show("show ip local pool l2tp")
+
+
+def wait_cleaned_up(gateway: RunningGateway, peer: str, seconds: float) -> None:
+    """After a client vanished: tunnel, session, IPsec SAs, phase 1 SA, lease and uauth entry of
+    ``peer`` all gone within ``seconds`` (the hello and DPD windows), and 603107 logged."""
+    t0 = time.monotonic()
+
+    def all_gone() -> bool:
+        return (
+            "% No active L2TP tunnels" in gateway.show("show vpdn tunnel")
+            and "established" not in gateway.show("show vpdn session")
+            and f"current_peer: {peer}" not in gateway.show("show crypto ipsec sa")
+            and peer not in gateway.show("show crypto isakmp sa")
+            and gateway.pool_in_use() == 0
+        )
+
+    gone = wait_for(all_gone, seconds, step=1.0)
+    took = time.monotonic() - t0
+    assert gone, "\n".join(
+        [f"not cleaned up after {took:.0f} s"]
+        + [
+            gateway.show(c)
+            for c in (
+                "show vpdn tunnel",
+                "show vpdn session",
+                "show crypto ipsec sa",
+                "show crypto isakmp sa",
+                "show ip local pool l2tp",
+            )
+        ]
+        + [gateway.diagnostics()]
+    )
+    assert "authenticated" not in gateway.show("show uauth")
+    assert "%PIX-6-603107: L2TP Tunnel deleted" in gateway.show("show logging")
+
+
+def spis(ipsec: str) -> set[str]:
+    """The SPIs ``show crypto ipsec sa`` lists."""
+    return set(re.findall(r"spi: (0x[0-9a-f]+)", ipsec))
+
+
+def ping_across_rekey(gateway: RunningGateway, client: Any, esp_lifetime: int) -> None:
+    """The client (ESP lifetime ``esp_lifetime`` s, rekeying before it ends) pings the inside
+    host 4 times a second across its quick-mode rekey: new SPIs on the gateway, nothing lost."""
+    before = spis(gateway.show("show crypto ipsec sa"))
+    assert before
+    pings = int((esp_lifetime + 5) / 0.25)
+    r = client.guest.sh(
+        f"ping -n -c {pings} -i 0.25 -W 2 -w {esp_lifetime + 20} {INSIDE_HOST}",
+        timeout=esp_lifetime + 40,
+    )
+    m = re.search(r"(\d+) packets transmitted, (\d+) received", r.stdout)
+    assert m is not None, r.stdout + r.stderr
+    sent, received = int(m.group(1)), int(m.group(2))
+    after = spis(gateway.show("show crypto ipsec sa"))
+    assert after - before, (before, after, gateway.show("show crypto ipsec sa"))
+    assert received == sent, f"{sent - received} of {sent} lost across the rekey\n{r.stdout}"
+    assert client.ping(INSIDE_HOST, count=3).ok
 
 
 # -- the session's summary table (cell x result x seconds) -----------------------------------

@@ -143,6 +143,7 @@ def test_grid(
 ) -> None:
     gw = grid_gateway
     phases: list[tuple[str, float]] = []
+    client: Any = None
     mark = [time.monotonic()]
 
     def phase(name: str) -> None:
@@ -186,5 +187,7 @@ def test_grid(
             phase("hang-up")
     finally:
         print(
-            f"grid {profile}-{auth}-{ppp}-{where}: " + ", ".join(f"{n} {s:.1f}s" for n, s in phases)
+            f"grid {profile}-{auth}-{ppp}-{where}: "
+            + ", ".join(f"{n} {s:.1f}s" for n, s in phases)
+            + (f" (guest: {client.timings()})" if client is not None else "")
         )

@@ -28,12 +28,16 @@ from tests.interop.pixgw_gateway import (
     check_connected,
     gateway_config,
     hang_up_and_check,
+    ping_across_rekey,
+    wait_cleaned_up,
+    wait_for,
 )
 from tests.interop.qemu.build import GuestImage, ensure_guest
-from tests.interop.qemu.client import PPP_AUTH_OPTION, ClientStatus
+from tests.interop.qemu.client import PPP_AUTH_OPTION, ClientError, ClientStatus
 from tests.interop.qemu.guest import Guest, boot_guest
 from tests.interop.qemu.libreswan import PROFILES, LibreswanClient, libreswan_client_on
 from tests.interop.qemu.netns import OUTSIDE_NAT, PRIVATE_NAT, Namespace, Topology
+from tests.interop.test_lifecycle import DPD, ESP_LIFETIME, HELLO, VANISH_BOUND
 
 matrix_results = pixgw_gateway.matrix_results
 matrix_cell = pixgw_gateway.matrix_cell
@@ -50,6 +54,7 @@ EXTRA_POLICY = (
     )
     + "\nisakmp policy 5 group 14\n"
 )
+WIN10_TRANSFORM = PROFILES["win10"].expected_transform
 
 
 @pytest.fixture(scope="session")
@@ -88,12 +93,21 @@ def _guest(guests: dict[str, Guest], image: GuestImage, topo: Topology, nat: boo
 def libreswan_client(
     libreswan_guests: dict[str, Guest], libreswan_image: GuestImage, interop_topology: Topology
 ) -> Iterator[Callable[..., LibreswanClient]]:
-    """Factory: ``libreswan_client(profile, auth="psk", ppp_auth="mschap-v2", nat=False)``."""
+    """Factory: ``libreswan_client(profile, auth="psk", ppp_auth="mschap-v2", nat=False,
+    **settings)`` (settings: ``ClientSettings`` fields such as ``esp_lifetime``)."""
     made: list[LibreswanClient] = []
 
-    def make(profile: str, auth: str = "psk", ppp_auth: str = "mschap-v2", nat: bool = False):
+    def make(
+        profile: str,
+        auth: str = "psk",
+        ppp_auth: str = "mschap-v2",
+        nat: bool = False,
+        **settings: Any,
+    ) -> LibreswanClient:
         guest = _guest(libreswan_guests, libreswan_image, interop_topology, nat)
-        client = libreswan_client_on(guest, profile=profile, auth=auth, ppp_auth=ppp_auth)
+        client = libreswan_client_on(
+            guest, profile=profile, auth=auth, ppp_auth=ppp_auth, **settings
+        )
         made.append(client)
         return client
 
@@ -187,6 +201,7 @@ def test_libreswan_psk_behind_nat(
         hang_up_and_check(gw, client)
 
 
+@pytest.mark.parametrize("where", ("direct", "nat"))
 def test_libreswan_certificate(
     *,
     start_gateway: Callable[..., RunningGateway],
@@ -194,29 +209,35 @@ def test_libreswan_certificate(
     inside_netns: Namespace,
     interop_image: GuestImage,
     matrix_cell: Callable[[str], Any],
+    where: str,
 ) -> None:
-    with matrix_cell("libreswan win10 rsa-sig mschap-v2"):
+    """rsa-sig from pluto's NSS database; behind the NAT the certificates travel in UDP 4500."""
+    nat = where == "nat"
+    with matrix_cell(f"libreswan win10 rsa-sig mschap-v2{' behind NAT' if nat else ''}"):
         gw = start_gateway(
             gateway_config(ppp_auths=("mschapv2",), ca=True), pki=Path(interop_image.pki)
         )
-        client = libreswan_client("win10", auth="cert")
+        client = libreswan_client("win10", auth="cert", nat=nat)
         status = bring_up(gw, client)
         _pluto_says(client, status)
         assert "auth=RSA_SIG" in client.log_file("pluto"), client.log_file("pluto")[-3000:]
+        peer = OUTSIDE_NAT if nat else DIRECT_IP
         check_connected(
             gw,
             client,
             status,
             inside_netns,
-            peer=DIRECT_IP,
+            peer=peer,
             transform=PROFILES["win10"].expected_transform,
         )
         isakmp = gw.show("show crypto isakmp sa")
-        assert DIRECT_IP in isakmp, isakmp
+        assert peer in isakmp, isakmp
+        ipsec = gw.show("show crypto ipsec sa")
+        assert ("Transport, UDP-Encaps" in ipsec) == nat, ipsec
         hang_up_and_check(gw, client)
 
 
-@pytest.mark.parametrize("client_auth", ("chap", "pap"))
+@pytest.mark.parametrize("client_auth", ("chap", "mschap", "pap"))
 def test_libreswan_ppp_authentication(
     *,
     start_gateway: Callable[..., RunningGateway],
@@ -225,7 +246,8 @@ def test_libreswan_ppp_authentication(
     matrix_cell: Callable[[str], Any],
     client_auth: str,
 ) -> None:
-    """The group allows all four; the client only does one of them (pppd refuse-*)."""
+    """The group allows all four; the client only does one of them (pppd refuse-*): CHAP,
+    MS-CHAPv1 and PAP here (MS-CHAPv2 is every other cell's)."""
     with matrix_cell(f"libreswan win10g14 psk {client_auth}"):
         gw = start_gateway(gateway_config(ppp_auths=("mschapv2", "mschap", "chap", "pap")))
         client = libreswan_client("win10g14", ppp_auth=client_auth)
@@ -241,4 +263,66 @@ def test_libreswan_ppp_authentication(
         pppd = client.log_file("pppd")
         acked = re.findall(r"sent \[LCP ConfAck id=\S+ .*?<auth ([^>]+)>", pppd)
         assert acked and acked[-1] == PPP_AUTH_OPTION[client_auth], pppd[-3000:]
+        hang_up_and_check(gw, client)
+
+
+def test_libreswan_ppp_authentication_refused(
+    *,
+    start_gateway: Callable[..., RunningGateway],
+    libreswan_client: Callable[..., LibreswanClient],
+    matrix_cell: Callable[[str], Any],
+) -> None:
+    """The client wants PAP only, the group allows MS-CHAPv2 only: IKE and L2TP come up, PPP
+    does not; no session, no uauth entry, no lease left, and the tunnel goes at hang-up."""
+    with matrix_cell("libreswan win10 psk pap-only vs mschapv2 (refused)"):
+        gw = start_gateway(gateway_config(ppp_auths=("mschapv2",)))
+        client = libreswan_client("win10", ppp_auth="pap")
+        with pytest.raises(ClientError):
+            client.up(timeout=36)  # PPP waits half of it: LCP fails well within
+        assert not client.status().ppp_address
+        assert DIRECT_IP in gw.show("show crypto isakmp sa")  # IPsec itself was fine
+        assert "state is established" not in gw.show("show vpdn session")
+        assert "authenticated" not in gw.show("show uauth")
+        assert wait_for(lambda: gw.pool_in_use() == 0, 10), gw.show("show ip local pool l2tp")
+        client.down()
+        assert wait_for(lambda: "% No active L2TP tunnels" in gw.show("show vpdn tunnel"), 30), (
+            gw.show("show vpdn tunnel") + gw.diagnostics()
+        )
+        assert gw.pool_in_use() == 0
+
+
+def test_libreswan_vanishes(
+    *,
+    start_gateway: Callable[..., RunningGateway],
+    libreswan_client: Callable[..., LibreswanClient],
+    inside_netns: Namespace,
+    matrix_cell: Callable[[str], Any],
+) -> None:
+    """pluto, xl2tpd and pppd killed with -9 and the kernel SAs flushed: the gateway's hello
+    and DPD find the client dead and free everything (as with strongSwan, test_lifecycle)."""
+    with matrix_cell(f"libreswan win10 vanishes (hello {HELLO} s)"):
+        gw = start_gateway(gateway_config(ppp_auths=("mschapv2",), hello=HELLO, keepalive=DPD))
+        client = libreswan_client("win10")
+        status = bring_up(gw, client)
+        check_connected(gw, client, status, inside_netns, peer=DIRECT_IP, transform=WIN10_TRANSFORM)
+        assert gw.pool_in_use() == 1
+        client.vanish()
+        wait_cleaned_up(gw, DIRECT_IP, VANISH_BOUND)
+
+
+def test_libreswan_rekeys_without_a_drop(
+    *,
+    start_gateway: Callable[..., RunningGateway],
+    libreswan_client: Callable[..., LibreswanClient],
+    inside_netns: Namespace,
+    matrix_cell: Callable[[str], Any],
+) -> None:
+    """pluto rekeys quick mode before its 60 s ESP lifetime ends (rekeymargin 6 s) while the
+    client pings the inside host four times a second: new SPIs, nothing lost."""
+    with matrix_cell(f"libreswan win10 rekeys (ESP {ESP_LIFETIME} s)"):
+        gw = start_gateway(gateway_config(ppp_auths=("mschapv2",)))
+        client = libreswan_client("win10", esp_lifetime=f"{ESP_LIFETIME}s")
+        status = bring_up(gw, client)
+        check_connected(gw, client, status, inside_netns, peer=DIRECT_IP, transform=WIN10_TRANSFORM)
+        ping_across_rekey(gw, client, ESP_LIFETIME)
         hang_up_and_check(gw, client)

@@ -192,7 +192,7 @@ class GuestAgent:
                     f"{' '.join(argv)[:200]!r} still running after {timeout:.0f} s (killed)"
                 )
             time.sleep(delay)
-            delay = min(delay * 1.5, 0.5)
+            delay = min(delay * 1.5, 0.2)
 
     def sh(self, script: str, timeout: float = 60.0) -> ExecResult:
         """Run a bash command line; daemons it starts must redirect their output."""
