@@ -7,8 +7,10 @@ strongSwan cells check (``check_connected``: pool address, DNS, ping both ways, 
 isakmp sa`` QM_IDLE, the negotiated transform in ``show crypto ipsec sa``, the vpdn session,
 uauth; ``hang_up_and_check``: clean hang-up, tunnel gone, lease back), and records into the
 matrix summary table.  Cells: every libreswan profile with a pre-shared key, PSK behind the NAT
-router, rsa-sig (certificates from pluto's NSS database), CHAP and PAP.  Implements no RFC; it
-exercises RFC 2409, RFC 3947/3948, RFC 3706, RFC 3193, RFC 2661 and RFC 1994/2759/1334.
+router, rsa-sig (certificates from pluto's NSS database) direct and behind the NAT, CHAP,
+MS-CHAPv1 and PAP, a PPP protocol the group refuses, a client that vanishes (hello and DPD
+clean up) and one that rekeys quick mode while pinging.  Implements no RFC; it exercises RFC
+2409, RFC 3947/3948, RFC 3706, RFC 3193, RFC 2661 and RFC 1994/2433/2759/1334.
 """
 
 from __future__ import annotations
