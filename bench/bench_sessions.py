@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import sys
 import time
 from pathlib import Path
@@ -96,8 +97,12 @@ def main() -> None:
     ap.add_argument("--spread", action="store_true",
                     help="advance the simulated clock with the setups (as a real burst of "
                          "clients would: echo timers spread out) instead of all at time 0")
+    ap.add_argument("--json", action="store_true", help="print the result as one JSON line")
     args = ap.parse_args()
     r = run(min(args.sessions, 10000), args.group, args.idle, args.budget, args.spread)
+    if args.json:
+        print(json.dumps(r))
+        return
     for k, v in r.items():
         print(f"{k:24} {v}")
 

@@ -2,7 +2,7 @@
 (RFC 2409), packets/s through the userspace path per transform (RFC 4303/3948, RFC 2661,
 RFC 1661), N concurrent sessions; prints a table and writes JSON. Prints, never asserts a time.
 
-    .venv/bin/python bench/run.py [--json PATH] [--quick] [--sessions N] [--no-strongswan]
+    .venv/bin/python bench/run.py [--json PATH] [--quick] [--sessions N,N,..] [--no-strongswan]
                                   [--profile]
 """
 
@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -20,7 +21,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_path
-import bench_sessions
 import bench_setup
 import strongswan
 
@@ -37,7 +37,23 @@ def table(title: str, rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_all(*, quick: bool = False, sessions: int | None = None, with_strongswan: bool = True,
+SESSION_COUNTS = (1000, 5000, 10000)
+
+
+def sessions_run(n: int, idle_seconds: float) -> dict[str, Any]:
+    """bench_sessions for N sessions in a process of its own: RSS per session is then not
+    flattered by memory an earlier run freed (the heap does not shrink)."""
+    out = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve().parent / "bench_sessions.py"),
+         "--sessions", str(n), "--idle", str(idle_seconds), "--budget", "900", "--json"],
+        capture_output=True, text=True, timeout=1800, check=True,
+    )
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def run_all(*, quick: bool = False, sessions: tuple[int, ...] | None = None,
+            with_strongswan: bool = True,
             profile: bool = False) -> dict[str, Any]:
     seconds = 0.05 if quick else 2.0
     result: dict[str, Any] = {
@@ -48,9 +64,8 @@ def run_all(*, quick: bool = False, sessions: int | None = None, with_strongswan
     result["ike_in_process"] = bench_setup.run(seconds=seconds, groups=(2, 14, 19),
                                                max_setups=2 if quick else 100000)
     result["path"] = bench_path.run(seconds=0.02 if quick else 1.0)
-    n = sessions if sessions is not None else (3 if quick else 200)
-    result["sessions"] = [bench_sessions.run(sessions=n, group=2,
-                                             idle_seconds=5.0 if quick else 120.0)]
+    counts = sessions if sessions is not None else ((3,) if quick else SESSION_COUNTS)
+    result["sessions"] = [sessions_run(n, idle_seconds=5.0 if quick else 120.0) for n in counts]
     if with_strongswan:
         result["strongswan"] = strongswan.run(groups=(2, 14, 19), initiators=4,
                                               iterations=50, timeout=60.0)
@@ -67,11 +82,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--json", default=str(Path(__file__).resolve().parent / "results.json"))
     ap.add_argument("--quick", action="store_true", help="tiny sizes (CI: it runs, no figures)")
-    ap.add_argument("--sessions", type=int, default=None)
+    ap.add_argument("--sessions", default=None,
+                    help="session counts, comma-separated (default 1000,5000,10000; each its "
+                         "own process)")
     ap.add_argument("--no-strongswan", action="store_true")
     ap.add_argument("--profile", action="store_true", help="add cProfile summaries")
     args = ap.parse_args()
-    r = run_all(quick=args.quick, sessions=args.sessions,
+    counts = tuple(int(n) for n in args.sessions.split(",")) if args.sessions else None
+    r = run_all(quick=args.quick, sessions=counts,
                 with_strongswan=not args.no_strongswan, profile=args.profile)
     print(f"machine: {r['machine']}")
     print(table("IKEv1 MM+QM PSK in process (testing initiator, both sides in one process)",

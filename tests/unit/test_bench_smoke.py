@@ -49,6 +49,10 @@ def test_run_prints_a_table_and_writes_json(
     run.main()
     data = json.loads(out.read_text())
     assert {"ike_in_process", "path", "sessions", "machine"} <= set(data)
+    # the sessions row comes from bench_sessions.py run in a process of its own
+    assert [(r["sessions"], r["established"], r["sessions_left"]) for r in data["sessions"]] == [
+        (3, 3, 0)
+    ]
     text = capsys.readouterr().out
     assert "userspace path" in text and "aes-sha1" in text
 
