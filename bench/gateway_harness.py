@@ -273,26 +273,14 @@ class GatewayWorld:
         clients' timers are kept in one Deadlines, so a step looks only at the clients due."""
         steps = int(seconds / step)
         for _ in range(min(steps, 100000)):
-            cpu = time.process_time()
-            self.clock.advance(step)  # only the gateway has timers on the clock
-            self.gateway_cpu += time.process_time() - cpu
-            now = self.clock.seconds()
-            due = self._client_deadlines.pop_due(now)
-            for cl in due:
-                t = cl.lac.get_timer()
-                if t is not None and t <= now:
-                    cl.lac.handle_timer(now)
-                t = cl.ppp.get_timer()
-                if t is not None and t <= now:
-                    cl.ppp.handle_timer(now)
-            self.settle(due, rounds=3)
+            self.tick(step)
             if on_step is not None:
                 on_step()
 
     def tick(self, seconds: float) -> None:
         """One step of *seconds* (any length): the gateway's timers, the due clients."""
         cpu = time.process_time()
-        self.clock.advance(seconds)
+        self.clock.advance(seconds)  # only the gateway has timers on the clock
         self.gateway_cpu += time.process_time() - cpu
         now = self.clock.seconds()
         due = self._client_deadlines.pop_due(now)
