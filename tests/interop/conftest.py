@@ -14,10 +14,12 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.interop.pixgw_gateway import RunningGateway
 from tests.interop.qemu.build import GuestImage, ensure_guest
 from tests.interop.qemu.capture import Capture
 from tests.interop.qemu.client import L2tpClient, client_on
@@ -170,6 +172,27 @@ def nat_client_guest(guest_pool: GuestPool) -> Iterator[Callable[..., L2tpClient
         )
 
     yield from _client_factory(guest_for)
+
+
+@pytest.fixture
+def start_gateway(
+    gateway_netns: Namespace, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., RunningGateway]]:
+    """Factory: ``start_gateway(config, pki=None)`` runs ``twistd pixgw`` in the gateway
+    namespace for this test (log ``pixgw-<module>.log``); stopped at the end of the test."""
+    started: list[RunningGateway] = []
+    log_name = f"pixgw-{request.module.__name__.rsplit('.', 1)[-1]}.log"
+
+    def start(config: str, pki: Path | None = None) -> RunningGateway:
+        gw = RunningGateway(gateway_netns, tmp_path, config, pki=pki, log_name=log_name)
+        started.append(gw)
+        return gw
+
+    try:
+        yield start
+    finally:
+        for gw in started:
+            gw.stop()
 
 
 @pytest.fixture

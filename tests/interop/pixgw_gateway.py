@@ -287,6 +287,25 @@ def hang_up_and_check(gateway: RunningGateway, client: Any, seconds: float = 30)
     assert wait_for(lambda: gateway.pool_in_use() == 0, 10), gateway.show("show ip local pool l2tp")
 
 
+def check_ppp_refused(gateway: RunningGateway, client: Any, peer: str | None = None) -> None:
+    """The client's PPP authentication protocol is one the vpdn group refuses: L2TP comes up
+    (and with ``peer``, its phase 1 SA is still there), PPP does not; no session, no uauth
+    entry, no lease; the tunnel goes at hang-up."""
+    with pytest.raises(Exception):  # noqa: B017 - ClientError or no ppp0 address
+        client.up(timeout=36)  # PPP waits half of it: LCP fails well within
+    assert not client.status().ppp_address
+    if peer is not None:
+        assert peer in gateway.show("show crypto isakmp sa")  # IPsec itself was fine
+    assert "state is established" not in gateway.show("show vpdn session")
+    assert "authenticated" not in gateway.show("show uauth")
+    assert wait_for(lambda: gateway.pool_in_use() == 0, 10), gateway.show("show ip local pool l2tp")
+    client.down()
+    assert wait_for(lambda: "% No active L2TP tunnels" in gateway.show("show vpdn tunnel"), 30), (
+        gateway.show("show vpdn tunnel") + gateway.diagnostics()
+    )
+    assert gateway.pool_in_use() == 0
+
+
 def wait_cleaned_up(gateway: RunningGateway, peer: str, seconds: float) -> None:
     """After a client vanished: tunnel, session, IPsec SAs, phase 1 SA, lease and uauth entry of
     ``peer`` all gone within ``seconds`` (the hello and DPD windows), and 603107 logged."""

@@ -28,14 +28,14 @@ from tests.interop.pixgw_gateway import (
     RunningGateway,
     bring_up,
     check_connected,
+    check_ppp_refused,
     gateway_config,
     hang_up_and_check,
     ping_across_rekey,
     wait_cleaned_up,
-    wait_for,
 )
 from tests.interop.qemu.build import GuestImage, ensure_guest
-from tests.interop.qemu.client import PPP_AUTH_OPTION, ClientError, ClientStatus
+from tests.interop.qemu.client import PPP_AUTH_OPTION, ClientStatus
 from tests.interop.qemu.guest import Guest, boot_guest
 from tests.interop.qemu.libreswan import PROFILES, LibreswanClient, libreswan_client_on
 from tests.interop.qemu.netns import OUTSIDE_NAT, PRIVATE_NAT, Namespace, Topology
@@ -119,24 +119,6 @@ def libreswan_client(
         for c in made:
             with contextlib.suppress(Exception):  # best effort: the guest is stopped later
                 c.stop()
-
-
-@pytest.fixture
-def start_gateway(
-    gateway_netns: Namespace, tmp_path: Path
-) -> Iterator[Callable[..., RunningGateway]]:
-    started: list[RunningGateway] = []
-
-    def start(config: str, pki: Path | None = None) -> RunningGateway:
-        gw = RunningGateway(gateway_netns, tmp_path, config, pki=pki, log_name="pixgw-ls.log")
-        started.append(gw)
-        return gw
-
-    try:
-        yield start
-    finally:
-        for gw in started:
-            gw.stop()
 
 
 def _pluto_says(client: LibreswanClient, status: ClientStatus) -> None:
@@ -279,18 +261,7 @@ def test_libreswan_ppp_authentication_refused(
     with matrix_cell("libreswan win10 psk pap-only vs mschapv2 (refused)"):
         gw = start_gateway(gateway_config(ppp_auths=("mschapv2",)))
         client = libreswan_client("win10", ppp_auth="pap")
-        with pytest.raises(ClientError):
-            client.up(timeout=36)  # PPP waits half of it: LCP fails well within
-        assert not client.status().ppp_address
-        assert DIRECT_IP in gw.show("show crypto isakmp sa")  # IPsec itself was fine
-        assert "state is established" not in gw.show("show vpdn session")
-        assert "authenticated" not in gw.show("show uauth")
-        assert wait_for(lambda: gw.pool_in_use() == 0, 10), gw.show("show ip local pool l2tp")
-        client.down()
-        assert wait_for(lambda: "% No active L2TP tunnels" in gw.show("show vpdn tunnel"), 30), (
-            gw.show("show vpdn tunnel") + gw.diagnostics()
-        )
-        assert gw.pool_in_use() == 0
+        check_ppp_refused(gw, client, DIRECT_IP)
 
 
 def test_libreswan_vanishes(
