@@ -238,9 +238,6 @@ class L2tpClient:
     up_seconds: float = 0.0
     client_port: int = 1701
     history: list[tuple[str, float]] = field(default_factory=list)  # (guest command, seconds)
-    # True after a down() that succeeded: nothing but idle daemons is left, and the next
-    # configure() stops those, so a test fixture need not stop the stack once more
-    hung_up: bool = False
 
     @property
     def profile(self) -> Profile:
@@ -368,7 +365,6 @@ class L2tpClient:
         return self._sh("pixgw-l2tp start >/dev/null && pixgw-l2tp ike-up", timeout=timeout)
 
     def up(self, timeout: float = 90.0) -> ClientStatus:
-        self.hung_up = False
         t0 = time.monotonic()
         ppp_wait = max(10, int(timeout / 2))
         r = self._sh(f"pixgw-l2tp up {ppp_wait}", timeout=timeout + 30)
@@ -386,7 +382,6 @@ class L2tpClient:
     def down(self, timeout: float = 60.0) -> ExecResult:
         r = self._sh("pixgw-l2tp down", timeout=timeout)
         self.ppp_address, self.ppp_peer, self.dns = "", "", ()
-        self.hung_up = r.ok
         return r
 
     def vanish(self) -> ExecResult:
