@@ -1,7 +1,9 @@
 """IKEv1 main mode + quick mode setups/s (RFC 2409, PSK) with strongSwan's load-tester plugin as
 the initiator, against pixgw (IkeResponder behind bench/ike_udp_responder.py) and against a
 strongSwan responder (charon with load-tester's fake kernel: IKE only, as pixgw's shell here),
-in the same run, per DH group; prints the ratio pixgw / strongSwan. Both sides run in two network
+in the same run, per DH group; prints the ratio pixgw / strongSwan of setups/s and of setups per
+responder CPU-second (the responder's own user+system time from wait4: on a small machine the
+load generator can be what limits setups/s, for both targets alike). Both sides run in two network
 namespaces this script makes (veth, 192.0.2.1 <-> 192.0.2.2) and removes; every process is
 stopped by pid. Needs root and bench/build-strongswan.sh's build. Prints, never asserts.
 
@@ -126,6 +128,25 @@ def stop(proc: subprocess.Popen[Any]) -> None:
             proc.wait(5)
 
 
+def reap_cpu(proc: subprocess.Popen[Any], grace: float) -> float:
+    """Wait up to *grace* s for *proc* to exit by itself, else stop it (SIGTERM, then SIGKILL);
+    reap it with wait4 and return the CPU seconds (user + system, all its threads) it used."""
+    deadline = time.monotonic() + grace
+    signals = [signal.SIGTERM, signal.SIGKILL]
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return usage.ru_utime + usage.ru_stime
+        if time.monotonic() >= deadline:
+            if not signals:
+                return float("nan")
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signals.pop(0))
+            deadline = time.monotonic() + 5
+        time.sleep(0.05)
+
+
 def established_in(log: Path, pattern: str) -> list[float]:
     if not log.exists():
         return []
@@ -183,11 +204,10 @@ def one_run(run: Path, target: str, group: int, *, initiators: int, iterations: 
                 break
     finally:
         stop(initiator)
-        if target == "pixgw":
-            # it exits on --expect; a profile is printed on the way out
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                responder.wait(10)
-        stop(responder)
+        # pixgw's responder exits on --expect (a profile is printed on the way out); charon is
+        # stopped.  wait4 gives the responder's own CPU time: the load generator shares the
+        # machine, so setups/s can be its limit while CPU per setup is the responder's cost.
+        responder_cpu = reap_cpu(responder, 10.0 if target == "pixgw" else 0.0)
     stamps = established_in(run / "init.log", r"CHILD_SA load-test\{\d+\} established")
     started = established_in(run / "init.log", r"initiating Main Mode")
     span = (max(stamps) - min(started)) if stamps and started else 0.0
@@ -197,7 +217,10 @@ def one_run(run: Path, target: str, group: int, *, initiators: int, iterations: 
             p.rename(run / f"{target}-g{group}-{name}")
     return {"target": target, "group": group, "wanted": total, "established": len(stamps),
             "seconds": round(span, 3), "wall_seconds": round(time.time() - t0, 3),
-            "setups_per_second": round(len(stamps) / span, 1) if span > 0 else 0.0}
+            "setups_per_second": round(len(stamps) / span, 1) if span > 0 else 0.0,
+            "responder_cpu_seconds": round(responder_cpu, 3),
+            "responder_cpu_ms_per_setup":
+                round(1000 * responder_cpu / len(stamps), 3) if stamps else None}
 
 
 def run(groups: tuple[int, ...] = (2, 14, 19), initiators: int = 4, iterations: int = 25,
@@ -217,8 +240,13 @@ def run(groups: tuple[int, ...] = (2, 14, 19), initiators: int = 4, iterations: 
                 pair[target] = r
                 rows.append(r)
             s, p = pair["strongswan"]["setups_per_second"], pair["pixgw"]["setups_per_second"]
+            s_cpu = pair["strongswan"]["responder_cpu_ms_per_setup"]
+            p_cpu = pair["pixgw"]["responder_cpu_ms_per_setup"]
             rows.append({"group": group, "ratio_pixgw_over_strongswan":
-                         round(p / s, 3) if s else None})
+                         round(p / s, 3) if s else None,
+                         # setups per responder CPU-second, pixgw / strongSwan
+                         "cpu_ratio_pixgw_over_strongswan":
+                         round(s_cpu / p_cpu, 3) if s_cpu and p_cpu else None})
     finally:
         netns_down()
         if not keep:
