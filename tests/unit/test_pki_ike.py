@@ -14,7 +14,12 @@ from pixgw.ike.certauth import IkeCertificateSource, PeerIdentity
 from pixgw.pki.ike import REVOCATION_UNKNOWN, PkiCertificateSource
 from tests.interop.ndes import cached_key, ku, make_cert
 
-NOW = dt.datetime.now(dt.UTC)
+# A fixed moment, not the wall clock: every certificate and CRL here is made relative to it and
+# every check is asked "at NOW", so the tests mean the same whenever (and however late in a long
+# run) they execute. (It was the wall clock read at import: a run that reached this module more
+# than an hour after collection found every leaf "expired or not yet valid".)
+NOW = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.UTC)
+BEFORE = NOW - dt.timedelta(hours=1)
 FQDN = PeerIdentity(2, b"client.example.com")
 
 
@@ -24,9 +29,10 @@ def _name(cn: str) -> x509.Name:
 
 CA_KEY, OTHER_KEY, LEAF_KEY = cached_key(1), cached_key(4), cached_key(5)
 CA = make_cert(
-    _name("CA"), CA_KEY, _name("CA"), CA_KEY, 1, ca=True, key_usage=ku(sign=True, ca=True)
+    _name("CA"), CA_KEY, _name("CA"), CA_KEY, 1, ca=True, key_usage=ku(sign=True, ca=True),
+    start=BEFORE,
 )
-OTHER_CA = make_cert(_name("CA"), OTHER_KEY, _name("CA"), OTHER_KEY, 2, ca=True)
+OTHER_CA = make_cert(_name("CA"), OTHER_KEY, _name("CA"), OTHER_KEY, 2, ca=True, start=BEFORE)
 SAN = [
     x509.DNSName("client.example.com"),
     x509.IPAddress(ipaddress.IPv4Address("198.51.100.2")),
@@ -35,7 +41,7 @@ SAN = [
 
 
 def _leaf(serial: int = 100, **kw: object) -> x509.Certificate:
-    args: dict = {"key_usage": ku(sign=True), "san": SAN}
+    args: dict = {"key_usage": ku(sign=True), "san": SAN, "start": BEFORE}
     args.update(kw)
     return make_cert(_name("client.example.com"), LEAF_KEY, CA.subject, CA_KEY, serial, **args)
 
