@@ -2,7 +2,10 @@
 # Installs pixgw and everything it and its tests need on Debian 12, as root. Idempotent.
 #   scripts/setup.sh install   Debian packages (scripts/apt-packages.txt) + .venv with pixgw[test]
 #   scripts/setup.sh start     install, then run the gateway on etc/pixgw.conf in the foreground
-#   scripts/setup.sh test      install, then ruff, mypy --strict and the whole pytest suite
+#   scripts/setup.sh test      install, then ruff, mypy --strict and the whole pytest suite, the
+#                              fast tiers first; prints the wall time of each step at the end
+#   scripts/setup.sh quick     the inner loop (no install, no root, no QEMU): ruff, mypy --strict,
+#                              unit + protocol + fuzz tests not marked root (a few minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HERE=$(pwd)
@@ -31,6 +34,29 @@ install() {
   .venv/bin/pip install -q -e '.[test]' --config-settings editable_mode=compat
 }
 
+# Timed steps: each runs, its wall time is kept, and the table is printed at the end (also
+# when a step fails: the first failing step ends the run).
+STEPS=()
+T_START=$(date +%s)
+report() {
+  local rc=$? line
+  echo
+  echo "== where the time went"
+  for line in "${STEPS[@]}"; do echo "$line"; done
+  printf '%-34s %6d s\n' "total" $(( $(date +%s) - T_START ))
+  [ $rc -eq 0 ] || echo "== FAILED (exit $rc)"
+}
+step() {
+  local name=$1 t0 rc=0
+  shift
+  echo "== $name"
+  t0=$(date +%s)
+  "$@" || rc=$?
+  STEPS+=("$(printf '%-34s %6d s%s' "$name" $(( $(date +%s) - t0 )) "$([ $rc -eq 0 ] || echo "  FAILED")")")
+  return $rc
+}
+PYTEST=(.venv/bin/pytest -q -p no:randomly)
+
 case "${1:-}" in
   install)
     install ;;
@@ -40,10 +66,25 @@ case "${1:-}" in
     exec .venv/bin/twistd -n --pidfile= pixgw --config "$HERE/etc/pixgw.conf" \
       --control unix:/run/pixgw/control --state-dir /var/lib/pixgw ;;
   test)
-    install
-    echo "== ruff"; .venv/bin/ruff check pixgw tests bench twisted
-    echo "== mypy --strict"; .venv/bin/mypy pixgw
-    echo "== pytest"; exec .venv/bin/pytest -q -p no:randomly --durations=30 tests ;;
+    trap report EXIT
+    step "install" install
+    step "ruff" .venv/bin/ruff check pixgw tests bench twisted
+    step "mypy --strict" .venv/bin/mypy pixgw
+    step "tests/unit" "${PYTEST[@]}" tests/unit
+    step "tests/protocol" "${PYTEST[@]}" tests/protocol
+    step "tests/fuzz" "${PYTEST[@]}" tests/fuzz
+    step "clock check (tests/unit, +2 h jump)" bash scripts/clockcheck.sh --jump-only tests/unit
+    for v in client gateway libreswan; do
+      step "guest image: $v" .venv/bin/python -m tests.interop.qemu.build "$v"
+    done
+    # one session for the interop suite (the guests boot once); it prints grid vs the rest
+    step "tests/interop" "${PYTEST[@]}" --durations=30 tests/interop ;;
+  quick)
+    trap report EXIT
+    step "ruff" .venv/bin/ruff check pixgw tests bench twisted
+    step "mypy --strict" .venv/bin/mypy pixgw
+    step "unit + protocol + fuzz (not root)" "${PYTEST[@]}" -m "not root" tests/unit \
+      tests/protocol tests/fuzz ;;
   *)
-    echo "usage: $0 install|start|test" >&2; exit 2 ;;
+    echo "usage: $0 install|start|test|quick" >&2; exit 2 ;;
 esac

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from tests import leakguard
 from tests.interop.pixgw_gateway import RunningGateway
 from tests.interop.qemu.build import GuestImage, ensure_guest
 from tests.interop.qemu.capture import Capture
@@ -49,8 +50,11 @@ def interop_image() -> GuestImage:
 
 
 @pytest.fixture(scope="session")
-def interop_topology(interop_image: GuestImage) -> Iterator[Topology]:
-    topo = Topology()
+def interop_topology(
+    interop_image: GuestImage, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Topology]:
+    topo = Topology(workdir=tmp_path_factory.mktemp("topology"))
+    leakguard.keep(prefixes=(f"{topo.prefix}-",))  # for the run; the end-of-run check sees it
     try:
         yield topo.create()
     finally:
@@ -85,6 +89,7 @@ class GuestPool:
         g = boot_guest(self.image, self.topology, name, ip, index, gw=gw, behind_nat=behind_nat)
         TIMINGS[f"boot {name}"] = g.boot_seconds
         self.guests[name] = g
+        leakguard.keep(pids=(g.pid,))
         return g
 
     def stop_all(self) -> None:
@@ -211,6 +216,33 @@ def outside_capture(interop_topology: Topology) -> Iterator[Callable[..., Captur
         for c in caps:
             if c.process.running():
                 c.stop()
+
+
+INTEROP_TIMEOUT = 300  # s: a module without its own bound (pytestmark timeout) gets this one
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Interop tests boot guests and daemons: each module states its bound (<= 600 s, with the
+    reason, in its pytestmark); one that does not gets INTEROP_TIMEOUT, not the 60 s default."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(INTEROP_TIMEOUT))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def leak_guard_module() -> Iterator[None]:
+    """Per module: namespaces, links and daemons a module's tests started and left behind fail
+    its last test's teardown, named (session fixtures' topology and guests excepted, see
+    tests/leakguard.py; PIXGW_LEAK_GUARD=0 turns it off)."""
+    if os.environ.get("PIXGW_LEAK_GUARD", "1") == "0":
+        yield
+        return
+    before = leakguard.snapshot()
+    yield
+    found = leakguard.leaks(before, leakguard.snapshot())
+    if found:
+        pytest.fail("leak guard: the module left behind:\n  " + "\n  ".join(found))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

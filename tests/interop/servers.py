@@ -11,11 +11,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests import runid
+
 FREERADIUS = "/usr/sbin/freeradius"
 SLAPD = "/usr/sbin/slapd"
 RADIUS_SECRET = "pixgw-interop-secret"
-RADIUS_AUTH_PORT = 28120
-RADIUS_ACCT_PORT = 28130
+RADIUS_AUTH_PORT = runid.port(28120)
+RADIUS_ACCT_PORT = runid.port(28130)
 
 
 def missing(binary: str) -> str | None:
@@ -223,8 +225,8 @@ server pixgw {{
             p.wait(timeout=5)
 
 
-SLAPD_PORT = 23890
-SLAPDS_PORT = 23891
+SLAPD_PORT = runid.port(23890)
+SLAPDS_PORT = runid.port(23891)
 LDAP_BASE = "dc=pixgw,dc=example"
 LDAP_ADMIN = f"cn=admin,{LDAP_BASE}"
 LDAP_ADMIN_PASSWORD = "pixgw-ldap-admin"

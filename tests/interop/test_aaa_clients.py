@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from pixgw.config.parser import parse
+from tests import runid
 from tests.interop.pixgw_gateway import RunningGateway, bring_up, gateway_config, wait_for
 from tests.interop.qemu.netns import Namespace
 from tests.interop.reference_support import (
@@ -39,8 +40,10 @@ from tests.interop.servers import (
 )
 
 pytestmark = [pytest.mark.root, pytest.mark.interop, pytest.mark.slow]
+# Time bound (300 s): a client through FreeRADIUS/slapd: ~25 s, plus the guest boot.
+pytestmark.append(pytest.mark.timeout(300))
 
-AUTH_PORT, ACCT_PORT = 28125, 28135
+AUTH_PORT, ACCT_PORT = runid.port(28125), runid.port(28135)
 
 
 @pytest.fixture

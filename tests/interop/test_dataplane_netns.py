@@ -33,8 +33,11 @@ from pixgw.ike.events import (
     EspSaParameters,
     TrafficSelector,
 )
+from tests import runid
 
 pytestmark = [pytest.mark.root]
+# Time bound (120 s): ESP through real sockets in namespaces: under a second.
+pytestmark.append(pytest.mark.timeout(120))
 
 GW = IPv4Address("192.0.2.1")
 PEER = IPv4Address("192.0.2.2")
@@ -48,7 +51,7 @@ def sh(*argv):
 
 @pytest.fixture
 def namespaces():
-    tag = f"{os.getpid() % 100000}"
+    tag = runid.RUN_ID
     gw, pe = f"pxesp-gw-{tag}", f"pxesp-pe-{tag}"
     va, vb = f"pxea{tag}", f"pxeb{tag}"
     sh("ip", "netns", "add", gw)

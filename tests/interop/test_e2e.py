@@ -23,6 +23,8 @@ PSK = "interop-psk"
 USER, PASSWORD = "interop", "interop-pass"
 
 pytestmark = [pytest.mark.root, pytest.mark.interop, pytest.mark.slow]
+# Time bound (300 s): a connection ~25 s, plus the first guest boot.
+pytestmark.append(pytest.mark.timeout(300))
 
 CONFIG = f"""\
 hostname pixgw-e2e

@@ -30,6 +30,8 @@ from pixgw.ike.events import (
 from tests.interop.test_dataplane_netns import PumpReactor
 
 pytestmark = [pytest.mark.root, pytest.mark.interop, pytest.mark.slow]
+# Time bound (300 s): two kernel clients behind one NAT: ~80 s.
+pytestmark.append(pytest.mark.timeout(300))
 
 GW = IPv4Address("192.0.2.1")
 CLIENT = IPv4Address("192.0.2.2")

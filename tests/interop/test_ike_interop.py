@@ -32,7 +32,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from tests import runid
+
 pytestmark = [pytest.mark.root, pytest.mark.interop]
+# Time bound (120 s): ike-scan's back-off pattern: ~35 s.
+pytestmark.append(pytest.mark.timeout(120))
 
 REPO = Path(__file__).resolve().parent.parent.parent
 GW_IP, CL_IP = "192.0.2.1", "192.0.2.2"
@@ -152,7 +156,7 @@ class Lab:
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     if shutil.which("ip") is None:
         pytest.skip("iproute2 missing")
-    tag = f"{os.getpid() % 100000}"
+    tag = runid.RUN_ID
     gw, cl = f"pxike-gw-{tag}", f"pxike-cl-{tag}"
     veth_g, veth_c = f"pxk{tag}g", f"pxk{tag}c"
     try:
@@ -508,7 +512,7 @@ def nat_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """gateway 192.0.2.1 -- 192.0.2.254 router (MASQUERADE) 198.51.100.1 -- client .2"""
     if shutil.which("iptables") is None:
         pytest.skip("iptables missing")
-    tag = f"{os.getpid() % 100000}"
+    tag = runid.RUN_ID
     gw, rt, cl = f"pxnat-gw-{tag}", f"pxnat-rt-{tag}", f"pxnat-cl-{tag}"
     try:
         steps: list[tuple[str, ...]] = []

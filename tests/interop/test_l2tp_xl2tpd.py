@@ -40,6 +40,8 @@ pytestmark = [
     pytest.mark.skipif(not Path(XL2TPD).exists(), reason="xl2tpd is not installed"),
     pytest.mark.skipif(os.geteuid() != 0, reason="xl2tpd needs root"),
 ]
+# Time bound (300 s): xl2tpd in the guest: a few seconds, plus the guest boot.
+pytestmark.append(pytest.mark.timeout(300))
 
 
 class LnsOnUdp:

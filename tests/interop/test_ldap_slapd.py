@@ -17,6 +17,7 @@ from pixgw.aaa.credentials import MsChapV2Credentials, PapCredentials
 from pixgw.aaa.interfaces import AuthenticationServerUnreachable, Authorization, ClientInfo
 from pixgw.aaa.ldap import LdapAuthenticator, LdapSettings, escape_filter_value
 from pixgw.ppp import mschap
+from tests import runid
 from tests.interop.servers import (
     LDAP_ADMIN,
     LDAP_ADMIN_PASSWORD,
@@ -32,6 +33,8 @@ pytestmark = [
     pytest.mark.interop,
     pytest.mark.skipif(missing(SLAPD) is not None, reason=str(missing(SLAPD))),
 ]
+# Time bound (120 s): slapd start: a few seconds.
+pytestmark.append(pytest.mark.timeout(120))
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +131,7 @@ def test_starttls_and_ldaps(slapd: Slapd) -> None:
 
 
 def test_unreachable_server() -> None:
-    down = settings(port=23899, timeout=2.0)
+    down = settings(port=runid.port(23899), timeout=2.0)
     refused = login(down, PapCredentials("alice", "alice-pw"))
     assert refused.check(AuthenticationServerUnreachable)
 

@@ -45,6 +45,9 @@ matrix_results = pixgw_gateway.matrix_results
 matrix_cell = pixgw_gateway.matrix_cell
 
 pytestmark = [pytest.mark.root, pytest.mark.interop, pytest.mark.slow]
+# Time bound (600 s): may build a guest image variant (~75 s) and boots guests (~20 s each under
+# TCG); slowest test ~95 s.
+pytestmark.append(pytest.mark.timeout(600))
 
 DIRECT_IP, NAT_IP = "192.0.2.7", "198.51.100.60"
 # libreswan has no MODP1024: Windows' own 3des/sha1/group 14 transform, which the shared matrix
@@ -129,7 +132,11 @@ def _pluto_says(client: LibreswanClient, status: ClientStatus) -> None:
     assert status.esp_sas >= 2, status.raw
 
 
-@pytest.mark.parametrize("profile", sorted(PROFILES))
+# CI: one profile (Windows 10 with group 14); the others in long mode (about 2 minutes)
+@pytest.mark.parametrize(
+    "profile",
+    [p if p == "win10g14" else pytest.param(p, marks=pytest.mark.long) for p in sorted(PROFILES)],
+)
 def test_libreswan_profile_psk(
     *,
     start_gateway: Callable[..., RunningGateway],
@@ -221,7 +228,11 @@ def test_libreswan_certificate(
         hang_up_and_check(gw, client)
 
 
-@pytest.mark.parametrize("client_auth", ("chap", "mschap", "pap"))
+# CI: MS-CHAPv1 (the grid has every PPP protocol with strongSwan); CHAP and PAP in long mode
+@pytest.mark.parametrize(
+    "client_auth",
+    ("mschap", *(pytest.param(a, marks=pytest.mark.long) for a in ("chap", "pap"))),
+)
 def test_libreswan_ppp_authentication(
     *,
     start_gateway: Callable[..., RunningGateway],
@@ -250,6 +261,7 @@ def test_libreswan_ppp_authentication(
         hang_up_and_check(gw, client)
 
 
+@pytest.mark.long  # 77 s; test_matrix.py checks the refusal with strongSwan's client in CI
 def test_libreswan_ppp_authentication_refused(
     *,
     start_gateway: Callable[..., RunningGateway],
@@ -290,6 +302,7 @@ def test_libreswan_vanishes(
     "is to install the inbound SA when QM2 is sent.",
     strict=False,
 )
+@pytest.mark.long  # 94 s, a known race for now (xfail); test_lifecycle's rekey runs in CI
 def test_libreswan_rekeys_without_a_drop(
     *,
     start_gateway: Callable[..., RunningGateway],

@@ -29,6 +29,8 @@ matrix_results = pixgw_gateway.matrix_results
 matrix_cell = pixgw_gateway.matrix_cell
 
 pytestmark = [pytest.mark.root, pytest.mark.interop, pytest.mark.slow]
+# Time bound (300 s): the rekey test waits out a short ESP lifetime: ~80 s.
+pytestmark.append(pytest.mark.timeout(300))
 
 HELLO = 10  # seconds; the test's ``l2tp tunnel hello``
 # ``isakmp keepalive 10 2``: the IPsec SAs go with the L2TP tunnel, but the phase 1 SA of a

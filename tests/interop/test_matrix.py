@@ -22,6 +22,8 @@ matrix_results = pixgw_gateway.matrix_results
 matrix_cell = pixgw_gateway.matrix_cell
 
 pytestmark = [pytest.mark.root, pytest.mark.interop, pytest.mark.slow]
+# Time bound (300 s): the refused-PPP cell waits for the client to give up: ~75 s.
+pytestmark.append(pytest.mark.timeout(300))
 
 
 def test_ppp_authentication_refused(

@@ -33,6 +33,8 @@ matrix_results = pixgw_gateway.matrix_results
 matrix_cell = pixgw_gateway.matrix_cell
 
 pytestmark = [pytest.mark.root, pytest.mark.interop, pytest.mark.slow]
+# Time bound (300 s): two clients behind one NAT: ~30 s, plus guest boots.
+pytestmark.append(pytest.mark.timeout(300))
 
 # UDP 1701 seen on the outside not wrapped in ESP-in-UDP: plain L2TP, or L2TP in UDP 500/4500
 # without the non-ESP marker being ESP (a 4500 payload that starts with four zero bytes is IKE).

@@ -182,6 +182,8 @@ def serve(args: argparse.Namespace) -> None:
 # --- the tests ---------------------------------------------------------------------------------
 
 pytestmark = [pytest.mark.root, pytest.mark.interop, pytest.mark.slow]
+# Time bound (300 s): pppd's echo timeout: ~20 s, plus the guest boot.
+pytestmark.append(pytest.mark.timeout(300))
 
 
 def run_case(client_vm, gateway_netns, *, auth, pppd_options, guest_script, password=PASSWORD,

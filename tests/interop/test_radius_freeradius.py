@@ -26,6 +26,7 @@ from pixgw.aaa.credentials import (
 from pixgw.aaa.interfaces import AccountingSession, Authorization, ClientInfo, SessionUsage
 from pixgw.aaa.radius import RadiusAuthenticator, RadiusClient, RadiusServer
 from pixgw.ppp import mschap
+from tests import runid
 from tests.interop.servers import (
     FREERADIUS,
     RADIUS_ACCT_PORT,
@@ -39,6 +40,8 @@ pytestmark = [
     pytest.mark.interop,
     pytest.mark.skipif(missing(FREERADIUS) is not None, reason=str(missing(FREERADIUS))),
 ]
+# Time bound (120 s): FreeRADIUS start and failover timeouts: a few seconds.
+pytestmark.append(pytest.mark.timeout(120))
 
 CLIENT = ClientInfo(
     outer_address=IPv4Address("203.0.113.5"),
@@ -220,10 +223,11 @@ def test_reply_without_message_authenticator_is_refused(
 ) -> None:
     """A FreeRADIUS 3.2.1 that does not sign its Access-Accept: pixgw drops the reply
     (Blast-RADIUS), so the login does not succeed, although the password is right."""
-    unsigned = FreeRadius(tmp_path, auth_port=28122, acct_port=28132, sign_replies=False)
+    auth, acct = runid.port(28122), runid.port(28132)
+    unsigned = FreeRadius(tmp_path, auth_port=auth, acct_port=acct, sign_replies=False)
     unsigned.start()
     try:
-        srv = RadiusServer(IPv4Address("127.0.0.1"), RADIUS_SECRET.encode(), 28122, 28132, 1.0, 1)
+        srv = RadiusServer(IPv4Address("127.0.0.1"), RADIUS_SECRET.encode(), auth, acct, 1.0, 1)
         result = authenticate(client, PapCredentials("alice", "alice-pw"), srv)
         assert not isinstance(result, Authorization)
         assert client.counters["127.0.0.1"].dropped == 2  # the answer and the retransmit's

@@ -22,16 +22,19 @@ from twisted.internet.task import deferLater
 from pixgw.aaa.accounting import RadiusAccounting
 from pixgw.aaa.interfaces import AccountingSession, ClientInfo, SessionUsage
 from pixgw.aaa.radius import RadiusClient, RadiusServer
+from tests import runid
 from tests.interop.servers import FREERADIUS, RADIUS_SECRET, FreeRadius, missing
 
 pytestmark = [
     pytest.mark.interop,
     pytest.mark.skipif(missing(FREERADIUS) is not None, reason=str(missing(FREERADIUS))),
 ]
+# Time bound (120 s): FreeRADIUS restarted while accounting is spooled: ~10 s.
+pytestmark.append(pytest.mark.timeout(120))
 
 # Ports of their own, so this module never meets test_radius_freeradius.py's server.
-AUTH_PORT = 28124
-ACCT_PORT = 28134
+AUTH_PORT = runid.port(28124)
+ACCT_PORT = runid.port(28134)
 
 CLIENT = ClientInfo(
     outer_address=IPv4Address("203.0.113.9"),

@@ -42,6 +42,8 @@ from tests.interop.reference_support import (
 from tests.interop.servers import FREERADIUS, RADIUS_SECRET, missing
 
 pytestmark = [pytest.mark.root, pytest.mark.interop, pytest.mark.slow]
+# Time bound (300 s): the whole reference scenario in one test: ~80 s.
+pytestmark.append(pytest.mark.timeout(300))
 
 AUTH_PORT, ACCT_PORT = 1812, 1813
 FQDN = "PIX-506-2.sjvpn.com"

@@ -29,9 +29,12 @@ from pixgw.pki import scep
 from pixgw.pki.commands import CaExec
 from pixgw.pki.interfaces import CaError, EnrollmentRequest
 from pixgw.pki.mscep import CONNECTION_FAILED, ScepCertificateAuthority
+from tests import runid
 from tests.interop.ndes import NdesEmulator, NdesResource, cached_key
 
 pytestmark = [pytest.mark.root, pytest.mark.interop]
+# Time bound (120 s): scepserver/certmonger: a few seconds.
+pytestmark.append(pytest.mark.timeout(120))
 
 PORT = 28080
 URL = f"http://127.0.0.1:{PORT}/scep"
@@ -53,7 +56,7 @@ class MicromdmScepserver:
 
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="pixgw-scep-"))
-        self.netns = f"pixgw-scep-{os.getpid()}"
+        self.netns = runid.name("pxscep")
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def start(self) -> None:

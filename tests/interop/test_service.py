@@ -21,17 +21,20 @@ import pytest
 
 from pixgw.config.parser import parse
 from pixgw.config.render import render
+from tests import runid
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "etc" / "pixgw.conf"
 BIN = Path(sys.executable).parent
 
 pytestmark = [pytest.mark.root, pytest.mark.interop]
+# Time bound (120 s): twistd start and stop in a namespace: a few seconds.
+pytestmark.append(pytest.mark.timeout(120))
 
 
 @pytest.fixture
 def netns() -> Iterator[str]:
-    name = f"pixgw-svc-{uuid.uuid4().hex[:8]}"
+    name = runid.name(f"pxsvc{uuid.uuid4().hex[:6]}")
     subprocess.run(["ip", "netns", "add", name], check=True)
     for command in (
         "link set lo up",
@@ -314,3 +317,4 @@ def test_logging_host_gets_real_syslog_over_udp(netns: str, tmp_path: Path) -> N
             listener.kill()
             listener.wait(timeout=10)
         stop(process)
+

@@ -47,6 +47,9 @@ matrix_results = pixgw_gateway.matrix_results
 matrix_cell = pixgw_gateway.matrix_cell
 
 pytestmark = [pytest.mark.root, pytest.mark.interop, pytest.mark.slow]
+# Time bound (600 s): may build a guest image variant (~75 s) and boots guests (~20 s each under
+# TCG); pixgw starts in the gateway guest (~50 s), slowest test ~75 s.
+pytestmark.append(pytest.mark.timeout(600))
 
 GW_IP = "192.0.2.3"
 STATE = "/run/pixgw"
@@ -318,7 +321,8 @@ def _cell(
     )
 
 
-@pytest.mark.parametrize("profile", ["win2000", "win10"])
+# CI: Windows 10; Windows 2000 (DES) in long mode (72 s)
+@pytest.mark.parametrize("profile", [pytest.param("win2000", marks=pytest.mark.long), "win10"])
 def test_direct_client_psk(  # noqa: PLR0917 - pytest parameters
     profile: str,
     xfrm_gateway: GuestGateway,

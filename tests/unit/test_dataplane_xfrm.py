@@ -17,6 +17,7 @@ import pytest
 
 from pixgw.dataplane import xfrm
 from pixgw.ike.events import EspSaParameters
+from tests import runid
 
 VECTORS = Path(__file__).resolve().parent.parent / "vectors" / "esp"
 A1, A2 = IPv4Address("192.0.2.1"), IPv4Address("192.0.2.2")
@@ -110,7 +111,7 @@ def test_sha256_android_truncation():
 @pytest.fixture
 def private_netns():
     from pyroute2 import netns
-    name = f"pxesp-xf-{os.getpid() % 100000}"
+    name = runid.name("pxesp-xf")
     subprocess.run(["ip", "netns", "add", name], check=True, timeout=20)
     netns.pushns(name)
     try:

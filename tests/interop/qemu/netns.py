@@ -1,6 +1,6 @@
 """Network namespaces and links of the interop topology (test infrastructure, stdlib only).
 
-Layout (``P`` is the run's prefix, ``pgi`` unless that one is busy)::
+Layout (``P`` is the run's prefix, ``p<run id>``: see tests/runid.py)::
 
     P-in  (inside host)  eth0 203.0.113.2/24, default via 203.0.113.1
       |  veth
@@ -12,9 +12,10 @@ Layout (``P`` is the run's prefix, ``pgi`` unless that one is busy)::
                          iptables -t nat POSTROUTING -o eth0 -j MASQUERADE   (only if asked for)
 
 Nothing has an uplink: only 192.0.2.0/24, 198.51.100.0/24 and 203.0.113.0/24 exist, inside
-namespaces this module made.  A run holds ``flock`` on ``<cache>/run/P.lock``; namespaces named
-``P-*`` found while taking a free lock are leftovers of a crashed run and are removed first (the
-processes inside them, by pid, then the namespaces).  Background processes are tracked by pid and
+namespaces this module made.  A run holds ``flock`` on ``<cache>/run/P.lock`` while its topology
+lives; the namespaces of a prefix whose lock file is there but held by nobody are leftovers of a
+crashed run and are removed when a topology is created (the processes inside them, by pid, then
+the namespaces).  Background processes are tracked by pid and
 stopped by pid (TERM, bounded wait, KILL).
 """
 
@@ -23,12 +24,16 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import shutil
 import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+
+from tests import runid
+from tests.runid import pid_alive
 
 from .build import cache_dir
 
@@ -54,20 +59,6 @@ def run(
 def netns_list() -> list[str]:
     out = run(["ip", "netns", "list"], check=False).stdout
     return [line.split()[0] for line in out.splitlines() if line.strip()]
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
 
 
 def stop_pid(pid: int, grace: float = 5.0) -> None:
@@ -195,12 +186,12 @@ class Namespace:
 class Topology:
     """The namespaces and links; ``create()`` then ``destroy()`` (idempotent)."""
 
-    def __init__(self, prefix: str | None = None) -> None:
+    def __init__(self, prefix: str | None = None, workdir: Path | None = None) -> None:
         self.root = cache_dir() / "run"
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock_fh: IO[str] | None = None
-        self.prefix = prefix or self._take_prefix()
-        self.workdir = self.root / self.prefix
+        self.prefix = self._take_prefix(prefix or f"p{runid.RUN_ID}")
+        self.workdir = workdir or self.root / self.prefix
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.outside = Namespace(f"{self.prefix}-out", "", self.workdir)
         self.gateway = Namespace(f"{self.prefix}-gw", OUTSIDE_GW, self.workdir)
@@ -208,8 +199,8 @@ class Topology:
         self.nat: Namespace | None = None
         self.created = False
 
-    def _take_prefix(self) -> str:
-        for candidate in ("pgi", "pgj", "pgk", "pgl"):
+    def _take_prefix(self, base: str) -> str:
+        for candidate in (base, f"{base}b", f"{base}c", f"{base}d"):
             fh = open(self.root / f"{candidate}.lock", "w")  # noqa: SIM115 - held for the run
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -218,10 +209,28 @@ class Topology:
                 continue
             self._lock_fh = fh
             return candidate
-        raise RuntimeError("four interop runs already hold their locks")
+        raise RuntimeError(f"four topologies of prefix {base} already hold their locks")
+
+    def _crashed_prefixes(self) -> list[str]:
+        """Prefixes whose lock file is there and held by nobody (not this topology's)."""
+        out = []
+        for lock in self.root.glob("*.lock"):
+            prefix = lock.name.removesuffix(".lock")
+            if prefix == self.prefix:
+                continue
+            with open(lock, "a") as fh:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # a live run
+                out.append(prefix)
+                lock.unlink(missing_ok=True)
+                shutil.rmtree(self.root / prefix, ignore_errors=True)  # its default workdir
+        return out
 
     def clean_stale(self) -> list[str]:
-        stale = [n for n in netns_list() if n.startswith(f"{self.prefix}-")]
+        prefixes = [self.prefix, *self._crashed_prefixes()]
+        stale = [n for n in netns_list() if n.split("-", 1)[0] in prefixes and "-" in n]
         for name in stale:
             delete_netns(name)
         return stale
@@ -356,5 +365,6 @@ class Topology:
             self.created = False
         self.nat = None
         if self._lock_fh is not None:
+            (self.root / f"{self.prefix}.lock").unlink(missing_ok=True)
             self._lock_fh.close()
             self._lock_fh = None
