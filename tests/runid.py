@@ -48,13 +48,14 @@ def link_name(base: str) -> str:
     return out
 
 
-SLOTS = 400  # port(base) stays within base .. base + 3990
+SLOTS = 100
+STRIDE = 20  # more than the spread of the base ports of one server (RADIUS: 28120..28135)
 
 
 def port(base: int) -> int:
-    """A loopback port of this run: ``base`` moved by this run's slot (10 ports a slot), so two
-    runs at once do not share FreeRADIUS's or slapd's port."""
-    return base + 10 * slot()
+    """A loopback port of this run: ``base`` moved by this run's slot (``STRIDE`` ports a slot:
+    at most base + 1980), so two runs at once do not share FreeRADIUS's or slapd's ports."""
+    return base + STRIDE * slot()
 
 
 _SLOT: int | None = None
