@@ -5,7 +5,7 @@ into every name a test gives something machine-wide: network namespaces, links (
 veth: at most 15 characters, so use :func:`link_name`), control sockets and temporary directories
 outside pytest's ``tmp_path``. Every process a test starts inherits ``PIXGW_RUN_ID`` from the
 environment, which is how the leak guard (``tests/leakguard.py``) tells this run's daemons from
-another's. Live runs register under ``<interop cache>/runs/<id>`` (their pid and a slot number)
+another's. Live runs register under ``registry()/<id>`` (their pid and a slot number)
 while they last; the slot moves the fixed ports of the servers the tests start on 127.0.0.1
 (FreeRADIUS, slapd): :func:`port`.
 """
@@ -32,7 +32,10 @@ RUN_ID = os.environ.setdefault("PIXGW_RUN_ID", _base36(os.getpid()))
 
 
 def registry() -> Path:
-    return Path(os.environ.get("PIXGW_INTEROP_DIR", "/var/tmp/pixgw-interop")) / "runs"
+    """Where live runs register: one place for the whole machine, whatever cache or TMPDIR a
+    run uses (``/run`` as root: a tmpfs, empty after a reboot)."""
+    default = "/run/pixgw-test-runs" if os.access("/run", os.W_OK) else "/tmp/pixgw-test-runs"
+    return Path(os.environ.get("PIXGW_RUN_REGISTRY", default))
 
 
 def name(base: str) -> str:

@@ -62,7 +62,7 @@ def test_another_runs_process_and_a_kept_one_are_not_blamed() -> None:
 def test_a_namespace_and_a_link_left_behind_are_named(tmp_path, monkeypatch) -> None:
     if not is_root():
         pytest.skip("needs root")
-    monkeypatch.setenv("PIXGW_INTEROP_DIR", str(tmp_path))
+    monkeypatch.setenv("PIXGW_RUN_REGISTRY", str(tmp_path / "runs"))
     ns, link, peer = runid.name("pxleak"), runid.link_name("pxlk"), runid.link_name("pxlj")
     foreign_ns = "pxleak-zzzz"  # named for another run, alive (registered with a live pid)
     sleeper = subprocess.Popen(["sleep", "30"])
