@@ -1,8 +1,11 @@
-"""The ``pixgw`` command: ``config check``, ``config render``, ``exec`` and ``shell``.
+"""The ``pixgw`` command: ``config check``, ``config render``, ``exec``, ``shell`` and
+``install-service``.
 
 ``pixgw exec [--control ADDR] 'COMMAND'`` runs one CLI command on a running gateway over its
 control socket and prints the answer; it exits 1 with the CLI's error text when the command is
-refused. ``pixgw shell`` is the same line by line, with a PIX prompt.
+refused. ``pixgw shell`` is the same line by line, with a PIX prompt. ``pixgw install-service
+[--root DIR] [--user NAME]`` writes the systemd unit, ``/etc/pixgw/pixgw.conf`` (the sample
+configuration, unless there is one) and ``/var/lib/pixgw`` (``pixgw.systemd``).
 """
 
 from __future__ import annotations
@@ -11,8 +14,10 @@ import argparse
 import socket
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
+from pixgw import systemd
 from pixgw.config.parser import ConfigError, parse_file
 from pixgw.config.render import render
 
@@ -108,7 +113,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument("--control", default=DEFAULT_CONTROL, help="unix:PATH or tcp:HOST:PORT")
         if name == "exec":
             p.add_argument("command", nargs="+", help="the command, e.g. 'show version'")
+    install = sub.add_parser("install-service", help="the systemd unit, /etc/pixgw, /var/lib/pixgw")
+    install.add_argument("--root", default="/", help="install under this directory (default /)")
+    install.add_argument("--user", default="pixgw", help="the service's user (default pixgw)")
     args = parser.parse_args(argv)
+    if args.what == "install-service":
+        try:
+            for line in systemd.install_service(Path(args.root), user=args.user):
+                print(line)
+        except OSError as e:
+            print(f"ERROR: {e}", file=sys.stderr)
+            return 1
+        return 0
     if args.what == "config":
         return _config_check(args.file) if args.action == "check" else _config_render(args.file)
     try:

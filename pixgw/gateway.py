@@ -200,6 +200,12 @@ class _CoreTimer:
         self._at = None
 
 
+# PixConfig fields a reload cannot put in force: they are built into services at start.
+RELOADED_AT_RESTART = (
+    "hostname", "domain_name", "interfaces", "aaa_servers", "aaa_ports", "usernames", "ca", "vpdn",
+)
+
+
 def l2tp_group(config: PixConfig) -> VpdnGroup | None:
     """The vpdn group that accepts L2TP dial-in (the first one, as the PIX takes it)."""
     for group in config.vpdn.groups:
@@ -689,6 +695,23 @@ class Gateway:
     def running_config(self) -> PixConfig:
         """The configuration in force (``show crypto map``, ``show crypto isakmp policy``)."""
         return self.config
+
+    def reload(self, config: PixConfig) -> tuple[str, ...]:
+        """Put a re-read configuration in force (SIGHUP, systemd's ExecReload): IKE policies,
+        maps and keys for new exchanges, the address pools for new leases, logging at once;
+        established SAs, tunnels, sessions and leases stay. ``show running-config`` shows it.
+        Returns the changed parts that are built into running services at start (AAA, local
+        users, the L2TP group, interfaces, the CA) and so take effect at the next start."""
+        later = tuple(
+            name for name in RELOADED_AT_RESTART
+            if getattr(self.config, name) != getattr(config, name)
+        )
+        self.config = config
+        self.pools.reconfigure(config.pools)
+        if self.ike is not None:
+            self.ike.reconfigure(config)
+        self.log_router.reconfigure(config.logging, config.hostname)
+        return later
 
     def running_config_text(self, *, mask_secrets: bool = True) -> str:
         """``show running-config``: keys and passwords as ``********`` (they never appear in

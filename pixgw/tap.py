@@ -2,14 +2,19 @@
 
 ``twistd -n pixgw --config FILE [--control unix:PATH] [--manhole ENDPOINT] [--dataplane
 auto|userspace|xfrm|memory]``. A configuration that does not parse stops startup with the same
-text ``pixgw config check`` prints.
+text ``pixgw config check`` prints. Once serving (configuration parsed, ports bound) it tells
+systemd READY=1 (``pixgw.systemd``); SIGHUP re-reads the file: one that does not parse is refused
+with its problems in the log and the running configuration is kept.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import tempfile
+import threading
+from collections.abc import Callable
 from ipaddress import IPv4Address
 from typing import Any
 
@@ -21,7 +26,7 @@ from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 from twisted.python import usage
 
-from pixgw import syslog
+from pixgw import syslog, systemd
 from pixgw.aaa.chain import build_accounting, build_authenticator
 from pixgw.aaa.gateway_seam import CredAccounting, CredAuthenticate
 from pixgw.aaa.interfaces import BackendSettingsError
@@ -102,21 +107,67 @@ class _SyslogSender(DatagramProtocol):
 
 
 class PixgwService(service.MultiService):
-    """The gateway's services; also hooks the log router into the PIX log publisher."""
+    """The gateway's services; also hooks the log router into the PIX log publisher, tells
+    systemd when it serves, and re-reads the configuration on SIGHUP."""
 
-    def __init__(self, router: PixLogRouter) -> None:
+    def __init__(self, router: PixLogRouter, reload: Callable[[], object] | None = None) -> None:
         super().__init__()
         self.router = router
+        self.reload = reload
 
     def startService(self) -> None:
         syslog.add_observer(self.router)
         super().startService()
         syslog.pix_log(199002, "PIX startup completed. Beginning operation.")
+        if any(getattr(child, "start_error", None) is not None for child in self):
+            return  # stopping: not ready
+        if self.reload is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGHUP, self._sighup)
+        systemd.notify("READY=1\nSTATUS=serving")
+
+    def _sighup(self, signum: int, frame: object) -> None:
+        _global_reactor.callFromThread(self._reload)  # type: ignore[attr-defined]
+
+    def _reload(self) -> None:
+        if self.reload is None or not self.running:
+            return
+        systemd.notify("RELOADING=1")
+        try:
+            self.reload()
+        finally:
+            systemd.notify("READY=1\nSTATUS=serving")
 
     def stopService(self) -> Any:
+        systemd.notify("STOPPING=1")
+        if self.reload is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGHUP, signal.SIG_DFL)
         result = super().stopService()
         syslog.remove_observer(self.router)
         return result
+
+
+def reload_config(gateway: Gateway, path: str) -> bool:
+    """SIGHUP: re-read *path*; a file that does not parse changes nothing (its problems, with
+    their line numbers, go to the log)."""
+    try:
+        parsed = parse_file(path)
+    except (ConfigError, OSError) as e:
+        _log.error(
+            "pixgw: reload refused: {path} does not parse, the running configuration is kept:"
+            "\n{problems}",
+            path=path,
+            problems=str(e),
+        )
+        return False
+    for warning in parsed.warnings:
+        _log.warn("{warning}", warning=str(warning))
+    later = gateway.reload(parsed.config)
+    _log.info(
+        "pixgw: configuration reloaded from {path}{later}",
+        path=path,
+        later=f"; changed, in force at the next start: {', '.join(later)}" if later else "",
+    )
+    return True
 
 
 def atomic_writer(path: str) -> Any:
@@ -304,6 +355,7 @@ def makeService(options: Options) -> service.IService:
         esp_received=dataplane.esp_in_udp_received,
     )
     gateway.pki = pki
+    top.reload = lambda: reload_config(gateway, options["config"])
     gateway.send_ike = ports.send_ike
     gateway.send_esp_udp = ports.send_udp
     configured = config.interface("outside")

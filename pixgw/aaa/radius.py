@@ -4,9 +4,9 @@ RFC 2869 §5.19 / RFC 3579 §3.2 Message-Authenticator (sent on every request an
 Access reply — the Blast-RADIUS defence), RFC 2548 (MS-CHAP v1/v2 attributes, §2.4.2 MPPE key
 salt-decryption), RFC 5080 §2.2.1 (retransmits keep Identifier and Authenticator).
 
-pyrad is only the attribute codec (dictionary in ``etc/dictionary``); the header, authenticators,
-hiding and retransmission are here. A reply that fails a check is dropped and counted, never
-raised: the request then times out like an unanswered one.
+pyrad is only the attribute codec (dictionary: ``pixgw/data/dictionary``, package data); the
+header, authenticators, hiding and retransmission are here. A reply that fails a check is
+dropped and counted, never raised: the request then times out like an unanswered one.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import hashlib
 import hmac
 import os
 import struct
-import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
@@ -87,16 +87,9 @@ Attributes = Sequence[tuple[str, Any]]
 
 
 def default_dictionary_path() -> Path:
-    """``etc/dictionary`` of the checkout (the editable install of the README), else the copy a
-    wheel installs under ``<prefix>/share/pixgw/`` (setup.cfg ``data_files``)."""
-    checkout = Path(__file__).resolve().parents[2] / "etc" / "dictionary"
-    if checkout.is_file():
-        return checkout
-    for prefix in (sys.prefix, sys.base_prefix, "/usr/local", "/usr"):
-        installed = Path(prefix) / "share" / "pixgw" / "dictionary"
-        if installed.is_file():
-            return installed
-    return checkout  # missing everywhere: the error names the checkout's path
+    """The dictionary shipped in the package (``pixgw/data/dictionary``, package data), however
+    pixgw is installed: a wheel, ``pip install .``, an editable install."""
+    return Path(str(resources.files("pixgw").joinpath("data", "dictionary")))
 
 
 _DICTIONARIES: dict[str, Dictionary] = {}

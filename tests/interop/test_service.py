@@ -318,3 +318,71 @@ def test_logging_host_gets_real_syslog_over_udp(netns: str, tmp_path: Path) -> N
             listener.wait(timeout=10)
         stop(process)
 
+
+def _wait_log(tmp: Path, text: str, seconds: float = 20.0) -> str:
+    deadline = time.monotonic() + seconds
+    log = ""
+    while time.monotonic() < deadline:
+        log = (tmp / "twistd.log").read_text(errors="replace")
+        if text in log:
+            return log
+        time.sleep(0.1)
+    raise AssertionError(f"{text!r} not in the log after {seconds} s:\n{log[-3000:]}")
+
+
+def test_reload_on_sighup_keeps_the_running_config_when_the_new_one_is_broken(
+    netns: str, tmp_path: Path
+) -> None:
+    """SIGHUP (systemd's ExecReload) re-reads the file: a broken file is refused with its line
+    numbers in the log and nothing changes; a good one is taken (here: the logging settings,
+    live) and said so."""
+    config = tmp_path / "pixgw.conf"
+    config.write_text(SAMPLE.read_text())
+    process, control = start_gateway(netns, config, tmp_path)
+    try:
+        wait_for_socket(control, process)
+        before = pixgw("exec", "--control", control, "show running-config").stdout
+        good = SAMPLE.read_text().replace("logging buffered informational",
+                                          "logging buffered debugging")
+        assert good != SAMPLE.read_text()
+        lines = good.splitlines()
+        bad_line = "crypto map outside_map 99 ipsec-isakmp dynamic no-such-dynamic-map"
+        config.write_text("\n".join([*lines, bad_line]) + "\n")
+        process.send_signal(signal.SIGHUP)
+        log = _wait_log(tmp_path, "reload refused")
+        assert f"ERROR line {len(lines) + 1}:" in log, log[-3000:]
+        assert process.poll() is None, "a broken file must not stop the gateway"
+        assert pixgw("exec", "--control", control, "show running-config").stdout == before
+        assert "level informational" in pixgw("exec", "--control", control, "show logging").stdout
+        config.write_text(good)
+        process.send_signal(signal.SIGHUP)
+        _wait_log(tmp_path, "reloaded")
+        shown = pixgw("exec", "--control", control, "show logging").stdout
+        assert "Buffer logging: level debugging" in shown, shown
+    finally:
+        code = stop(process)
+    assert code in (0, -signal.SIGTERM)
+
+
+def test_ready_is_notified_once_serving(netns: str, tmp_path: Path) -> None:
+    """Type=notify: READY=1 reaches $NOTIFY_SOCKET once the config is parsed and the ports are
+    bound (the control socket answers by then)."""
+    import socket as socketlib
+
+    address = str(tmp_path / "notify")
+    with socketlib.socket(socketlib.AF_UNIX, socketlib.SOCK_DGRAM) as listener:
+        listener.bind(address)
+        listener.settimeout(30)
+        os.environ["NOTIFY_SOCKET"] = address
+        try:
+            process, control = start_gateway(netns, SAMPLE, tmp_path)
+        finally:
+            del os.environ["NOTIFY_SOCKET"]
+        try:
+            message = listener.recv(4096).decode()
+            assert "READY=1" in message.splitlines(), message
+            assert os.path.exists(control)
+            version = pixgw("exec", "--control", control, "show version")
+            assert version.returncode == 0
+        finally:
+            stop(process)

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import shutil
 import struct
-import sys
 from pathlib import Path
 
 import pytest
@@ -140,23 +138,11 @@ def test_mppe_key_salt_decrypt() -> None:
         salt_decrypt(value[:-1], SECRET, ra)
 
 
-def test_dictionary_found_in_the_checkout_else_where_a_wheel_puts_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_dictionary_is_package_data() -> None:
+    """Read from the package (importlib.resources), not from a path beside a checkout: the
+    wheel ships pixgw/data/dictionary and its $INCLUDEs (tests/interop/test_package.py)."""
     from pixgw.aaa import radius
 
-    checkout = radius.default_dictionary_path()
-    assert checkout == Path(radius.__file__).resolve().parents[2] / "etc" / "dictionary"
-    # installed from a wheel: no etc/ beside the package, the copy is in <prefix>/share/pixgw
-    monkeypatch.setattr(radius, "__file__", str(tmp_path / "site" / "pixgw" / "aaa" / "r.py"))
-    monkeypatch.setattr(sys, "prefix", str(tmp_path / "venv"))
-    share = tmp_path / "venv" / "share" / "pixgw"
-    share.mkdir(parents=True)
-    for name in ("dictionary", "dictionary.rfc", "dictionary.microsoft"):
-        shutil.copy(checkout.parent / name, share / name)
-    assert radius.default_dictionary_path() == share / "dictionary"
-    assert "MS-CHAP2-Success" in radius.load_dictionary(share / "dictionary").attributes
-    shutil.rmtree(share)
-    if not any((Path(p) / "share/pixgw/dictionary").is_file() for p in ("/usr", "/usr/local")):
-        # found nowhere: the checkout's path is named (so the error says where it was looked for)
-        assert radius.default_dictionary_path() == tmp_path / "site" / "etc" / "dictionary"
+    path = radius.default_dictionary_path()
+    assert path == Path(radius.__file__).resolve().parents[1] / "data" / "dictionary"
+    assert "MS-CHAP2-Success" in radius.load_dictionary(path).attributes
