@@ -1,12 +1,13 @@
 """pixgw as a user installs it (issue 24): a wheel built from the checkout, installed into a
 fresh venv, serves ``twistd pixgw`` on the sample configuration it ships, in a namespace of the
 test's own, and answers ``pixgw exec 'show version'``; a plain ``pip install -e .`` (the default
-editable mode) finds the twistd plugin too.
+editable mode) and an install from the sdist find the twistd plugin too; the unit's capabilities
+are enough to serve.
 
 Offline: the wheel is built without build isolation (setuptools and wheel from the test extra)
 from a copy of the tracked files under ``tmp_path``; the fresh venv reaches the dependencies
 already installed in the project's venv through a ``.pth`` line (the wheel itself is installed
-with ``--no-deps --no-index``). Cost: about 15 s.
+with ``--no-deps --no-index``). Cost: about 20 s.
 """
 
 from __future__ import annotations
@@ -156,3 +157,23 @@ def test_the_units_capabilities_are_enough_for_the_userspace_dataplane(
         code = stop(process)
         log.close()
     assert code in (0, -signal.SIGTERM), (tmp_path / "twistd.log").read_text()
+
+
+def test_sdist_installs_a_working_plugin(tmp_path: Path) -> None:
+    """The sdist carries the plugin module and the package data; ``pip install`` of it (a build
+    from source, as ``pip install .`` does) gives a venv whose twistd knows pixgw."""
+    src = _source_copy(tmp_path / "src")
+    _run([sys.executable, "-c", "from setuptools import setup; setup()", "-q", "sdist", "-d",
+          str(tmp_path / "dist")], cwd=src)
+    (sdist,) = (tmp_path / "dist").glob("pixgw-*.tar.gz")
+    names = _run([sys.executable, "-m", "tarfile", "-l", str(sdist)]).stdout
+    for shipped in ("twisted/plugins/pixgw_plugin.py", "pixgw/data/dictionary",
+                    "pixgw/data/pixgw.conf"):
+        assert shipped in names, shipped
+    python = _fresh_venv(tmp_path / "venv")
+    _run([*PIP, "--python", str(python), "install", "-q", "--no-deps", "--no-index",
+          "--no-build-isolation", str(sdist)])
+    where = _run([str(python), "-c", "import pixgw; print(pixgw.__file__)"], cwd=tmp_path)
+    assert where.stdout.startswith(str(tmp_path / "venv")), where.stdout
+    plugin = _run([*_twistd(python), "pixgw", "--help"], cwd=tmp_path)
+    assert "--config" in plugin.stdout, plugin.stdout
