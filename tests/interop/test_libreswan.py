@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from tests import leakguard
 from tests.interop import pixgw_gateway
 from tests.interop.pixgw_gateway import (
     RunningGateway,
@@ -91,6 +92,7 @@ def _guest(guests: dict[str, Guest], image: GuestImage, topo: Topology, nat: boo
         else:
             g = boot_guest(image, topo, name, f"{DIRECT_IP}/24", 7)
         guests[name] = g
+        leakguard.keep(pids=(g.pid,))  # kept for the session: the end-of-run check sees it go
     return g
 
 
