@@ -30,7 +30,7 @@ from pixgw.config.model import (
 )
 from pixgw.ike import constants as c
 from pixgw.ike.core import IkeResponder
-from pixgw.ike.events import ChildSaEstablished, Endpoint
+from pixgw.ike.events import ChildSaEstablished, ChildSaPending, Endpoint
 from pixgw.testing.ike_initiator import EspOffer, IkeInitiator, InitiatorProfile, Phase1Offer
 
 GATEWAY = IPv4Address("192.0.2.1")
@@ -78,6 +78,8 @@ def one_setup(responder: IkeResponder, group: int, n: int, timing: list[float]) 
     assert qm3 is not None
     send(qm3)
     event = responder.next_event()
+    if isinstance(event, ChildSaPending):  # announced with message 2
+        event = responder.next_event()
     if not isinstance(event, ChildSaEstablished):
         raise RuntimeError("setup failed")
     responder.delete_ike_sa(event.ike_sa_id, 0.0)

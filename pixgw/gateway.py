@@ -10,7 +10,8 @@ than one layer's knowledge are written here: 603106/603107 (L2TP tunnel created/
 
 The event routing, in short::
 
-    IKE  ChildSaEstablished -> dataplane.install_child_sa
+    IKE  ChildSaPending     -> dataplane.install_inbound_sa (quick mode message 2 sent)
+         ChildSaEstablished -> dataplane.install_child_sa (message 3: outbound switches over)
          ChildSaDeleted     -> dataplane.remove_child_sa; L2TP tunnels riding only on it close
          IkeSaDeleted       -> (its child SAs were deleted before)
     dataplane L2TP datagram -> L2TP core;   L2TP datagrams out -> dataplane.send_l2tp
@@ -46,6 +47,7 @@ from pixgw.ike.core import IkeResponder
 from pixgw.ike.events import (
     ChildSaDeleted,
     ChildSaEstablished,
+    ChildSaPending,
     Endpoint,
     IkeSaDeleted,
     RekeyRequested,
@@ -409,7 +411,10 @@ class Gateway:
         while (event := ike.next_event()) is not None:
             self._again = True
             self._ike_touched = True
-            if isinstance(event, ChildSaEstablished):
+            if isinstance(event, ChildSaPending):
+                if self.dataplane is not None:
+                    self.dataplane.install_inbound_sa(event.sa)
+            elif isinstance(event, ChildSaEstablished):
                 self._ike_children.setdefault(event.ike_sa_id, set()).add(event.child_sa_id)
                 if self.dataplane is not None:
                     self.dataplane.install_child_sa(event)

@@ -70,6 +70,7 @@ class DataplaneCounters:
     tun_write_failed: int = 0
     ip_source_not_client: int = 0  # send_ip from an address no client route was added for
     sa_install_failed: int = 0  # xfrm: the kernel refused an SA or policy
+    esp_before_quick_mode_3: int = 0  # taken in on an SA whose quick mode had not finished
 
 
 SendUdp = Callable[[bytes, tuple[str, int]], None]
@@ -92,11 +93,18 @@ class IDataplane(Interface):
     def stop() -> None:
         """Remove our SAs, routes and devices; close sockets."""
 
+    def install_inbound_sa(event: ChildSaEstablished) -> None:
+        """Quick mode message 2 went out: install the inbound half of *event* so that what the
+        initiator sends on it at once is taken in. Outbound traffic stays on the pair it was on
+        until :meth:`install_child_sa` with the same ``child_sa_id``."""
+
     def install_child_sa(event: ChildSaEstablished) -> None:
-        """Install the inbound and outbound SA of a finished quick mode."""
+        """Quick mode finished: install the outbound SA (and the inbound one, unless
+        :meth:`install_inbound_sa` put it in already) and send on the new pair from now on."""
 
     def remove_child_sa(event: ChildSaDeleted) -> None:
-        """Remove both SAs of a child SA; unknown ids are ignored."""
+        """Remove both SAs of a child SA, or the inbound half of one that never finished;
+        unknown ids are ignored."""
 
     def esp_in_udp_received(data: bytes, source: tuple[str, int]) -> None:
         """A datagram on UDP 4500 that is not IKE: ESP (RFC 3948), or a 0xFF NAT keepalive."""

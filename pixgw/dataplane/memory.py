@@ -80,6 +80,7 @@ class MemoryDataplane:
     name: str = "memory"
     started: bool = False
     child_sas: dict[int, ChildSaEstablished] = field(default_factory=dict)
+    pending_inbound: dict[int, ChildSaEstablished] = field(default_factory=dict)
     removed: list[ChildSaDeleted] = field(default_factory=list)
     sent_l2tp: list[SentL2tp] = field(default_factory=list)
     sent_ip: list[bytes] = field(default_factory=list)
@@ -104,16 +105,23 @@ class MemoryDataplane:
     def stop(self) -> None:
         self.started = False
         self.child_sas.clear()
+        self.pending_inbound.clear()
         self.routes.clear()
         self._peers.clear()
 
+    def install_inbound_sa(self, event: ChildSaEstablished) -> None:
+        self.pending_inbound[event.child_sa_id] = event
+
     def install_child_sa(self, event: ChildSaEstablished) -> None:
+        self.pending_inbound.pop(event.child_sa_id, None)
         self.child_sas[event.child_sa_id] = event
         self._sa_counters[event.child_sa_id] = _Tally(
             seconds=event.lifetime_seconds, kilobytes=event.lifetime_kilobytes
         )
 
     def remove_child_sa(self, event: ChildSaDeleted) -> None:
+        if self.pending_inbound.pop(event.child_sa_id, None) is not None:
+            self.removed.append(event)
         if self.child_sas.pop(event.child_sa_id, None) is not None:
             self._forget(event.child_sa_id)
             self.removed.append(event)

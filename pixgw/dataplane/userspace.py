@@ -90,6 +90,7 @@ class _ChildSa:
         "key",
         "outbound",
         "peers",
+        "ready",
         "recv_errors",
         "remote_host",
         "remote_port",
@@ -118,6 +119,9 @@ class _ChildSa:
         self.recv_errors = 0
         self.soft_reported = False
         self.peers: dict[int, L2tpPeer] = {}
+        # False from quick mode message 2 until message 3: the inbound SA takes packets in,
+        # outbound traffic stays on the pair it was on
+        self.ready = True
 
 
 def transform_name(event: ChildSaEstablished) -> str:
@@ -244,21 +248,37 @@ class UserspaceDataplane:
 
     # --- SAs ------------------------------------------------------------------------------------
 
-    def install_child_sa(self, event: ChildSaEstablished) -> None:
-        now = self._reactor.seconds()
+    def _new_child(self, event: ChildSaEstablished) -> _ChildSa:
         common: dict[str, Any] = {
-            "now": now,
+            "now": self._reactor.seconds(),
             "random_bytes": self._random_bytes,
             "lifetime_seconds": event.lifetime_seconds,
             "lifetime_kilobytes": event.lifetime_kilobytes,
             "replay_window": self._replay_window,
         }
-        child = _ChildSa(event, EspSa(event.inbound, **common), EspSa(event.outbound, **common))
-        old = self._by_id.get(event.child_sa_id)
+        return _ChildSa(event, EspSa(event.inbound, **common), EspSa(event.outbound, **common))
+
+    def _put(self, child: _ChildSa) -> None:
+        old = self._by_id.get(child.event.child_sa_id)
         if old is not None:
             self._forget(old)
-        self._by_id[event.child_sa_id] = child
+        self._by_id[child.event.child_sa_id] = child
         self._by_key[child.key] = child
+
+    def install_inbound_sa(self, event: ChildSaEstablished) -> None:
+        child = self._new_child(event)
+        child.ready = False
+        self._put(child)
+
+    def install_child_sa(self, event: ChildSaEstablished) -> None:
+        child = self._by_id.get(event.child_sa_id)
+        if child is not None and not child.ready and child.key[0] == event.inbound.spi:
+            # message 3: the pending pair keeps its inbound SA (sequence numbers, replay window,
+            # what it counted) and starts carrying outbound traffic
+            child.ready = True
+        else:
+            child = self._new_child(event)
+            self._put(child)
         # The newest SA pair towards a peer (outer address and port) carries the outbound
         # traffic, also for L2TP peers still naming the SA it replaced (rekey, RFC 2409 §5.5).
         self._newest[(child.remote_host, child.remote_port)] = child
@@ -278,13 +298,15 @@ class UserspaceDataplane:
         if self._newest.get(remote) is child:
             del self._newest[remote]
             for other in self._by_id.values():  # an older pair still up takes over
-                if (other.remote_host, other.remote_port) == remote:
+                if other.ready and (other.remote_host, other.remote_port) == remote:
                     self._newest[remote] = other
 
     def poll_lifetimes(self) -> None:
         """Report soft expiries (once) and remove hard-expired SA pairs."""
         now = self._reactor.seconds()
         for child in list(self._by_id.values()):
+            if not child.ready:  # IKE abandons it when its quick mode expires
+                continue
             events = (child.inbound.poll_lifetime(now), child.outbound.poll_lifetime(now))
             event = child.event
             if "hard" in events or child.inbound.expired or child.outbound.expired:
@@ -354,6 +376,8 @@ class UserspaceDataplane:
                 self._c["esp_malformed"] += 1
                 child.recv_errors += 1
             return
+        if not child.ready:
+            self._c["esp_before_quick_mode_3"] += 1
         if child.inbound.truncated_sha256_detected and child.outbound.icv_length == 16:
             child.outbound.truncate_sha256()
             debug(
@@ -405,7 +429,10 @@ class UserspaceDataplane:
             child = self._newest.get((child.remote_host, child.remote_port), child)
         else:
             child = self._newest.get((str(peer.address), peer.outer_port))
-        if child is None:
+        if child is None or not (child.ready or child.inbound.packets):
+            # A pending pair with no other towards the peer is used only once the peer has sent
+            # on it: authenticated ESP under its keys says the peer read message 2 (its message
+            # 3 may simply not have been read yet, the two arrive on different sockets).
             self._c["send_no_sa"] += 1
             return
         segment = build_udp(
@@ -504,6 +531,6 @@ class UserspaceDataplane:
         out: list[IpsecSaStatus] = []
         for child_id, child in sorted(self._by_id.items()):
             counters = self.sa_counters(child_id)
-            if counters is not None:
+            if counters is not None and child.ready:
                 out.append(ipsec_sa_status(child.event, counters, child.outbound.overhead(0)))
         return tuple(out)

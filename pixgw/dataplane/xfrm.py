@@ -701,6 +701,7 @@ class XfrmDataplane:
         self._l2tp: socket.socket | None = None
         self._readers: list[FdPacketReader] = []
         self._children: dict[int, ChildSaEstablished] = {}
+        self._pending: dict[int, ChildSaEstablished] = {}  # inbound SA only (quick mode 2 sent)
         self._l2tp_received: L2tpReceived | None = None
         self._listener: LifetimeListener | None = None
         self._counters: dict[str, int] = dict.fromkeys(DataplaneCounters.__dataclass_fields__, 0)
@@ -828,7 +829,7 @@ class XfrmDataplane:
         return len(doomed)
 
     def stop(self) -> None:
-        for event in list(self._children.values()):
+        for event in [*self._pending.values(), *self._children.values()]:
             self.remove_child_sa(
                 ChildSaDeleted(
                     event.ike_sa_id,
@@ -867,19 +868,27 @@ class XfrmDataplane:
             source_port=L2TP_PORT,
         )
 
+    def install_inbound_sa(self, event: ChildSaEstablished) -> None:
+        if self._xs is None:
+            return
+        try:
+            self._install(self._xs, event=event, inbound=True, outbound=False)
+        except OSError as error:
+            # install_child_sa tries the whole pair again at message 3
+            self._counters["sa_install_failed"] += 1
+            debug("crypto ipsec", f"IPSEC(initialize_sas): kernel refused the inbound SA: {error}")
+            return
+        self._pending[event.child_sa_id] = event
+
     def install_child_sa(self, event: ChildSaEstablished) -> None:
         if self._xs is None:
             return
         xs = self._xs
-        reqid = REQID_BASE | (event.child_sa_id & 0xFFFF)
-        udp = event.encapsulation.startswith("udp")
-        mode = XFRM_MODE_TUNNEL if event.encapsulation.endswith("tunnel") else XFRM_MODE_TRANSPORT
-        remote, local = event.remote.address, event.local.address
+        pending = self._pending.pop(event.child_sa_id, None)
+        inbound = pending is None or pending.inbound.spi != event.inbound.spi
         self._children[event.child_sa_id] = event
         try:
-            self._install(
-                xs, event=event, reqid=reqid, udp=udp, mode=mode, remote=remote, local=local
-            )
+            self._install(xs, event=event, inbound=inbound, outbound=True)
         except OSError as error:
             # Whatever got in comes out again; the IKE side sees no SA counters for it.
             self._counters["sa_install_failed"] += 1
@@ -895,20 +904,18 @@ class XfrmDataplane:
             )
 
     def _install(
-        self,
-        xs: XfrmSocket,
-        *,
-        event: ChildSaEstablished,
-        reqid: int,
-        udp: bool,
-        mode: int,
-        remote: IPv4Address,
-        local: IPv4Address,
+        self, xs: XfrmSocket, *, event: ChildSaEstablished, inbound: bool, outbound: bool
     ) -> None:
-        for source, destination, params, encap in (
-            (remote, local, event.inbound, (event.remote.port, event.local.port)),
-            (local, remote, event.outbound, (event.local.port, event.remote.port)),
-        ):
+        reqid = REQID_BASE | (event.child_sa_id & 0xFFFF)
+        udp = event.encapsulation.startswith("udp")
+        mode = XFRM_MODE_TUNNEL if event.encapsulation.endswith("tunnel") else XFRM_MODE_TRANSPORT
+        remote, local = event.remote.address, event.local.address
+        halves = []
+        if inbound:
+            halves.append((remote, local, event.inbound, (event.remote.port, event.local.port)))
+        if outbound:
+            halves.append((local, remote, event.outbound, (event.local.port, event.remote.port)))
+        for source, destination, params, encap in halves:
             xs.request(
                 partial(
                     encode_newsa,
@@ -923,6 +930,8 @@ class XfrmDataplane:
                     lifetime_kilobytes=event.lifetime_kilobytes,
                 )
             )
+        if not outbound:
+            return
         xs.request(
             lambda seq: encode_newpolicy(
                 selector=self._out_selector(event),
@@ -937,6 +946,17 @@ class XfrmDataplane:
         )
 
     def remove_child_sa(self, event: ChildSaDeleted) -> None:
+        pending = self._pending.pop(event.child_sa_id, None)
+        if pending is not None and self._xs is not None:
+            with contextlib.suppress(XfrmError):
+                self._xs.request(
+                    partial(
+                        encode_delsa,
+                        source=pending.remote.address,
+                        destination=pending.local.address,
+                        spi=pending.inbound.spi,
+                    )
+                )
         child = self._children.pop(event.child_sa_id, None)
         if child is None or self._xs is None:
             return

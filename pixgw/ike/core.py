@@ -46,11 +46,14 @@ from pixgw.ike import constants as c
 from pixgw.ike import crypto
 from pixgw.ike.certauth import IkeCertificateSource, PeerIdentity
 from pixgw.ike.events import (
+    QUICK_MODE_ABANDONED,
     ChildSaDeleted,
     ChildSaEstablished,
+    ChildSaPending,
     Encapsulation,
     Endpoint,
     EspSaParameters,
+    IkeEvent,
     IkeSaDeleted,
     TrafficSelector,
 )
@@ -182,7 +185,7 @@ class IkeResponder:
         self._children_by_endpoint: dict[tuple[IPv4Address, int], set[int]] = {}
         self._orphans_by_address: dict[IPv4Address, set[int]] = {}
         self._out: list[Datagram] = []
-        self._events: deque[ChildSaEstablished | ChildSaDeleted | IkeSaDeleted] = deque()
+        self._events: deque[IkeEvent] = deque()
         self._next_conn_id = 1
         self._next_child_id = 1
         self._reassembly = FragmentReassembly()
@@ -210,7 +213,7 @@ class IkeResponder:
         out, self._out = self._out, []
         return out
 
-    def next_event(self) -> ChildSaEstablished | ChildSaDeleted | IkeSaDeleted | None:
+    def next_event(self) -> IkeEvent | None:
         return self._events.popleft() if self._events else None
 
     def get_timer(self) -> float | None:
@@ -952,6 +955,10 @@ class IkeResponder:
         self._quick_of_sa.setdefault(sa.ike_sa_id, set()).add(mid)
         self._quick_spis.add(int.from_bytes(ex.inbound_spi, "big"))
         self._arm_quick((sa.ike_sa_id, mid), ex)
+        ex.child = self._child_sa(sa, ex)
+        if ex.child is not None:
+            # the initiator may send on the new SA as soon as it reads message 2
+            self._events.append(ChildSaPending(ex.child))
         pix_log(702209, f"ISAKMP Phase 2 exchange started (local {local.address} (responder), "
                         f"remote {remote.address})")
 
@@ -962,6 +969,13 @@ class IkeResponder:
         self._quick_deadlines.cancel(key)
         self._quick_spis.discard(int.from_bytes(ex.inbound_spi, "big"))
         _discard(self._quick_of_sa, key[0], key[1])
+        if ex.state is not QuickModeState.QM_DONE and ex.child is not None:
+            # message 3 never came: the inbound SA installed with message 2 goes again
+            e = ex.child
+            _isakmp_debug(f"ISAKMP (0): quick mode {ex.message_id} with {e.remote.address} not "
+                          f"completed, its inbound SA 0x{e.inbound.spi:x} removed")
+            self._events.append(ChildSaDeleted(e.ike_sa_id, e.child_sa_id, e.inbound.spi,
+                                               e.outbound.spi, QUICK_MODE_ABANDONED))
 
     def _spi(self) -> bytes:
         for _ in range(16):
@@ -970,6 +984,42 @@ class IkeResponder:
             if value >= 256 and value not in self._child_spis and value not in self._quick_spis:
                 return spi
         raise ValueError("no free SPI")
+
+    def _child_sa(self, sa: IsakmpSa, ex: QuickModeExchange) -> ChildSaEstablished | None:
+        """The SA pair quick mode *ex* makes (RFC 2409 §5.5 KEYMAT, one per direction), with a
+        fresh child id; None when the transform names no ESP cipher we run."""
+        choice1 = sa.choice
+        if choice1 is None or sa.keys is None:
+            return None
+        choice = ex.choice
+        t = choice.transform
+        cipher_name = esp_cipher_name(t.transform_id, t.attribute(c.P2_KEY_LENGTH))
+        integrity = esp_integrity_name(t.attribute(c.P2_AUTH))
+        if cipher_name is None:
+            return None
+        length = keymat_length(cipher_name, integrity)
+        km = {}
+        for direction, spi in (("in", ex.inbound_spi), ("out", ex.outbound_spi)):
+            km[direction] = split_keymat(
+                crypto.keymat(choice1.hash, sa.keys.skeyid_d, protocol=c.PROTO_ESP, spi=spi,
+                              ni=ex.ni, nr=ex.nr, length=length, gxy_qm=ex.gxy),
+                cipher_name, integrity)
+        child_id = self._next_child_id
+        self._next_child_id += 2
+        return ChildSaEstablished(
+            ike_sa_id=sa.ike_sa_id, child_sa_id=child_id, local=sa.local, remote=sa.remote,
+            inbound=EspSaParameters(int.from_bytes(ex.inbound_spi, "big"), cipher_name, integrity,
+                                    km["in"][0], km["in"][1]),
+            outbound=EspSaParameters(int.from_bytes(ex.outbound_spi, "big"), cipher_name,
+                                     integrity, km["out"][0], km["out"][1]),
+            encapsulation=_ENCAPS_NAMES.get(choice.encapsulation, "tunnel"),
+            local_selector=ex.local_selector, remote_selector=ex.remote_selector,
+            lifetime_seconds=choice.lifetime_seconds,
+            lifetime_kilobytes=choice.lifetime_kilobytes, crypto_map=choice.map_name,
+            crypto_map_sequence=choice.map_sequence, remote_behind_nat=sa.peer_behind_nat,
+            peer_vendor=sa.peer_vendor, nat_oa_initiator=ex.nat_oa_initiator,
+            nat_oa_responder=ex.nat_oa_responder,
+        )
 
     def _quick_mode_3(self, sa: IsakmpSa, ex: QuickModeExchange, header: Header, body: bytes,
                       data: bytes, *, now: float) -> None:
@@ -986,38 +1036,13 @@ class IkeResponder:
             self._count(authentication_failed=1)
             _isakmp_debug("ISAKMP (0): quick mode HASH(3) does not verify, message dropped")
             return
-        if sa.keys is None:
-            return
         sa.last_heard = now
-        choice = ex.choice
-        t = choice.transform
-        cipher_name = esp_cipher_name(t.transform_id, t.attribute(c.P2_KEY_LENGTH))
-        integrity = esp_integrity_name(t.attribute(c.P2_AUTH))
-        if cipher_name is None:
+        event = ex.child
+        if event is None:
             return
-        length = keymat_length(cipher_name, integrity)
-        km = {}
-        for direction, spi in (("in", ex.inbound_spi), ("out", ex.outbound_spi)):
-            km[direction] = split_keymat(
-                crypto.keymat(choice1.hash, sa.keys.skeyid_d, protocol=c.PROTO_ESP, spi=spi,
-                              ni=ex.ni, nr=ex.nr, length=length, gxy_qm=ex.gxy),
-                cipher_name, integrity)
-        child_id = self._next_child_id
-        self._next_child_id += 2
-        event = ChildSaEstablished(
-            ike_sa_id=sa.ike_sa_id, child_sa_id=child_id, local=sa.local, remote=sa.remote,
-            inbound=EspSaParameters(int.from_bytes(ex.inbound_spi, "big"), cipher_name, integrity,
-                                    km["in"][0], km["in"][1]),
-            outbound=EspSaParameters(int.from_bytes(ex.outbound_spi, "big"), cipher_name,
-                                     integrity, km["out"][0], km["out"][1]),
-            encapsulation=_ENCAPS_NAMES.get(choice.encapsulation, "tunnel"),
-            local_selector=ex.local_selector, remote_selector=ex.remote_selector,
-            lifetime_seconds=choice.lifetime_seconds,
-            lifetime_kilobytes=choice.lifetime_kilobytes, crypto_map=choice.map_name,
-            crypto_map_sequence=choice.map_sequence, remote_behind_nat=sa.peer_behind_nat,
-            peer_vendor=sa.peer_vendor, nat_oa_initiator=ex.nat_oa_initiator,
-            nat_oa_responder=ex.nat_oa_responder,
-        )
+        child_id = event.child_sa_id
+        choice = ex.choice
+        cipher_name, integrity = event.inbound.cipher, event.inbound.integrity
         self._children[child_id] = ChildSaRecord(event, now, now + choice.lifetime_seconds)
         self._child_deadlines.set(child_id, now + choice.lifetime_seconds)
         self._children_by_address.setdefault(event.remote.address, set()).add(child_id)

@@ -1,9 +1,11 @@
 """Events the IKEv1 responder core emits for the rest of the gateway (RFC 2409 §5.5 quick mode
 results, RFC 2408 §3.15 deletes).
 
-These are the contract between :mod:`pixgw.ike` and the dataplane: the dataplane installs an
-inbound and an outbound ESP SA for every :class:`ChildSaEstablished` and removes them on
-:class:`ChildSaDeleted`; the gateway tears down what rode on an IKE SA on :class:`IkeSaDeleted`.
+These are the contract between :mod:`pixgw.ike` and the dataplane: the dataplane installs the
+inbound ESP SA of a quick mode on :class:`ChildSaPending` (message 2 sent), adds the outbound one
+on :class:`ChildSaEstablished` (message 3 verified) and removes both on :class:`ChildSaDeleted`
+(also for a quick mode that never saw message 3); the gateway tears down what rode on an IKE SA
+on :class:`IkeSaDeleted`.
 """
 
 from __future__ import annotations
@@ -76,6 +78,21 @@ class ChildSaEstablished:
 
 
 @dataclass(frozen=True)
+class ChildSaPending:
+    """Quick mode message 2 went out: the initiator has every key and sends on the new SA as soon
+    as it reads it (RFC 2409 §5.5 leaves it free to), so the inbound SA goes in now. *sa* is the
+    whole pair as it will be established; its outbound half waits for the
+    :class:`ChildSaEstablished` with the same ``child_sa_id`` (HASH(3) verified: the initiator
+    has the SA). A quick mode that expires without message 3 ends in
+    ``ChildSaDeleted(reason=QUICK_MODE_ABANDONED)``."""
+
+    sa: ChildSaEstablished
+
+
+QUICK_MODE_ABANDONED = "quick mode not completed"
+
+
+@dataclass(frozen=True)
 class ChildSaDeleted:
     ike_sa_id: bytes
     child_sa_id: int
@@ -97,3 +114,6 @@ class RekeyRequested:
     towards a NATed Windows peer)."""
 
     child_sa_id: int
+
+
+IkeEvent = ChildSaPending | ChildSaEstablished | ChildSaDeleted | IkeSaDeleted

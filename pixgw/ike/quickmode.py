@@ -10,7 +10,7 @@ from ipaddress import IPv4Address
 
 from pixgw.ike import constants as c
 from pixgw.ike.crypto import DhPrivate
-from pixgw.ike.events import EspCipher, EspIntegrity, TrafficSelector
+from pixgw.ike.events import ChildSaEstablished, EspCipher, EspIntegrity, TrafficSelector
 from pixgw.ike.message import IdPayload
 from pixgw.ike.phase1 import Retransmission
 from pixgw.ike.policy import Phase2Choice
@@ -47,6 +47,7 @@ class QuickModeExchange:
     nat_oa_responder: IPv4Address | None = None
     state: QuickModeState = QuickModeState.QM_AUTH_AWAIT
     dh: DhPrivate | None = None
+    child: ChildSaEstablished | None = None  # the SA pair announced as pending with message 2
 
 
 def selector_from_id(p: IdPayload) -> TrafficSelector:

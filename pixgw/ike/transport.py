@@ -15,9 +15,8 @@ from twisted.internet.protocol import DatagramProtocol
 
 from pixgw.ike.constants import IKE_PORT, NATT_PORT, NON_ESP_MARKER
 from pixgw.ike.core import NAT_KEEPALIVE, IkeResponder
-from pixgw.ike.events import ChildSaDeleted, ChildSaEstablished, Endpoint, IkeSaDeleted
+from pixgw.ike.events import Endpoint, IkeEvent
 
-IkeEvent = ChildSaDeleted | ChildSaEstablished | IkeSaDeleted
 EspReceived = Callable[[bytes, tuple[str, int]], None]
 
 

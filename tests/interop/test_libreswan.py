@@ -297,14 +297,8 @@ def test_libreswan_vanishes(
         wait_cleaned_up(gw, DIRECT_IP, VANISH_BOUND)
 
 
-@pytest.mark.xfail(
-    reason="known interop race, not fixed yet: pluto starts sending on the new SA when QM2 "
-    "arrives, but pixgw installs the new inbound SA only once QM3 arrives, so a packet sent in "
-    "between can be dropped (1 of 261 pings, at the rekey, in a CI run; 0 in others). The fix "
-    "is to install the inbound SA when QM2 is sent.",
-    strict=False,
-)
-@pytest.mark.long  # 94 s, a known race for now (xfail); test_lifecycle's rekey runs in CI
+# 94 s; the proof that the inbound SA goes in with QM2: pluto sends on the new SA as soon as it
+# reads QM2 (before: 1 of 261 pings lost at the rekey in a CI run, xfail)
 def test_libreswan_rekeys_without_a_drop(
     *,
     start_gateway: Callable[..., RunningGateway],

@@ -38,7 +38,14 @@ from pixgw.config.model import (
 from pixgw.ike import constants as c
 from pixgw.ike.certauth import InMemoryCertificateSource
 from pixgw.ike.core import IkeResponder
-from pixgw.ike.events import Endpoint
+from pixgw.ike.events import (
+    QUICK_MODE_ABANDONED,
+    ChildSaDeleted,
+    ChildSaEstablished,
+    ChildSaPending,
+    Endpoint,
+    IkeEvent,
+)
 from pixgw.testing.ike_initiator import IkeInitiator, InitiatorProfile
 
 GATEWAY = IPv4Address("192.0.2.1")
@@ -117,12 +124,40 @@ def pix_config(
     )
 
 
+class Responder(IkeResponder):
+    """The core, with :class:`ChildSaPending` (quick mode message 2 sent) kept aside in
+    ``pending`` so that tests read the events that follow it directly; each one is checked to be
+    the very pair the matching ChildSaEstablished or abandoning ChildSaDeleted names."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pending: list[ChildSaPending] = []
+        self._announced: dict[int, ChildSaEstablished] = {}
+
+    def next_event(self) -> IkeEvent | None:
+        event = super().next_event()
+        while isinstance(event, ChildSaPending):
+            assert event.sa.child_sa_id not in self._announced
+            self.pending.append(event)
+            self._announced[event.sa.child_sa_id] = event.sa
+            event = super().next_event()
+        if isinstance(event, ChildSaEstablished):
+            assert self._announced.pop(event.child_sa_id) == event, "not the pair announced"
+        elif isinstance(event, ChildSaDeleted) and event.reason == QUICK_MODE_ABANDONED:
+            announced = self._announced.pop(event.child_sa_id)
+            assert (announced.inbound.spi, announced.outbound.spi) == (
+                event.inbound_spi,
+                event.outbound_spi,
+            )
+        return event
+
+
 @dataclass
 class Path:
     """Carries datagrams between the initiator's view and the responder's, through a NAT when
     *nat* (the initiator then sits on a private address, mapped to NAT_PUBLIC)."""
 
-    responder: IkeResponder
+    responder: Responder
     initiator: IkeInitiator
     nat: bool = False
     nat_base_port: int = 40000
@@ -159,7 +194,7 @@ def make_pair(
     certificates: InMemoryCertificateSource | None = None,
     nat_base_port: int = 40000,
 ) -> Path:
-    responder = IkeResponder(config, random_bytes=os.urandom, certificates=certificates)
+    responder = Responder(config, random_bytes=os.urandom, certificates=certificates)
     own = CLIENT_PRIVATE if nat else CLIENT
     initiator = IkeInitiator(profile, Endpoint(own, 500), Endpoint(GATEWAY, 500), os.urandom)
     return Path(responder, initiator, nat, nat_base_port)

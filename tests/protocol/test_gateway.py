@@ -19,7 +19,14 @@ from pixgw.config.parser import parse
 from pixgw.dataplane.interfaces import L2tpPeer
 from pixgw.dataplane.memory import MemoryDataplane
 from pixgw.gateway import AuthDecision, ClientInfo, Gateway
-from pixgw.ike.events import ChildSaEstablished, Endpoint, EspSaParameters
+from pixgw.ike.events import (
+    QUICK_MODE_ABANDONED,
+    ChildSaDeleted,
+    ChildSaEstablished,
+    ChildSaPending,
+    Endpoint,
+    EspSaParameters,
+)
 from pixgw.ike.events import TrafficSelector as Ts
 from pixgw.logrouter import PixLogRouter
 from pixgw.ppp import mschap
@@ -375,6 +382,9 @@ class FakeIke:
     def get_timer(self) -> None:
         return None
 
+    def handle_timer(self, now: float) -> None:
+        return None
+
     def child_sa(self, child_sa_id: int) -> ChildSaEstablished | None:
         return self.children.get(child_sa_id)
 
@@ -404,5 +414,24 @@ def test_tunnel_end_deletes_its_sa_and_the_phase1_left_without_children() -> Non
         bench.settle()
         assert ike.deleted_children == [1]
         assert ike.deleted_ike == [bytes(16)]  # no other child SA left on that phase 1
+    finally:
+        bench.close()
+
+
+def test_quick_mode_2_installs_the_inbound_sa_and_an_abandoned_one_goes() -> None:
+    bench = Bench()
+    ike = FakeIke()
+    bench.gateway.ike = ike  # type: ignore[assignment]
+    try:
+        pending = child_sa(5, 4501)
+        ike.events.append(ChildSaPending(pending))
+        bench.gateway.pump()
+        assert bench.dataplane.pending_inbound == {5: pending}
+        assert 5 not in bench.dataplane.child_sas
+        gone = ChildSaDeleted(pending.ike_sa_id, 5, pending.inbound.spi, pending.outbound.spi,
+                              QUICK_MODE_ABANDONED)
+        ike.events.append(gone)
+        bench.gateway._ike_timer_fired()  # the quick mode's deadline: it ends the exchange
+        assert bench.dataplane.pending_inbound == {} and bench.dataplane.removed == [gone]
     finally:
         bench.close()

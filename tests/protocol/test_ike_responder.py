@@ -22,8 +22,14 @@ from pixgw.config.model import (
     TransformSet,
 )
 from pixgw.ike import constants as c
-from pixgw.ike.core import IkeResponder
-from pixgw.ike.events import ChildSaDeleted, ChildSaEstablished, Endpoint, IkeSaDeleted
+from pixgw.ike.core import QUICK_MODE_LIFETIME
+from pixgw.ike.events import (
+    QUICK_MODE_ABANDONED,
+    ChildSaDeleted,
+    ChildSaEstablished,
+    Endpoint,
+    IkeSaDeleted,
+)
 from pixgw.ike.message import decode_message
 from pixgw.testing.ike_initiator import EspOffer, IkeInitiator, InitiatorProfile, Phase1Offer
 from tests.protocol.ike_harness import (
@@ -33,6 +39,7 @@ from tests.protocol.ike_harness import (
     GATEWAY,
     NAT_PUBLIC,
     Path,
+    Responder,
     captured_logs,
     main_mode,
     make_pair,
@@ -480,6 +487,77 @@ def test_quick_mode_2_retransmitted_until_hash3() -> None:
     assert path.collect(10.0) == []
 
 
+def test_inbound_sa_announced_with_quick_mode_2_carries_what_the_initiator_sends() -> None:
+    """The initiator may send on the new SA as soon as it reads message 2 (RFC 2409 §5.5): the
+    pair is announced then, with keys that already take the initiator's ESP in, and the very same
+    pair is established at message 3."""
+    from pixgw.esp.sa import EspSa
+    from pixgw.ike.events import EspSaParameters
+
+    path = make_pair(pix_config(), InitiatorProfile(psk=b"s3cret"))
+    main_mode(path, 0.0)
+    (qm2,) = path.send(path.initiator.quick_mode_1(), 0.0)
+    assert path.responder.next_event() is None  # nothing established yet
+    (pending,) = path.responder.pending
+    qm3 = path.initiator.receive(qm2)
+    assert qm3 is not None
+    (child,) = path.initiator.children
+    client_out = EspSa(EspSaParameters(child.outbound_spi, pending.sa.inbound.cipher,
+                                       pending.sa.inbound.integrity,
+                                       child.outbound_encryption_key,
+                                       child.outbound_integrity_key),
+                       now=0, random_bytes=os.urandom)
+    gw_in = EspSa(pending.sa.inbound, now=0, random_bytes=os.urandom)
+    assert gw_in.decrypt(client_out.encrypt(17, b"before qm3")) == (17, b"before qm3")
+    assert path.send(qm3, 0.5) == []
+    established = path.responder.next_event()  # the harness checks it is the announced pair
+    assert isinstance(established, ChildSaEstablished)
+    assert established.child_sa_id == pending.sa.child_sa_id
+
+
+def test_quick_mode_without_message_3_abandons_its_inbound_sa() -> None:
+    path = make_pair(pix_config(), InitiatorProfile(psk=b"s3cret"))
+    main_mode(path, 0.0)
+    (qm2,) = path.send(path.initiator.quick_mode_1(), 0.0)
+    assert path.responder.next_event() is None
+    (pending,) = path.responder.pending
+    with captured_logs() as logs:
+        t = 0.0
+        for _ in range(20):  # the retransmissions of message 2, then the exchange's end
+            when = path.responder.get_timer()
+            if when is None or t >= QUICK_MODE_LIFETIME:
+                break
+            t = when
+            path.responder.handle_timer(t)
+            path.collect(t)
+    assert QUICK_MODE_LIFETIME <= t < 3600
+    abandoned = path.responder.next_event()
+    assert isinstance(abandoned, ChildSaDeleted)
+    assert (abandoned.child_sa_id, abandoned.reason) == (pending.sa.child_sa_id,
+                                                         QUICK_MODE_ABANDONED)
+    assert path.responder.next_event() is None
+    assert not any("602302" in line for line in logs)  # never created, so never deleted
+    assert any("not completed" in line for line in logs)
+    # a late message 3 finds no exchange: nothing established
+    qm3 = path.initiator.receive(qm2)
+    assert qm3 is not None
+    path.send(qm3, t + 1)
+    assert path.responder.next_event() is None
+
+
+def test_phase_1_deleted_during_quick_mode_abandons_its_inbound_sa() -> None:
+    path = make_pair(pix_config(), InitiatorProfile(psk=b"s3cret"))
+    main_mode(path, 0.0)
+    path.send(path.initiator.quick_mode_1(), 0.0)
+    assert path.responder.next_event() is None
+    (pending,) = path.responder.pending
+    path.responder.delete_ike_sa(pending.sa.ike_sa_id, 1.0)
+    events = list(iter(path.responder.next_event, None))
+    assert [type(e) for e in events] == [ChildSaDeleted, IkeSaDeleted]
+    assert isinstance(events[0], ChildSaDeleted)
+    assert events[0].reason == QUICK_MODE_ABANDONED
+
+
 # --- informational ------------------------------------------------------------------------------
 
 
@@ -542,7 +620,7 @@ def test_initial_contact_from_a_shared_address_drops_only_that_ids_sas_and_orpha
         return path.initiator.cky_i + path.initiator.cky_r
 
     config = pix_config()
-    responder = IkeResponder(config, random_bytes=os.urandom)
+    responder = Responder(config, random_bytes=os.urandom)
     paths = {}
     for n, last in enumerate((1, 2, 3, 4)):
         path = make_pair(config, InitiatorProfile(
@@ -739,13 +817,12 @@ def test_windows10_vector_gets_transform_1_and_rfc3947() -> None:
     group 20) chosen, RFC 3947 NAT-T and IKE fragmentation announced back, nothing else."""
     from pathlib import Path as FilePath
 
-    from pixgw.ike.core import IkeResponder
     from pixgw.ike.message import SaPayload, VendorIdPayload
 
     text = (FilePath(__file__).parent.parent / "vectors" / "ike"
             / "windows10_main_mode_1.txt").read_text()
     data = bytes.fromhex("".join(line.split("#")[0].strip() for line in text.splitlines()))
-    responder = IkeResponder(pix_config(), random_bytes=os.urandom)
+    responder = Responder(pix_config(), random_bytes=os.urandom)
     responder.receive_datagram(data, Endpoint(GATEWAY, 500), Endpoint(CLIENT, 500), 1.0)
     ((reply, _, _),) = responder.datagrams_to_send(1.0)
     m = decode_message(reply)
@@ -871,7 +948,7 @@ def test_fragmented_message_5_retransmitted_gets_fragments_again() -> None:
 def test_many_half_open_sas_wake_the_timer_one_at_a_time() -> None:
     """Timer hints (a heap): the responder wakes at the earliest deadline of any SA and a
     wake-up retransmits for the due SA only; a finished exchange leaves no early wake-up."""
-    responder = IkeResponder(pix_config(), random_bytes=os.urandom)
+    responder = Responder(pix_config(), random_bytes=os.urandom)
     peers = [Endpoint(IPv4Address(f"198.51.100.{10 + i}"), 500) for i in range(12)]
     local = Endpoint(GATEWAY, 500)
     for i, peer in enumerate(peers):  # MM1 from peer i at i/4 s

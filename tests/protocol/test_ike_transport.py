@@ -10,8 +10,8 @@ from typing import Any
 from twisted.internet.task import Clock
 
 from pixgw.ike.core import IkeResponder
-from pixgw.ike.events import ChildSaEstablished, Endpoint
-from pixgw.ike.transport import IkeEvent, IkeTransport, IkeUdpPorts
+from pixgw.ike.events import ChildSaEstablished, ChildSaPending, Endpoint, IkeEvent
+from pixgw.ike.transport import IkeTransport, IkeUdpPorts
 from pixgw.testing.ike_initiator import IkeInitiator, InitiatorProfile
 from tests.protocol.ike_harness import GATEWAY, pix_config
 
@@ -79,7 +79,9 @@ def test_full_exchange_with_float_to_4500() -> None:
     qm3 = client.receive(qm2)
     assert qm3 is not None
     shell.protocols[4500].datagramReceived(b"\x00" * 4 + qm3, ("203.0.113.5", 40001))
-    assert len(events) == 1 and isinstance(events[0], ChildSaEstablished)
+    # the inbound half with message 2, then the same pair whole with message 3
+    assert [type(e) for e in events] == [ChildSaPending, ChildSaEstablished]
+    assert isinstance(events[0], ChildSaPending) and events[0].sa == events[1]
     # ESP (no marker) and keepalives on 4500
     shell.protocols[4500].datagramReceived(b"\x01\x02\x03\x04esp", ("203.0.113.5", 40001))
     shell.protocols[4500].datagramReceived(b"\xff", ("203.0.113.5", 40001))

@@ -30,6 +30,7 @@ from pixgw.dataplane.memory import MemoryDataplane
 from pixgw.dataplane.userspace import UserspaceDataplane
 from pixgw.esp import EspDrop, EspSa
 from pixgw.ike.events import (
+    QUICK_MODE_ABANDONED,
     ChildSaDeleted,
     ChildSaEstablished,
     Endpoint,
@@ -418,3 +419,64 @@ def test_natted_client_without_nat_oa_gets_checksum_zero(gw):
     dp.send_l2tp(got[0][0], b"reply")
     seg = peer.inb.decrypt(sent[0][0])[1]
     assert seg[6:8] == b"\0\0"
+
+
+def test_pending_inbound_sa_takes_packets_before_quick_mode_3(gw):
+    """Rekey: the initiator sends on the new SA as soon as it reads message 2. The inbound half,
+    installed then, takes it in; replies stay on the old pair until message 3 switches them."""
+    dp, _, got, sent, _ = gw
+    old, new = event(1, 0x1000, 0x2000, 4500), event(3, 0x1001, 0x2001, 4500)
+    dp.install_child_sa(old)
+    old_side, new_side = Peer(old), Peer(new)
+    dp.esp_in_udp_received(old_side.l2tp(b"before"), (str(NAT), 4500))
+    l2tp_peer = got[0][0]
+    dp.install_inbound_sa(new)                          # message 2 sent
+    dp.esp_in_udp_received(new_side.l2tp(b"early"), (str(NAT), 4500))
+    assert got[1][1] == b"early" and got[1][0].child_sa_id == 3
+    assert dp.counters().esp_unknown_spi == 0
+    assert dp.counters().esp_before_quick_mode_3 == 1
+    dp.send_l2tp(got[1][0], b"reply-before-qm3")        # names the pending pair
+    assert old_side.inb.decrypt(sent[0][0])[1][8:] == b"reply-before-qm3"
+    assert [s.inbound_spi for s in dp.snapshot()] == [0x1000]  # show: no pair yet
+    dp.install_child_sa(new)                            # message 3
+    dp.send_l2tp(l2tp_peer, b"after-qm3")
+    assert new_side.inb.decrypt(sent[1][0])[1][8:] == b"after-qm3"
+    assert dp.sa_counters(3).decaps == 1                # the inbound SA kept what it counted
+    dp.esp_in_udp_received(new_side.l2tp(b"next"), (str(NAT), 4500))
+    assert got[2][1] == b"next" and dp.counters().esp_replayed == 0
+    assert dp.counters().esp_before_quick_mode_3 == 1
+    assert [s.inbound_spi for s in dp.snapshot()] == [0x1000, 0x1001]
+
+
+def test_abandoned_pending_sa_goes_and_a_first_one_is_used_once_the_peer_sent_on_it(gw):
+    dp, clock, got, sent, life = gw
+    ev = event(1, 0x1000, 0x2000, 4500, seconds=60)
+    side = Peer(ev)
+    dp.install_inbound_sa(ev)
+    dp.send_l2tp(L2tpPeer(1, NAT, 4500, 1701), b"unconfirmed")
+    assert sent == [] and dp.counters().send_no_sa == 1
+    dp.esp_in_udp_received(side.l2tp(b"SCCRQ"), (str(NAT), 4500))
+    # authenticated ESP under the new keys: the peer read message 2, its message 3 is late
+    dp.send_l2tp(got[0][0], b"SCCRP")
+    assert side.inb.decrypt(sent[0][0])[1][8:] == b"SCCRP"
+    clock.advance(59)
+    dp.poll_lifetimes()
+    assert life == []                      # IKE, not the lifetime poller, ends a pending SA
+    dp.remove_child_sa(ChildSaDeleted(bytes(16), 1, 0x1000, 0x2000, QUICK_MODE_ABANDONED))
+    dp.esp_in_udp_received(side.l2tp(b"late"), (str(NAT), 4500))
+    assert len(got) == 1 and dp.counters().esp_unknown_spi == 1
+    dp.send_l2tp(got[0][0], b"gone")
+    assert len(sent) == 1 and dp.counters().send_no_sa == 2
+
+
+def test_memory_dataplane_keeps_pending_inbound_apart():
+    dp = MemoryDataplane()
+    ev = event(1, 0x1000, 0x2000, 4500)
+    dp.install_inbound_sa(ev)
+    assert dp.pending_inbound == {1: ev} and dp.child_sas == {}
+    dp.install_child_sa(ev)
+    assert dp.pending_inbound == {} and dp.child_sas == {1: ev}
+    dp.install_inbound_sa(event(3, 0x1001, 0x2001, 4500))
+    gone = ChildSaDeleted(bytes(16), 3, 0x1001, 0x2001, QUICK_MODE_ABANDONED)
+    dp.remove_child_sa(gone)
+    assert dp.pending_inbound == {} and dp.removed == [gone] and 1 in dp.child_sas

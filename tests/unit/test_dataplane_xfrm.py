@@ -337,3 +337,76 @@ def test_xfrm_dataplane_failed_start_leaves_no_policy(private_netns):
     assert listing.strip() == ""
     assert reactor.removed == 1  # the reader it tried to register is let go
     dp.stop()  # and a stop after that is harmless
+
+
+# --- the order of requests for a quick mode (a recording socket: this kernel has no ESP) -------
+
+
+class RecordingXfrm:
+    """Takes every request the dataplane makes, as (type, address, spi); *refuse* raises the
+    kernel's error for the next requests of that type."""
+
+    def __init__(self):
+        self.requests = []
+        self.refuse = set()
+
+    def request(self, encode):
+        data = encode(seq=1)
+        msg_type = int.from_bytes(data[4:6], "little")
+        body = data[16:]
+        if msg_type == xfrm.XFRM_MSG_NEWSA:  # xfrm_usersa_info: daddr at 56, spi at 72
+            entry = ("newsa", IPv4Address(body[56:60]), int.from_bytes(body[72:76], "big"))
+        elif msg_type == xfrm.XFRM_MSG_DELSA:  # xfrm_usersa_id: daddr at 0, spi at 16
+            entry = ("delsa", IPv4Address(body[0:4]), int.from_bytes(body[16:20], "big"))
+        else:
+            entry = ({xfrm.XFRM_MSG_UPDPOLICY: "policy", xfrm.XFRM_MSG_DELPOLICY: "delpolicy"}
+                     .get(msg_type, str(msg_type)), None, None)
+        if entry[0] in self.refuse:
+            raise xfrm.XfrmError(1, "refused")
+        self.requests.append(entry)
+        return []
+
+    def close(self):
+        pass
+
+
+def _quick_mode_pair(child_id, in_spi, out_spi):
+    from pixgw.ike.events import ChildSaEstablished, Endpoint, TrafficSelector
+
+    return ChildSaEstablished(
+        ike_sa_id=bytes(16), child_sa_id=child_id, local=Endpoint(A1, 500),
+        remote=Endpoint(A2, 500),
+        inbound=EspSaParameters(in_spi, "esp-aes", "esp-sha-hmac", bytes(16), bytes(20)),
+        outbound=EspSaParameters(out_spi, "esp-aes", "esp-sha-hmac", bytes(16), bytes(20)),
+        encapsulation="transport", local_selector=TrafficSelector(A1, A1, 17, 1701),
+        remote_selector=TrafficSelector(A2, A2, 17, 1701), lifetime_seconds=3600,
+        lifetime_kilobytes=0, crypto_map="dyn", crypto_map_sequence=10, remote_behind_nat=False)
+
+
+def test_xfrm_inbound_sa_with_message_2_outbound_and_policy_with_message_3():
+    from twisted.internet.task import Clock
+
+    from pixgw.ike.events import QUICK_MODE_ABANDONED, ChildSaDeleted
+
+    dp = xfrm.XfrmDataplane(Clock(), local_address=A1)
+    xs = dp._xs = RecordingXfrm()
+    first = _quick_mode_pair(1, 0x1001, 0x2001)
+    dp.install_inbound_sa(first)
+    assert xs.requests == [("newsa", A1, 0x1001)]
+    dp.install_child_sa(first)
+    assert xs.requests[1:] == [("newsa", A2, 0x2001), ("policy", None, None)]
+    # a rekey that never sees message 3: only its inbound SA goes; the first pair's policy stays
+    second = _quick_mode_pair(3, 0x1003, 0x2003)
+    dp.install_inbound_sa(second)
+    dp.remove_child_sa(ChildSaDeleted(bytes(16), 3, 0x1003, 0x2003, QUICK_MODE_ABANDONED))
+    assert xs.requests[3:] == [("newsa", A1, 0x1003), ("delsa", A1, 0x1003)]
+    # the kernel refuses the inbound SA at message 2: message 3 installs the whole pair
+    third = _quick_mode_pair(5, 0x1005, 0x2005)
+    xs.refuse = {"newsa"}
+    dp.install_inbound_sa(third)
+    assert dp.counters().sa_install_failed == 1
+    xs.refuse = set()
+    del xs.requests[:]
+    dp.install_child_sa(third)
+    assert xs.requests == [("newsa", A1, 0x1005), ("newsa", A2, 0x2005), ("policy", None, None)]
+    dp._xs = None
