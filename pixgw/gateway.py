@@ -70,6 +70,7 @@ from pixgw.status import (
     IpLocalPoolStatus,
     IpsecSaStatus,
     IsakmpSaStatus,
+    IsakmpStats,
     L2tpSessionStatus,
     L2tpTunnelStatus,
     PppInterfaceStatus,
@@ -816,6 +817,9 @@ class Gateway:
 
     def isakmp_sa_status(self) -> Sequence[IsakmpSaStatus]:
         return self.ike.isakmp_sa_status(self.now()) if self.ike is not None else ()
+
+    def isakmp_stats(self) -> IsakmpStats | None:
+        return self.ike.isakmp_stats() if self.ike is not None else None
 
     def clear_isakmp_sa(self) -> None:
         """``clear crypto isakmp sa``: every IKE SA deleted (its child SAs and tunnels go too)."""

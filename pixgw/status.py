@@ -68,6 +68,28 @@ class IkeCounters:
     authentication_failed: int = 0
     half_open_expired: int = 0
     fragments_received: int = 0
+    # the bounds of issue 25: each refusal by its reason
+    half_open_evicted: int = 0  # the oldest half-open SA dropped for a new first message
+    half_open_busy: int = 0  # answered once, unrepeated and short-lived: half the bound held
+    refused_per_peer: int = 0  # the source at isakmp limit half-open-per-peer, none evictable
+    refused_capacity: int = 0  # isakmp limit sa authenticated SAs up
+    refused_oversized: int = 0  # a first message larger than any client's
+    retransmissions_suppressed: int = 0  # over the half-open retransmission bytes/s
+
+@dataclass(frozen=True)
+class IsakmpStats:
+    """``show crypto isakmp stats``: the counters and what the bounds hold now."""
+
+    counters: IkeCounters
+    established: int
+    half_open: int  # waiting for main mode 3
+    negotiating: int  # past message 3, not yet authenticated
+    half_open_bytes: int
+    sources_negotiating: int
+    limit_half_open: int
+    limit_half_open_per_peer: int
+    limit_sa: int
+    fragments_pending: int = 0
 
 # === ipsec / dataplane ===========================================================================
 

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from pixgw.cli.commands import CliError, CommandContext, CommandTable
 from pixgw.config.model import AccessListEntry, AddressMatch, CryptoMapEntry, PixConfig, PortMatch
-from pixgw.status import IpsecSaStatus, IsakmpPolicyStatus, IsakmpSaStatus
+from pixgw.status import IpsecSaStatus, IsakmpPolicyStatus, IsakmpSaStatus, IsakmpStats
 
 __all__ = [
     "CryptoStatusSource",
@@ -26,6 +26,7 @@ __all__ = [
     "render_ipsec_sa",
     "render_isakmp_policy",
     "render_isakmp_sa",
+    "render_isakmp_stats",
 ]
 
 _ENCRYPTION = {
@@ -50,6 +51,42 @@ def render_isakmp_sa(sas: Sequence[IsakmpSaStatus]) -> str:
         lines.append(f"{sa.dst!s:>15}{sa.src!s:>17}{sa.state:>11}{sa.pending:>10}"
                      f"{sa.created:>12}")
     return "\n".join(lines)
+
+
+def render_isakmp_stats(st: IsakmpStats) -> str:
+    """``show crypto isakmp stats``, after the ASA's ``Global IKEv1 Statistics``, with what the
+    bounds of ``isakmp limit`` hold now and every refusal by its reason."""
+    k = st.counters
+    dropped = (k.malformed + k.unknown_sa + k.proposals_refused + k.authentication_failed
+               + k.refused_capacity + k.refused_per_peer + k.refused_oversized)
+    rows: list[tuple[str, object]] = [
+        ("Active Tunnels", st.established),
+        ("In Packets", k.received),
+        ("In Drop Packets", dropped),
+        ("Half-open SAs (waiting for MM3)",
+         f"{st.half_open} of {st.limit_half_open} ({st.half_open_bytes} bytes)"),
+        ("Negotiating SAs (past MM3)", st.negotiating),
+        ("Peers negotiating",
+         f"{st.sources_negotiating} (at most {st.limit_half_open_per_peer} each)"),
+        ("ISAKMP SA limit", st.limit_sa),
+        ("Half-open evicted (oldest first)", k.half_open_evicted),
+        ("Half-open answered busy", k.half_open_busy),
+        ("Half-open expired", k.half_open_expired),
+        ("Refused: SA limit", k.refused_capacity),
+        ("Refused: per-peer limit", k.refused_per_peer),
+        ("Refused: oversized first message", k.refused_oversized),
+        ("Refused: no acceptable proposal", k.proposals_refused),
+        ("Refused: malformed", k.malformed),
+        ("Refused: unknown SA", k.unknown_sa),
+        ("Auth Fails", k.authentication_failed),
+        ("Retransmissions sent", k.retransmissions_sent),
+        ("Retransmissions suppressed", k.retransmissions_suppressed),
+        ("Retransmissions answered", k.retransmissions_answered),
+        ("Fragments received", k.fragments_received),
+        ("Fragments pending reassembly", st.fragments_pending),
+    ]
+    return "\n".join(["Global IKEv1 Statistics", *(f"  {name + ':':<36}{value}"
+                                                     for name, value in rows)])
 
 
 def isakmp_policy_status(config: PixConfig) -> tuple[IsakmpPolicyStatus, ...]:
@@ -240,6 +277,13 @@ def register(table: CommandTable) -> None:
     def show_isakmp_sa(ctx: CommandContext, args: Sequence[str]) -> str:
         return render_isakmp_sa(_source(ctx).isakmp_sa_status())
 
+    def show_isakmp_stats(ctx: CommandContext, args: Sequence[str]) -> str:
+        source = getattr(ctx.gateway, "isakmp_stats", None)
+        stats = source() if source is not None else None
+        if stats is None:
+            raise CliError("ERROR: no gateway")
+        return render_isakmp_stats(stats)
+
     def show_isakmp_policy(ctx: CommandContext, args: Sequence[str]) -> str:
         return render_isakmp_policy(isakmp_policy_status(_source(ctx).running_config()))
 
@@ -259,6 +303,8 @@ def register(table: CommandTable) -> None:
 
     table.register("show crypto isakmp sa", show_isakmp_sa, "Show the ISAKMP SAs")
     table.register("show crypto isakmp policy", show_isakmp_policy, "Show the ISAKMP policies")
+    table.register("show crypto isakmp stats", show_isakmp_stats,
+                   "Show IKE counters and what the isakmp limits hold")
     table.register("show crypto ipsec sa", show_ipsec_sa, "Show the IPsec SAs")
     table.register("show crypto map", show_crypto_map, "Show the crypto maps")
     table.register("clear crypto isakmp sa", clear_isakmp_sa, "Delete every ISAKMP SA")

@@ -241,6 +241,11 @@ class IsakmpKey:
         return peer in IPv4Network(f"{self.address}/{self.netmask}", strict=False)
 
 
+DEFAULT_LIMIT_HALF_OPEN = 5000
+DEFAULT_LIMIT_HALF_OPEN_PER_PEER = 5  # strongSwan's block_threshold
+DEFAULT_LIMIT_SA = 10000
+
+
 @dataclass(frozen=True)
 class Isakmp:
     enabled_interfaces: tuple[str, ...] = ()
@@ -249,6 +254,12 @@ class Isakmp:
     keepalive: tuple[int, int] | None = None  # (seconds, retry seconds): DPD
     policies: tuple[IsakmpPolicy, ...] = ()  # sorted by priority
     keys: tuple[IsakmpKey, ...] = ()
+    # pixgw extensions, ``isakmp limit half-open|half-open-per-peer|sa N``: negotiations not yet
+    # past main mode 3 (the only ones a spoofed source can make), unauthenticated ones per source
+    # address, and authenticated IKE SAs
+    limit_half_open: int = DEFAULT_LIMIT_HALF_OPEN
+    limit_half_open_per_peer: int = DEFAULT_LIMIT_HALF_OPEN_PER_PEER
+    limit_sa: int = DEFAULT_LIMIT_SA
 
     def key_for(self, peer: IPv4Address) -> IsakmpKey | None:
         """The most specific key whose address/netmask covers *peer* (longest mask wins)."""

@@ -28,6 +28,9 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any, NoReturn, cast
 
 from pixgw.config.model import (
+    DEFAULT_LIMIT_HALF_OPEN,
+    DEFAULT_LIMIT_HALF_OPEN_PER_PEER,
+    DEFAULT_LIMIT_SA,
     HOST_MASK,
     LOG_LEVELS,
     AaaServerGroup,
@@ -1180,6 +1183,13 @@ def _crypto_map_options(st: _State, a: _Args, negated: bool, name: str) -> None:
     state.client_authentication = group
 
 
+_ISAKMP_LIMITS: dict[str, tuple[str, int, int]] = {
+    "half-open": ("limit_half_open", DEFAULT_LIMIT_HALF_OPEN, 100000),
+    "half-open-per-peer": ("limit_half_open_per_peer", DEFAULT_LIMIT_HALF_OPEN_PER_PEER, 1000),
+    "sa": ("limit_sa", DEFAULT_LIMIT_SA, 100000),
+}
+
+
 def _isakmp(st: _State, a: _Args, negated: bool) -> None:
     what = a.keyword(
         "enable",
@@ -1190,6 +1200,7 @@ def _isakmp(st: _State, a: _Args, negated: bool) -> None:
         "policy",
         "client",
         "peer",
+        "limit",
     )
     isakmp = st.config.isakmp
     if what in ("client", "peer"):
@@ -1215,6 +1226,13 @@ def _isakmp(st: _State, a: _Args, negated: bool) -> None:
         seconds = a.integer("nat-traversal keepalive", 10, 3600) if a.peek() else 20
         a.end()
         st.set(isakmp=replace(isakmp, nat_traversal=None if negated else seconds))
+    elif what == "limit":
+        which = a.keyword("half-open", "half-open-per-peer", "sa")
+        field_name, default, top = _ISAKMP_LIMITS[which]
+        value = default if negated and a.peek() is None else a.integer(f"limit {which}", 1, top)
+        a.end()
+        limits: dict[str, Any] = {field_name: default if negated else value}
+        st.set(isakmp=replace(isakmp, **limits))
     elif what == "keepalive":
         seconds = a.integer("keepalive", 10, 3600)
         retry = a.integer("keepalive retry", 2, 10) if a.peek() is not None else 2

@@ -17,6 +17,9 @@ import hashlib
 from ipaddress import IPv4Address
 
 from pixgw.config.model import (
+    DEFAULT_LIMIT_HALF_OPEN,
+    DEFAULT_LIMIT_HALF_OPEN_PER_PEER,
+    DEFAULT_LIMIT_SA,
     HOST_MASK,
     AaaPorts,
     AccessListEntry,
@@ -225,6 +228,13 @@ def _sections(c: PixConfig) -> dict[str, list[str]]:
         lines.append(f"isakmp keepalive {isakmp.keepalive[0]} {isakmp.keepalive[1]}")
     if isakmp.nat_traversal is not None:
         lines.append(f"isakmp nat-traversal {isakmp.nat_traversal}")
+    for keyword, value, default in (
+        ("half-open", isakmp.limit_half_open, DEFAULT_LIMIT_HALF_OPEN),
+        ("half-open-per-peer", isakmp.limit_half_open_per_peer, DEFAULT_LIMIT_HALF_OPEN_PER_PEER),
+        ("sa", isakmp.limit_sa, DEFAULT_LIMIT_SA),
+    ):
+        if value != default:
+            lines.append(f"isakmp limit {keyword} {value}")
     for policy in isakmp.policies:
         head = f"isakmp policy {policy.priority}"
         lines.extend(

@@ -102,7 +102,7 @@ from pixgw.ike.quickmode import (
     selector_from_id,
     split_keymat,
 )
-from pixgw.status import IkeCounters, IpsecSaStatus, IsakmpSaStatus
+from pixgw.status import IkeCounters, IpsecSaStatus, IsakmpSaStatus, IsakmpStats
 from pixgw.syslog import debug, pix_log
 from pixgw.wire import MalformedMessage
 
@@ -116,7 +116,26 @@ RETRANSMIT_COUNT = 5
 HALF_OPEN_LIFETIME = RETRANSMIT_INTERVAL * (RETRANSMIT_COUNT + 1)
 QUICK_MODE_LIFETIME = HALF_OPEN_LIFETIME
 MAX_PENDING_QUICK_MODES = 16
-MAX_SAS = 10000
+# Half-open negotiations (main mode 2 sent, 3 not yet in: all a spoofed source can make) are
+# bounded apart from authenticated SAs (``isakmp limit half-open``, ``half-open-per-peer``, ``sa``)
+# and in the bytes they hold. At the bound the oldest half-open one goes, so that a new first
+# message, a real client's among a flood, always gets its answer and a slot that lives
+# limit/flood-rate seconds; from half the bound on ("busy") main mode 2 goes once, unrepeated
+# (a real client repeats its message 1, which is answered again), and the half-open SA lives
+# HALF_OPEN_BUSY_LIFETIME instead of HALF_OPEN_LIFETIME: long enough for a client that repeats
+# message 1 three times, short enough that a flood's state goes soon after it stops.
+HALF_OPEN_BUSY_LIFETIME = 10.0
+HALF_OPEN_MAX_BYTES = 16 * 1024 * 1024
+# Retransmissions towards half-open peers (spoofed sources are victims of them): at most this many
+# bytes a second in all, over the RETRANSMIT_COUNT each.
+HALF_OPEN_RETRANSMIT_BYTES_PER_SECOND = 64 * 1024
+# The largest phase-1 SA payload body kept as SAi_b (RFC 2409 §5: HASH_I/HASH_R cover it) and the
+# largest first message: macOS offers 14 transforms (~600 bytes), Windows 5; 8 KB holds ~200.
+MAX_SA_PAYLOAD = 8192
+MAX_FIRST_MESSAGE = MAX_SA_PAYLOAD + 2048
+# a refusal log line names at most this many offers or reasons (macOS offers 14: every real
+# client's refusal is logged whole, error 789 needs it), then how many more
+LOG_ITEMS = 16
 DPD_RETRIES = 5
 NONCE_BYTES = 32
 _ZERO_COOKIE = bytes(8)
@@ -191,6 +210,15 @@ class IkeResponder:
         self._reassembly = FragmentReassembly()
         self._next_fragment_id = 1
         self.counters = IkeCounters()
+        # Unauthenticated SAs (message 1 to 5) -> their source address, and per source, oldest
+        # first; the half-open ones (waiting for message 3) -> the bytes they hold, oldest first.
+        self._unauthenticated: dict[bytes, IPv4Address] = {}
+        self._unauthenticated_by_source: dict[IPv4Address, dict[bytes, None]] = {}
+        self._half_open: dict[bytes, int] = {}
+        self._half_open_bytes = 0
+        self._retransmit_second = 0
+        self._retransmit_bytes = 0
+        self._log_counts: dict[str, int] = {}
 
     # --- public API -----------------------------------------------------------------------------
 
@@ -238,7 +266,8 @@ class IkeResponder:
             sa = self._sas.get(ike_sa_id)
             if sa is None:
                 continue
-            self._retransmit(sa.last_sent, sa.local, sa.remote, now)
+            self._retransmit(sa.last_sent, sa.local, sa.remote, now,
+                             budgeted=sa.ike_sa_id in self._half_open)
             if sa.expires_at is not None and sa.expires_at <= now:
                 if sa.state is MainModeState.QM_IDLE:
                     self._delete_ike(sa, now, "lifetime expired", notify_peer=True)
@@ -335,6 +364,18 @@ class IkeResponder:
                 peer_behind_nat=sa.peer_behind_nat, peer_vendor=sa.peer_vendor, dpd=sa.peer_dpd,
             ))
         return tuple(out)
+
+    def isakmp_stats(self) -> IsakmpStats:
+        limits = self._config.isakmp
+        unauthenticated = len(self._unauthenticated)
+        return IsakmpStats(
+            counters=self.counters, established=len(self._sas) - unauthenticated,
+            half_open=len(self._half_open), negotiating=unauthenticated - len(self._half_open),
+            half_open_bytes=self._half_open_bytes,
+            sources_negotiating=len(self._unauthenticated_by_source),
+            limit_half_open=limits.limit_half_open,
+            limit_half_open_per_peer=limits.limit_half_open_per_peer, limit_sa=limits.limit_sa,
+        )
 
     def ipsec_sa_status(self, now: float | None = None) -> tuple[IpsecSaStatus, ...]:
         """Snapshots without dataplane counters (the gateway merges :class:`SaCounters`)."""
@@ -442,13 +483,26 @@ class IkeResponder:
             self._out.extend((d, local, remote) for d in last.fragments or (last.data,))
 
     def _retransmit(self, last: Retransmission | None, local: Endpoint, remote: Endpoint,
-                    now: float) -> None:
+                    now: float, *, budgeted: bool = False) -> None:
         if last is None or last.next_at is None or last.next_at > now:
             return
-        self._out.extend((d, local, remote) for d in last.fragments or (last.data,))
-        self._count(retransmissions_sent=1)
+        if budgeted and not self._retransmit_budget(len(last.data), now):
+            self._count(retransmissions_suppressed=1)
+        else:
+            self._out.extend((d, local, remote) for d in last.fragments or (last.data,))
+            self._count(retransmissions_sent=1)
         last.remaining -= 1
         last.next_at = last.next_at + RETRANSMIT_INTERVAL if last.remaining > 0 else None
+
+    def _retransmit_budget(self, size: int, now: float) -> bool:
+        """Whether *size* more bytes of retransmission to half-open peers fit this second."""
+        second = int(now)
+        if second != self._retransmit_second:
+            self._retransmit_second, self._retransmit_bytes = second, 0
+        if self._retransmit_bytes + size > HALF_OPEN_RETRANSMIT_BYTES_PER_SECOND:
+            return False
+        self._retransmit_bytes += size
+        return True
 
     def _send(self, data: bytes, local: Endpoint, remote: Endpoint, now: float, *,
               retransmit: bool, sa: IsakmpSa | None = None) -> Retransmission:
@@ -494,8 +548,23 @@ class IkeResponder:
         if (sa_payload.doi != c.DOI_IPSEC or len(sa_payload.proposals) != 1
                 or sa_payload.proposals[0].protocol != c.PROTO_ISAKMP):
             raise MalformedMessage("phase-1 SA payload must hold one ISAKMP proposal")
-        if len(self._sas) >= MAX_SAS:
-            _isakmp_debug("ISAKMP: too many SAs, message 1 dropped")
+        spans = payload_spans(header.next_payload, body)
+        sa_body = spans[0][2] - spans[0][1] - 4
+        if sa_body > MAX_SA_PAYLOAD or len(data) > MAX_FIRST_MESSAGE:
+            self._count(refused_oversized=1)
+            self._rate_log("oversized", f"IKE peer {remote.address}: first message of "
+                                        f"{len(data)} bytes (SA payload {sa_body}) refused: "
+                                        f"larger than any client offers")
+            return
+        limits = self._config.isakmp
+        established = len(self._sas) - len(self._unauthenticated)
+        if established >= limits.limit_sa and not any(
+            self._sas[i].authenticated_at is not None
+            for i in self._sas_by_address.get(remote.address, ())
+        ):  # a peer with an SA up may rekey phase 1 at the bound: its old SA goes after
+            self._count(refused_capacity=1)
+            self._rate_log("capacity", f"IKE peer {remote.address}: refused, {established} "
+                                       f"ISAKMP SAs up (isakmp limit sa {limits.limit_sa})")
             return
         proposal = sa_payload.proposals[0]
         choice, refusals = choose_phase1(self._config, proposal)
@@ -503,19 +572,21 @@ class IkeResponder:
         if choice is None:
             self._count(proposals_refused=1)
             pix_log(713900, f"IKE peer {remote.address}: no offered ISAKMP transform is acceptable"
-                            f" ({'; '.join(refusals)})")
+                            f" ({_bounded(refusals)})")
             notify = NotifyPayload(c.DOI_IPSEC, c.PROTO_ISAKMP, c.N_NO_PROPOSAL_CHOSEN)
             reply = encode_message(
                 Header(header.initiator_cookie, self._cookie(), 0, c.ISAKMP_VERSION,
                        c.EXCH_INFO, 0, 0), (notify,))
             self._out.append((reply, local, remote))
             return
+        if not self._admit_half_open(remote.address, now):
+            return
+        busy = len(self._half_open) >= max(1, limits.limit_half_open // 2)
         sa = IsakmpSa(cky_i=header.initiator_cookie, cky_r=self._cookie(), local=local,
                       remote=remote, created=now, conn_id=self._next_conn_id, choice=choice,
                       last_heard=now, first_remote=remote)
         self._next_conn_id += 1
         sa.cipher = crypto.cipher_spec(choice.cipher, choice.key_length)
-        spans = payload_spans(header.next_payload, body)
         sa.sai_b = body[spans[0][1] + 4 : spans[0][2]]
         for vid in vendor_ids:
             _isakmp_debug("ISAKMP (0): processing vendor id payload")
@@ -546,15 +617,73 @@ class IkeResponder:
         reply = encode_message(Header(sa.cky_i, sa.cky_r, 0, c.ISAKMP_VERSION, c.EXCH_MAIN, 0, 0),
                                answer)
         sa.last_received = data
-        sa.last_sent = self._send(reply, local, remote, now, retransmit=True)
+        sa.last_sent = self._send(reply, local, remote, now, retransmit=not busy)
         sa.state = next_state(sa.state, MainModeInput.MESSAGE_1) or sa.state
-        sa.expires_at = now + HALF_OPEN_LIFETIME
+        sa.expires_at = now + (HALF_OPEN_BUSY_LIFETIME if busy else HALF_OPEN_LIFETIME)
+        if busy:
+            self._count(half_open_busy=1)
         self._sas[sa.ike_sa_id] = sa
         self._by_initiator[(sa.cky_i, remote)] = sa.ike_sa_id
         self._sas_by_address.setdefault(remote.address, set()).add(sa.ike_sa_id)
+        held = len(sa.sai_b) + len(data) + len(reply)
+        self._half_open[sa.ike_sa_id] = held
+        self._half_open_bytes += held
+        self._unauthenticated[sa.ike_sa_id] = remote.address
+        self._unauthenticated_by_source.setdefault(remote.address, {})[sa.ike_sa_id] = None
         self._arm_sa(sa)
         pix_log(702208, f"ISAKMP Phase 1 exchange started (local {local.address} (responder), "
                         f"remote {remote.address})")
+
+    def _admit_half_open(self, source: IPv4Address, now: float) -> bool:
+        """Room for one more half-open SA from *source*: the oldest half-open one of the source
+        goes when the source is at its bound (refused when all it holds are past message 3),
+        then the oldest of all while the total count or bytes are at theirs."""
+        limits = self._config.isakmp
+        mine = self._unauthenticated_by_source.get(source)
+        if mine is not None and len(mine) >= limits.limit_half_open_per_peer:
+            victim = next((i for i in mine if i in self._half_open), None)
+            if victim is None:
+                self._count(refused_per_peer=1)
+                self._rate_log("per-peer", f"IKE peer {source}: refused, {len(mine)} "
+                                           f"negotiations in progress (isakmp limit "
+                                           f"half-open-per-peer {limits.limit_half_open_per_peer})")
+                return False
+            self._evict(victim, now)
+        while self._half_open and (len(self._half_open) >= limits.limit_half_open
+                                   or self._half_open_bytes >= HALF_OPEN_MAX_BYTES):
+            self._evict(next(iter(self._half_open)), now)
+        return True
+
+    def _evict(self, ike_sa_id: bytes, now: float) -> None:
+        sa = self._sas.get(ike_sa_id)
+        self._count(half_open_evicted=1)
+        self._rate_log("evicted", "ISAKMP: half-open SAs at their bound, the oldest dropped "
+                                  f"(isakmp limit half-open {self._config.isakmp.limit_half_open})")
+        if sa is None:  # not expected: the indexes follow _sas
+            self._leave_unauthenticated(ike_sa_id)
+            return
+        self._delete_ike(sa, now, "half-open SA evicted", notify_peer=False, emit=False)
+
+    def _leave_half_open(self, ike_sa_id: bytes) -> None:
+        held = self._half_open.pop(ike_sa_id, None)
+        if held is not None:
+            self._half_open_bytes -= held
+
+    def _leave_unauthenticated(self, ike_sa_id: bytes) -> None:
+        self._leave_half_open(ike_sa_id)
+        source = self._unauthenticated.pop(ike_sa_id, None)
+        if source is not None:
+            mine = self._unauthenticated_by_source.get(source)
+            if mine is not None:
+                mine.pop(ike_sa_id, None)
+                if not mine:
+                    del self._unauthenticated_by_source[source]
+
+    def _rate_log(self, key: str, text: str) -> None:
+        """A log line for the 1st, 2nd, 4th, 8th, ... time *key* happens (floods stay quiet)."""
+        count = self._log_counts[key] = self._log_counts.get(key, 0) + 1
+        if count & (count - 1) == 0:
+            pix_log(713900, f"{text} [{count} so far]" if count > 1 else text)
 
     def _cookie(self) -> bytes:
         cookie = self._random(8)
@@ -626,6 +755,7 @@ class IkeResponder:
         sa.last_sent = self._send(reply, local, remote, now, retransmit=True, sa=sa)
         sa.state = next_state(sa.state, MainModeInput.MESSAGE_3) or sa.state
         sa.expires_at = now + HALF_OPEN_LIFETIME
+        self._leave_half_open(sa.ike_sa_id)
         self._arm_sa(sa)
 
     def _main_mode_5(self, sa: IsakmpSa, header: Header, body: bytes, data: bytes,
@@ -698,6 +828,7 @@ class IkeResponder:
         sa.last_sent = self._send(reply, local, remote, now, retransmit=False, sa=sa)
         sa.state = next_state(sa.state, MainModeInput.MESSAGE_5) or sa.state
         sa.authenticated_at = now
+        self._leave_unauthenticated(sa.ike_sa_id)
         sa.last_heard = now
         sa.expires_at = now + choice.lifetime
         auth = "pre-share" if choice.auth == c.AUTH_PSK else "rsa-sig"
@@ -1190,6 +1321,7 @@ class IkeResponder:
             pix_log(702202, f"ISAKMP Phase 1 delete sent (local {sa.local.address} (responder), "
                             f"remote {sa.remote.address})")
         sa.state = next_state(sa.state, MainModeInput.DELETE) or MainModeState.MM_DELETED
+        self._leave_unauthenticated(sa.ike_sa_id)
         if self._sas.pop(sa.ike_sa_id, None) is not None:
             _discard(self._sas_by_address, sa.remote.address, sa.ike_sa_id)
             if sa.peer_id is not None:
@@ -1247,6 +1379,13 @@ def _encryption_name(cipher: int, key_length: int | None) -> str:
     return name
 
 
+def _bounded(items: Sequence[str], limit: int = LOG_ITEMS) -> str:
+    """At most *limit* items of a log line, then how many more there were."""
+    shown = "; ".join(item[:200] for item in items[:limit])
+    more = len(items) - limit
+    return f"{shown}; and {more} more" if more > 0 else shown
+
+
 def _describe_offers(proposals: Sequence[Proposal]) -> str:
     offers = []
     for p in proposals:
@@ -1260,7 +1399,11 @@ def _describe_offers(proposals: Sequence[Proposal]) -> str:
             group = t.attribute(c.P2_GROUP)
             offers.append(f"{cipher or t.transform_id} {integrity or 'no-auth'} {mode}"
                           + (f" pfs group{group}" if group else ""))
-    return ", ".join(offers) or "nothing"
+            if len(offers) > LOG_ITEMS:
+                break
+    total = sum(len(p.transforms) for p in proposals)
+    shown = ", ".join(offers[:LOG_ITEMS]) or "nothing"
+    return f"{shown}, and {total - LOG_ITEMS} more" if total > LOG_ITEMS else shown
 
 
 def _encode_attributes(attrs: Sequence[Attribute]) -> bytes:

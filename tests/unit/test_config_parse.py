@@ -484,3 +484,26 @@ def test_nat_forms() -> None:
     with pytest.raises(ConfigError) as caught:
         parse(text + "nat (inside) 0\n")
     assert caught.value.problems == (ConfigProblem(3, "nat (inside) 0", "expected 'access-list'"),)
+
+
+def test_isakmp_limits_parse_render_and_refuse_out_of_range() -> None:
+    from pixgw.config.model import DEFAULT_LIMIT_SA, PixConfig
+    from pixgw.config.render import render
+
+    c = parse(
+        "isakmp limit half-open 200\nisakmp limit half-open-per-peer 3\nisakmp limit sa 50\n"
+    ).config
+    assert (c.isakmp.limit_half_open, c.isakmp.limit_half_open_per_peer, c.isakmp.limit_sa) == (
+        200, 3, 50)
+    text = render(c)
+    for line in ("isakmp limit half-open 200", "isakmp limit half-open-per-peer 3",
+                 "isakmp limit sa 50"):
+        assert line in text.splitlines()
+    assert parse(text).config == c
+    assert "isakmp limit" not in render(PixConfig())  # defaults are not written
+    assert parse("isakmp limit sa 50\nno isakmp limit sa\n").config.isakmp.limit_sa == (
+        DEFAULT_LIMIT_SA)
+    for bad in ("isakmp limit half-open 0\n", "isakmp limit sa 100001\n",
+                "isakmp limit embryonic 5\n", "isakmp limit half-open\n"):
+        with pytest.raises(ConfigError):
+            parse(bad)
