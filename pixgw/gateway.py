@@ -52,6 +52,7 @@ from pixgw.ike.events import (
     IkeSaDeleted,
     RekeyRequested,
 )
+from pixgw.ike.transport import IkeUdpPorts
 from pixgw.l2tp.core import (
     L2tpLns,
     L2tpSettings,
@@ -258,6 +259,7 @@ class Gateway:
         self.authenticate = authenticate
         self.accounting: Accounting = accounting or NoAccounting()
         self.send_ike = send_ike
+        self.ike_ports: IkeUdpPorts | None = None  # the shell, for its send error counters
         self.send_esp_udp = send_esp_udp
         self.pools = AddressPools(config.pools)
         group = l2tp_group(config)
@@ -819,7 +821,13 @@ class Gateway:
         return self.ike.isakmp_sa_status(self.now()) if self.ike is not None else ()
 
     def isakmp_stats(self) -> IsakmpStats | None:
-        return self.ike.isakmp_stats() if self.ike is not None else None
+        if self.ike is None:
+            return None
+        stats = self.ike.isakmp_stats()
+        ports = self.ike_ports
+        if ports is not None:
+            stats = replace(stats, send_errors=tuple(sorted(ports.send_errors.items())))
+        return stats
 
     def clear_isakmp_sa(self) -> None:
         """``clear crypto isakmp sa``: every IKE SA deleted (its child SAs and tunnels go too)."""

@@ -90,6 +90,10 @@ class IsakmpStats:
     limit_half_open_per_peer: int
     limit_sa: int
     fragments_pending: int = 0
+    fragments_refused: int = 0  # a peer over its reassembly bound
+    fragments_evicted: int = 0  # the oldest message, for room
+    fragments_expired: int = 0
+    send_errors: tuple[tuple[str, int], ...] = ()  # the shell's refused sends, by errno name
 
 # === ipsec / dataplane ===========================================================================
 

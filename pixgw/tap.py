@@ -22,6 +22,7 @@ from pyroute2 import IPRoute
 from twisted.application import internet, service, strports
 from twisted.application.service import ServiceMaker
 from twisted.internet import reactor as _global_reactor
+from twisted.internet.error import MessageLengthError
 from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 from twisted.python import usage
@@ -101,9 +102,14 @@ class Options(usage.Options):
 class _SyslogSender(DatagramProtocol):
     """``logging host``: RFC 3164 datagrams from one unbound UDP socket."""
 
+    send_errors = 0
+
     def send(self, datagram: bytes, address: tuple[str, int]) -> None:
         if self.transport is not None:
-            self.transport.write(datagram, address)
+            try:
+                self.transport.write(datagram, address)
+            except (OSError, MessageLengthError):  # a log line must not raise into its caller
+                self.send_errors += 1
 
 
 class PixgwService(service.MultiService):
@@ -357,6 +363,7 @@ def makeService(options: Options) -> service.IService:
     gateway.pki = pki
     top.reload = lambda: reload_config(gateway, options["config"])
     gateway.send_ike = ports.send_ike
+    gateway.ike_ports = ports
     gateway.send_esp_udp = ports.send_udp
     configured = config.interface("outside")
     bind = str(local) if configured is not None and configured.address is not None else ""

@@ -84,6 +84,10 @@ def render_isakmp_stats(st: IsakmpStats) -> str:
         ("Retransmissions answered", k.retransmissions_answered),
         ("Fragments received", k.fragments_received),
         ("Fragments pending reassembly", st.fragments_pending),
+        ("Fragments refused (per-peer bound)", st.fragments_refused),
+        ("Fragments evicted (oldest first)", st.fragments_evicted),
+        ("Fragments expired", st.fragments_expired),
+        ("Send errors", ", ".join(f"{name} {n}" for name, n in st.send_errors) or 0),
     ]
     return "\n".join(["Global IKEv1 Statistics", *(f"  {name + ':':<36}{value}"
                                                      for name, value in rows)])

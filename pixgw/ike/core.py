@@ -375,6 +375,10 @@ class IkeResponder:
             sources_negotiating=len(self._unauthenticated_by_source),
             limit_half_open=limits.limit_half_open,
             limit_half_open_per_peer=limits.limit_half_open_per_peer, limit_sa=limits.limit_sa,
+            fragments_pending=self._reassembly.pending,
+            fragments_refused=self._reassembly.refused,
+            fragments_evicted=self._reassembly.evicted,
+            fragments_expired=self._reassembly.expired,
         )
 
     def ipsec_sa_status(self, now: float | None = None) -> tuple[IpsecSaStatus, ...]:

@@ -7,15 +7,19 @@ keepalives (RFC 3948 §2.3) are dropped. Everything else is the sans-I/O core's 
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable
 from ipaddress import IPv4Address
+from typing import Any
 
+from twisted.internet.error import MessageLengthError
 from twisted.internet.interfaces import IDelayedCall, IReactorTime, IReactorUDP
 from twisted.internet.protocol import DatagramProtocol
 
 from pixgw.ike.constants import IKE_PORT, NATT_PORT, NON_ESP_MARKER
 from pixgw.ike.core import NAT_KEEPALIVE, IkeResponder
 from pixgw.ike.events import Endpoint, IkeEvent
+from pixgw.syslog import pix_log
 
 EspReceived = Callable[[bytes, tuple[str, int]], None]
 
@@ -36,6 +40,9 @@ class IkeUdpPorts:
         self.ike_received, self.esp_received = ike_received, esp_received
         self.protocols = {p: IkePortProtocol(self, p) for p in (IKE_PORT, NATT_PORT)}
         self.keepalives = 0
+        # sends the kernel refused (ENETUNREACH for a spoofed source the host has no route to,
+        # EHOSTUNREACH, EPERM from a firewall, ENOBUFS, EMSGSIZE), by errno name
+        self.send_errors: dict[str, int] = {}
 
     def listen(self, reactor: IReactorUDP, interface: str = "") -> None:
         for port, protocol in self.protocols.items():
@@ -58,13 +65,32 @@ class IkeUdpPorts:
         transport = self.protocols[local.port].transport
         if transport is not None:
             marker = NON_ESP_MARKER if local.port == NATT_PORT and data != NAT_KEEPALIVE else b""
-            transport.write(marker + data, (str(remote.address), remote.port))
+            self._write(transport, marker + data, (str(remote.address), remote.port))
 
     def send_udp(self, data: bytes, addr: tuple[str, int]) -> None:
         """ESP-in-UDP from the dataplane: out of port 4500, no marker."""
         transport = self.protocols[NATT_PORT].transport
         if transport is not None:
+            self._write(transport, data, addr)
+
+    def _write(self, transport: Any, data: bytes, addr: tuple[str, int]) -> None:
+        """A send the kernel refuses is counted and logged (the 1st, 2nd, 4th, ... time for
+        each reason), never raised into the reactor: the pump and its timers go on."""
+        try:
             transport.write(data, addr)
+        except (OSError, MessageLengthError) as error:
+            if isinstance(error, OSError) and error.errno is not None:
+                reason = errno.errorcode.get(error.errno, str(error.errno))
+            else:
+                reason = "EMSGSIZE"
+            count = self.send_errors[reason] = self.send_errors.get(reason, 0) + 1
+            if count & (count - 1) == 0:
+                pix_log(713900, f"IKE: cannot send {len(data)} bytes to {addr[0]}/{addr[1]}: "
+                                f"{reason} [{count} so far]")
+
+    @property
+    def send_errors_total(self) -> int:
+        return sum(self.send_errors.values())
 
 
 class IkeTransport(IkeUdpPorts):

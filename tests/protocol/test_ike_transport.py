@@ -150,3 +150,73 @@ def test_udp_ports_without_a_core() -> None:
     assert fakes[4500].written == [(b"\x00\x00\x00\x00reply", ("203.0.113.5", 40001)),
                                    (b"esp", ("203.0.113.5", 40001))]
     assert fakes[500].written == [(b"reply", ("203.0.113.5", 40001))]
+
+
+class RefusingTransport:
+    """The kernel's answers to sends towards spoofed sources, in turn."""
+
+    def __init__(self, errors: list[int]) -> None:
+        self.errors = errors
+        self.calls = 0
+
+    def write(self, data: bytes, addr: tuple[str, int]) -> None:
+        import errno as e
+
+        self.calls += 1
+        code = self.errors[(self.calls - 1) % len(self.errors)]
+        if code == e.EMSGSIZE:
+            from twisted.internet.error import MessageLengthError
+
+            raise MessageLengthError("message too long")
+        raise OSError(code, os.strerror(code))
+
+
+def test_refused_sends_are_counted_logged_sparingly_and_never_raised() -> None:
+    import errno
+
+    from tests.protocol.ike_harness import captured_logs
+
+    ports = IkeUdpPorts(GATEWAY, ike_received=lambda *a: None, esp_received=lambda *a: None)
+    refusing = RefusingTransport([errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EPERM,
+                                  errno.ENOBUFS, errno.EMSGSIZE])
+    for proto in ports.protocols.values():
+        proto.transport = refusing  # type: ignore[assignment]
+    spoofed = Endpoint(IPv4Address("198.51.100.9"), 500)
+    with captured_logs() as logs:
+        for _ in range(100):
+            ports.send_ike(b"x" * 100, Endpoint(GATEWAY, 500), spoofed)
+            ports.send_udp(b"esp", ("198.51.100.9", 4500))
+    assert refusing.calls == 200
+    assert ports.send_errors == {"ENETUNREACH": 40, "EHOSTUNREACH": 40, "EPERM": 40,
+                                 "ENOBUFS": 40, "EMSGSIZE": 40}
+    assert ports.send_errors_total == 200
+    lines = [line for line in logs if "cannot send" in line]
+    assert len(lines) == 5 * 6  # 1, 2, 4, 8, 16, 32 of each of the five reasons
+    assert any("ENETUNREACH [32 so far]" in line for line in lines)
+
+
+def test_a_real_socket_refusing_a_send_does_not_raise() -> None:
+    """A datagram larger than UDP allows, on a real socket bound to loopback: the kernel (and
+    Twisted) refuse it; the shell counts it and the port still works."""
+    from twisted.internet import reactor
+    from twisted.internet.protocol import DatagramProtocol
+
+    class Sink(DatagramProtocol):
+        got: list[bytes] = []
+
+        def datagramReceived(self, datagram: bytes, addr: tuple[str, int]) -> None:
+            self.got.append(datagram)
+
+    ports = IkeUdpPorts(IPv4Address("127.0.0.1"), ike_received=lambda *a: None,
+                        esp_received=lambda *a: None)
+    port = reactor.listenUDP(0, ports.protocols[500], "127.0.0.1")  # type: ignore[attr-defined]
+    sink_port = reactor.listenUDP(0, Sink(), "127.0.0.1")  # type: ignore[attr-defined]
+    try:
+        to = Endpoint(IPv4Address("127.0.0.1"), sink_port.getHost().port)
+        ports.send_ike(b"x" * 70000, Endpoint(IPv4Address("127.0.0.1"), 500), to)
+        assert ports.send_errors == {"EMSGSIZE": 1}
+        ports.send_ike(b"fine", Endpoint(IPv4Address("127.0.0.1"), 500), to)
+        assert ports.send_errors_total == 1
+    finally:
+        port.stopListening()
+        sink_port.stopListening()
