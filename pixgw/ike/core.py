@@ -32,7 +32,7 @@ from __future__ import annotations
 import hmac
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from ipaddress import IPv4Address
 from typing import Any
@@ -103,7 +103,7 @@ from pixgw.ike.quickmode import (
     split_keymat,
 )
 from pixgw.status import IkeCounters, IpsecSaStatus, IsakmpSaStatus, IsakmpStats
-from pixgw.syslog import debug, pix_log
+from pixgw.syslog import debug, debug_enabled, pix_log
 from pixgw.wire import MalformedMessage
 
 __all__ = ["ChildSaRecord", "IkeResponder"]
@@ -133,6 +133,7 @@ HALF_OPEN_RETRANSMIT_BYTES_PER_SECOND = 64 * 1024
 # largest first message: macOS offers 14 transforms (~600 bytes), Windows 5; 8 KB holds ~200.
 MAX_SA_PAYLOAD = 8192
 MAX_FIRST_MESSAGE = MAX_SA_PAYLOAD + 2048
+FIRST_MESSAGE_CACHE = 64
 # a refusal log line names at most this many offers or reasons (macOS offers 14: every real
 # client's refusal is logged whole, error 789 needs it), then how many more
 LOG_ITEMS = 16
@@ -209,7 +210,13 @@ class IkeResponder:
         self._next_child_id = 1
         self._reassembly = FragmentReassembly()
         self._next_fragment_id = 1
-        self.counters = IkeCounters()
+        self._counters: dict[str, int] = dict.fromkeys(IkeCounters.__dataclass_fields__, 0)
+        # First messages repeat byte for byte after their cookies (every client of one OS sends
+        # the same one; so does a flood tool): their decoding and the proposal chosen for them
+        # are kept for the last FIRST_MESSAGE_CACHE bodies (the choice only while no one watches
+        # debug crypto isakmp, whose lines the choosing writes; forgotten on reconfigure).
+        self._first_decoded: dict[tuple[int, bytes], tuple[Any, Any]] = {}
+        self._first_choice: dict[bytes, tuple[Any, list[str]]] = {}
         # Unauthenticated SAs (message 1 to 5) -> their source address, and per source, oldest
         # first; the half-open ones (waiting for message 3) -> the bytes they hold, oldest first.
         self._unauthenticated: dict[bytes, IPv4Address] = {}
@@ -225,6 +232,11 @@ class IkeResponder:
     def reconfigure(self, config: PixConfig) -> None:
         """New policies and maps apply to new exchanges; established SAs stay."""
         self._config = config
+        self._first_choice.clear()
+
+    @property
+    def counters(self) -> IkeCounters:
+        return IkeCounters(**self._counters)
 
     def receive_datagram(self, data: bytes, local: Endpoint, remote: Endpoint, now: float) -> None:
         self._count(received=1)
@@ -416,8 +428,9 @@ class IkeResponder:
     # --- dispatch -------------------------------------------------------------------------------
 
     def _count(self, **increments: int) -> None:
-        values = {k: getattr(self.counters, k) + v for k, v in increments.items()}
-        self.counters = replace(self.counters, **values)
+        counters = self._counters
+        for key, value in increments.items():
+            counters[key] += value
 
     def _receive(self, data: bytes, local: Endpoint, remote: Endpoint, now: float) -> None:
         header, body = decode_header(data)
@@ -541,7 +554,14 @@ class IkeResponder:
                           f"{remote.address} dropped")
             self._count(proposals_refused=1)
             return
-        payloads = decode_payloads(header.next_payload, body)
+        decoded = self._first_decoded.get((header.next_payload, body))
+        if decoded is None:
+            decoded = (decode_payloads(header.next_payload, body),
+                       payload_spans(header.next_payload, body))
+            if len(self._first_decoded) >= FIRST_MESSAGE_CACHE:
+                del self._first_decoded[next(iter(self._first_decoded))]
+            self._first_decoded[(header.next_payload, body)] = decoded
+        payloads, spans = decoded
         _isakmp_debug(f"crypto_isakmp_process_block: src {remote.address}, dest {local.address}")
         _isakmp_debug(f"ISAKMP: Created a peer node for {remote.address}")
         _isakmp_debug("OAK_MM exchange")
@@ -552,7 +572,6 @@ class IkeResponder:
         if (sa_payload.doi != c.DOI_IPSEC or len(sa_payload.proposals) != 1
                 or sa_payload.proposals[0].protocol != c.PROTO_ISAKMP):
             raise MalformedMessage("phase-1 SA payload must hold one ISAKMP proposal")
-        spans = payload_spans(header.next_payload, body)
         sa_body = spans[0][2] - spans[0][1] - 4
         if sa_body > MAX_SA_PAYLOAD or len(data) > MAX_FIRST_MESSAGE:
             self._count(refused_oversized=1)
@@ -571,7 +590,14 @@ class IkeResponder:
                                        f"ISAKMP SAs up (isakmp limit sa {limits.limit_sa})")
             return
         proposal = sa_payload.proposals[0]
-        choice, refusals = choose_phase1(self._config, proposal)
+        sai_b = body[spans[0][1] + 4 : spans[0][2]]
+        chosen = self._first_choice.get(sai_b)
+        if chosen is None or debug_enabled("crypto isakmp"):
+            chosen = choose_phase1(self._config, proposal)
+            if len(self._first_choice) >= FIRST_MESSAGE_CACHE:
+                del self._first_choice[next(iter(self._first_choice))]
+            self._first_choice[sai_b] = chosen
+        choice, refusals = chosen
         vendor_ids = [p.data for p in payloads if isinstance(p, VendorIdPayload)]
         if choice is None:
             self._count(proposals_refused=1)
@@ -591,7 +617,7 @@ class IkeResponder:
                       last_heard=now, first_remote=remote)
         self._next_conn_id += 1
         sa.cipher = crypto.cipher_spec(choice.cipher, choice.key_length)
-        sa.sai_b = body[spans[0][1] + 4 : spans[0][2]]
+        sa.sai_b = sai_b
         for vid in vendor_ids:
             _isakmp_debug("ISAKMP (0): processing vendor id payload")
             if vid.startswith(c.VID_MS_NT5_PREFIX) and len(vid) == 20:

@@ -7,7 +7,9 @@ keepalives (RFC 3948 §2.3) are dropped. Everything else is the sans-I/O core's 
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import socket
 from collections.abc import Callable
 from ipaddress import IPv4Address
 from typing import Any
@@ -22,6 +24,7 @@ from pixgw.ike.events import Endpoint, IkeEvent
 from pixgw.syslog import pix_log
 
 EspReceived = Callable[[bytes, tuple[str, int]], None]
+RECEIVE_BUFFER = 1 << 20  # bytes asked for (the kernel caps it at net.core.rmem_max)
 
 
 class IkePortProtocol(DatagramProtocol):
@@ -46,7 +49,11 @@ class IkeUdpPorts:
 
     def listen(self, reactor: IReactorUDP, interface: str = "") -> None:
         for port, protocol in self.protocols.items():
-            reactor.listenUDP(port, protocol, interface, 65535)
+            listening = reactor.listenUDP(port, protocol, interface, 65535)
+            sock = getattr(listening, "socket", None)
+            if sock is not None:  # bursts (a flood, a pause of the process) queue, not drop
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
 
     def datagram_received(self, data: bytes, port: int, addr: tuple[str, int]) -> None:
         if port == NATT_PORT:
