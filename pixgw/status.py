@@ -75,6 +75,7 @@ class IkeCounters:
     refused_capacity: int = 0  # isakmp limit sa authenticated SAs up
     refused_oversized: int = 0  # a first message larger than any client's
     retransmissions_suppressed: int = 0  # over the half-open retransmission bytes/s
+    refusals_unanswered: int = 0  # NO-PROPOSAL-CHOSEN over its answers a second
 
 @dataclass(frozen=True)
 class IsakmpStats:

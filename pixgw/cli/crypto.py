@@ -76,6 +76,7 @@ def render_isakmp_stats(st: IsakmpStats) -> str:
         ("Refused: per-peer limit", k.refused_per_peer),
         ("Refused: oversized first message", k.refused_oversized),
         ("Refused: no acceptable proposal", k.proposals_refused),
+        ("Refusals left unanswered", k.refusals_unanswered),
         ("Refused: malformed", k.malformed),
         ("Refused: unknown SA", k.unknown_sa),
         ("Auth Fails", k.authentication_failed),

@@ -129,6 +129,9 @@ HALF_OPEN_MAX_BYTES = 16 * 1024 * 1024
 # Retransmissions towards half-open peers (spoofed sources are victims of them): at most this many
 # bytes a second in all, over the RETRANSMIT_COUNT each.
 HALF_OPEN_RETRANSMIT_BYTES_PER_SECOND = 64 * 1024
+# NO-PROPOSAL-CHOSEN answers to first messages (to whatever source they name) in a second; the
+# rest are counted, unanswered
+REFUSALS_ANSWERED_PER_SECOND = 100
 # The largest phase-1 SA payload body kept as SAi_b (RFC 2409 §5: HASH_I/HASH_R cover it) and the
 # largest first message: macOS offers 14 transforms (~600 bytes), Windows 5; 8 KB holds ~200.
 MAX_SA_PAYLOAD = 8192
@@ -225,6 +228,8 @@ class IkeResponder:
         self._half_open_bytes = 0
         self._retransmit_second = 0
         self._retransmit_bytes = 0
+        self._refusal_second = 0
+        self._refusals = 0
         self._log_counts: dict[str, int] = {}
 
     # --- public API -----------------------------------------------------------------------------
@@ -511,6 +516,14 @@ class IkeResponder:
         last.remaining -= 1
         last.next_at = last.next_at + RETRANSMIT_INTERVAL if last.remaining > 0 else None
 
+    def _refusal_budget(self, now: float) -> bool:
+        """Whether one more NO-PROPOSAL-CHOSEN answer to a first message fits this second."""
+        second = int(now)
+        if second != self._refusal_second:
+            self._refusal_second, self._refusals = second, 0
+        self._refusals += 1
+        return self._refusals <= REFUSALS_ANSWERED_PER_SECOND
+
     def _retransmit_budget(self, size: int, now: float) -> bool:
         """Whether *size* more bytes of retransmission to half-open peers fit this second."""
         second = int(now)
@@ -603,6 +616,9 @@ class IkeResponder:
             self._count(proposals_refused=1)
             pix_log(713900, f"IKE peer {remote.address}: no offered ISAKMP transform is acceptable"
                             f" ({_bounded(refusals)})")
+            if not self._refusal_budget(now):  # a flood of refused offers: fewer answers
+                self._count(refusals_unanswered=1)
+                return
             notify = NotifyPayload(c.DOI_IPSEC, c.PROTO_ISAKMP, c.N_NO_PROPOSAL_CHOSEN)
             reply = encode_message(
                 Header(header.initiator_cookie, self._cookie(), 0, c.ISAKMP_VERSION,

@@ -83,10 +83,26 @@ def _log_attributes(t: Transform) -> None:
             debug("crypto isakmp", f"ISAKMP:      keylength of {v}")
 
 
+# RFC 2409 Appendix A classes a transform may carry here: encryption, hash, authentication,
+# group description and type, life type and duration, key length. The others (a group of the
+# peer's own: prime, generators, curve, field size, order; a PRF, of which none is defined;
+# reserved and private-use classes) are refused: the responder cannot honour what it does not
+# know, and the answer echoes the chosen transform as it is (RFC 2408 §4.2), which would claim
+# it did. No class known here takes more than 8 bytes (a life duration of 64 bits).
+_P1_ATTRIBUTES = frozenset({c.P1_ENCRYPTION, c.P1_HASH, c.P1_AUTH, c.P1_GROUP, 5,
+                            c.P1_LIFE_TYPE, c.P1_LIFE_DURATION, c.P1_KEY_LENGTH})
+_P1_ATTRIBUTE_BYTES = 8
+
+
 def _phase1_mismatch(t: Transform, policy: IsakmpPolicy) -> str | None:
     """Why *t* is not acceptable under *policy* (None: acceptable)."""
     if t.transform_id != c.KEY_IKE:
         return "transform id is not KEY_IKE"
+    for a in t.attributes:
+        if a.type not in _P1_ATTRIBUTES:
+            return f"Attribute class {a.type} not supported!"
+        if len(a.value) > _P1_ATTRIBUTE_BYTES:
+            return f"Attribute class {a.type} of {len(a.value)} bytes not supported!"
     enc, bits = _ENC_POLICY[policy.encryption]
     offered_bits = t.attribute(c.P1_KEY_LENGTH)
     if t.attribute(c.P1_ENCRYPTION) != enc:

@@ -231,3 +231,45 @@ def test_show_crypto_isakmp_stats_reads_the_bounds_and_each_refusal() -> None:
     assert rows["Refused: malformed"] == "1" and rows["In Drop Packets"] == "1"
     assert rows["Active Tunnels"] == "0"
     assert rows["Send errors"] == "ENETUNREACH 3"
+
+
+def test_a_transform_with_an_attribute_we_do_not_know_is_never_chosen() -> None:
+    """RFC 2408 §4.2: the answer echoes the chosen transform; one carrying a class the gateway
+    does not know (or a value longer than any it knows) is refused, not echoed back."""
+    from pixgw.ike.message import Attribute, SaPayload, decode_message, encode_message
+
+    mm1 = first_message()
+    message = decode_message(mm1)
+    sa = message.payloads[0]
+    assert isinstance(sa, SaPayload)
+    proposal = sa.proposals[0]
+    for extra in (Attribute(16390, b"x" * 100, basic=False),  # private use
+                  Attribute(6, b"\x01" * 128, basic=False),     # a prime of its own
+                  Attribute(c.P1_LIFE_DURATION, b"\x01" * 64, basic=False)):
+        transforms = tuple(replace(t, attributes=(*t.attributes, extra))
+                           for t in proposal.transforms)
+        crafted = replace(sa, proposals=(replace(proposal, transforms=transforms),))
+        data = encode_message(message.header, (crafted, *message.payloads[1:]))
+        responder = Responder(pix_config(), random_bytes=os.urandom)
+        with captured_logs() as logs:
+            responder.receive_datagram(data, LOCAL, Endpoint(SPOOFED, 500), 1.0)
+        ((reply, _, _),) = responder.datagrams_to_send(1.0)
+        assert decode_message(reply).header.exchange_type == c.EXCH_INFO  # NO-PROPOSAL-CHOSEN
+        assert len(reply) < 200 and stats(responder) == (0, 0)
+        assert any(f"Attribute class {extra.type}" in line for line in logs)
+
+
+def test_refusals_are_answered_at_most_so_many_a_second() -> None:
+    from pixgw.ike.core import REFUSALS_ANSWERED_PER_SECOND
+
+    refused = Phase1Offer(c.ENC_DES, None, c.HASH_MD5, c.AUTH_PSK, 1)
+    offer = IkeInitiator(InitiatorProfile(psk=b"s3cret", phase1=(refused,)),
+                         Endpoint(SPOOFED, 500), LOCAL, os.urandom).main_mode_1()
+    responder = Responder(pix_config(), random_bytes=os.urandom)
+    for i in range(3 * REFUSALS_ANSWERED_PER_SECOND):
+        responder.receive_datagram(i.to_bytes(8, "big") + offer[8:], LOCAL,
+                                   Endpoint(SPOOFED + i % 200, 500), 7.5)
+    assert len(responder.datagrams_to_send(7.5)) == REFUSALS_ANSWERED_PER_SECOND
+    assert responder.counters.refusals_unanswered == 2 * REFUSALS_ANSWERED_PER_SECOND
+    responder.receive_datagram(offer, LOCAL, Endpoint(SPOOFED, 500), 8.0)  # the next second
+    assert len(responder.datagrams_to_send(8.0)) == 1
