@@ -39,6 +39,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 import pixgw
+from pixgw.aaa.snapshot import aaa_status
 from pixgw.config.model import PixConfig, VpdnGroup
 from pixgw.config.render import render
 from pixgw.dataplane.interfaces import IDataplane, L2tpPeer
@@ -798,8 +799,6 @@ class Gateway:
 
     def aaa_status(self) -> Any:
         """``show aaa-server``: the AAA backends behind the authenticate/accounting seams."""
-        from pixgw.aaa.snapshot import aaa_status  # noqa: PLC0415  (aaa comes after the gateway)
-
         authenticator = getattr(self.authenticate, "authenticator", None)
         accounting = getattr(self.accounting, "accounting", None)
         authorizations = [

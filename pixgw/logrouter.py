@@ -14,15 +14,22 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from twisted.logger import ILogObserver, LogEvent
 from zope.interface import implementer
 
-from pixgw.cli.commands import DebugSubscriber
 from pixgw.config.model import LOG_LEVELS, Logging, LogLevel
 
 SendSyslog = Callable[[bytes, tuple[str, int]], None]
+
+
+class DebugSubscriber(Protocol):
+    """A CLI connection: it receives the ``debug`` lines of the categories it turned on."""
+
+    debug_categories: set[str]
+
+    def write_debug(self, category: str, text: str) -> None: ...
 
 
 def level_number(level: LogLevel | None) -> int:

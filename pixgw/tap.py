@@ -29,8 +29,8 @@ from twisted.python import usage
 
 from pixgw import syslog, systemd
 from pixgw.aaa.chain import build_accounting, build_authenticator
-from pixgw.aaa.gateway_seam import CredAccounting, CredAuthenticate
 from pixgw.aaa.interfaces import BackendSettingsError
+from pixgw.aaa_seam import CredAccounting, CredAuthenticate
 from pixgw.cli import aaa as aaa_cli
 from pixgw.cli import ca as ca_cli
 from pixgw.cli import crypto as crypto_cli

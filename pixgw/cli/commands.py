@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from twisted.internet.defer import Deferred
+
+from pixgw.logrouter import DebugSubscriber
 
 __all__ = [
     "CliError",
@@ -29,14 +30,6 @@ HandlerResult = str | Deferred[str]
 
 class CliError(Exception):
     """A command was refused; ``str()`` is what the PIX prints."""
-
-
-class DebugSubscriber(Protocol):
-    """A CLI connection: it receives the ``debug`` lines of the categories it turned on."""
-
-    debug_categories: set[str]
-
-    def write_debug(self, category: str, text: str) -> None: ...
 
 
 @dataclass

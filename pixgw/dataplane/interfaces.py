@@ -19,18 +19,18 @@ from ipaddress import IPv4Address
 from zope.interface import Attribute, Interface
 
 from pixgw.ike.events import ChildSaDeleted, ChildSaEstablished, RekeyRequested
+from pixgw.l2tp.peer import L2tpPeer
 
-
-@dataclass(frozen=True)
-class L2tpPeer:
-    """Where an L2TP datagram came from: the child SA (None for the kernel dataplane, where the
-    kernel has already removed ESP), the client's outer address and port, and the inner UDP
-    source port of the L2TP packet (1701, or ephemeral for macOS/iOS)."""
-
-    child_sa_id: int | None
-    address: IPv4Address
-    outer_port: int
-    l2tp_port: int
+__all__ = [
+    "DataplaneCounters",
+    "IDataplane",
+    "IpReceived",
+    "L2tpPeer",
+    "L2tpReceived",
+    "LifetimeListener",
+    "SaCounters",
+    "SendUdp",
+]
 
 
 @dataclass(frozen=True)

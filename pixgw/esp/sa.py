@@ -30,7 +30,7 @@ from typing import Any, Final, Literal
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from pixgw.ike.events import EspCipher, EspIntegrity, EspSaParameters
+from pixgw.esp.parameters import EspCipher, EspIntegrity, EspSaParameters
 from pixgw.wire import MalformedMessage
 
 __all__ = [

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address
 from typing import Literal
 
-# ESP transform ids (RFC 2407 §4.4.4) and authentication algorithms (§4.5), by PIX name.
-EspCipher = Literal["esp-des", "esp-3des", "esp-aes", "esp-aes-192", "esp-aes-256", "esp-null"]
-EspIntegrity = Literal["esp-md5-hmac", "esp-sha-hmac", "esp-sha256-hmac"]
+# ESP's own (pixgw.esp, below IKE in the layers); named here too, for the users of the events
+from pixgw.esp.parameters import EspCipher, EspIntegrity, EspSaParameters
+
 # RFC 3947 §5.2 / RFC 2407: how ESP travels.
 Encapsulation = Literal["transport", "tunnel", "udp-transport", "udp-tunnel"]
 
@@ -38,16 +38,6 @@ class TrafficSelector:
     port: int = 0
 
 
-@dataclass(frozen=True)
-class EspSaParameters:
-    """One direction of an ESP SA."""
-
-    spi: int
-    cipher: EspCipher
-    integrity: EspIntegrity | None
-    encryption_key: bytes
-    integrity_key: bytes
-    truncated_sha256: bool = False  # Android 6/7: HMAC-SHA2-256 truncated to 96 bits
 
 
 @dataclass(frozen=True)
@@ -115,5 +105,21 @@ class RekeyRequested:
 
     child_sa_id: int
 
+
+__all__ = [
+    "QUICK_MODE_ABANDONED",
+    "ChildSaDeleted",
+    "ChildSaEstablished",
+    "ChildSaPending",
+    "Encapsulation",
+    "Endpoint",
+    "EspCipher",
+    "EspIntegrity",
+    "EspSaParameters",
+    "IkeEvent",
+    "IkeSaDeleted",
+    "RekeyRequested",
+    "TrafficSelector",
+]
 
 IkeEvent = ChildSaPending | ChildSaEstablished | ChildSaDeleted | IkeSaDeleted

@@ -40,7 +40,6 @@ from ipaddress import IPv4Address
 from typing import NamedTuple
 
 from pixgw.config.model import VpdnGroup
-from pixgw.dataplane.interfaces import L2tpPeer
 from pixgw.deadlines import Deadlines
 from pixgw.l2tp.avp import Avp, AvpType, decode_avps, encode_avps, result_code_value
 from pixgw.l2tp.channel import ControlChannel
@@ -56,6 +55,7 @@ from pixgw.l2tp.message import (
     encode_control,
     message_name,
 )
+from pixgw.l2tp.peer import L2tpPeer
 from pixgw.l2tp.trace import (
     error_line,
     event_line,

@@ -180,7 +180,7 @@ def test_ppp_mschapv2_peer_through_gateway_to_slapd(slapd: Slapd) -> None:
     """The testing PPP peer (MS-CHAPv2, verifies S=) through the gateway's AAA seam to slapd."""
     from twisted.internet.task import deferLater
 
-    from pixgw.aaa.gateway_seam import CredAuthenticate
+    from pixgw.aaa_seam import CredAuthenticate
     from tests.protocol.test_gateway import Bench
 
     bench = Bench()

@@ -281,7 +281,7 @@ def test_ppp_mschapv2_peer_through_gateway_to_freeradius(
 ) -> None:
     """The testing PPP peer (MS-CHAPv2, verifies S=) through the gateway's AAA seam to
     FreeRADIUS; the session's Start and Stop land in FreeRADIUS's detail file with the octets."""
-    from pixgw.aaa.gateway_seam import CredAccounting, CredAuthenticate
+    from pixgw.aaa_seam import CredAccounting, CredAuthenticate
     from tests.protocol.test_gateway import Bench
 
     bench = Bench()

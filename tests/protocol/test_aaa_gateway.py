@@ -7,9 +7,9 @@ from __future__ import annotations
 from ipaddress import IPv4Address
 
 from pixgw.aaa.chain import build_authenticator
-from pixgw.aaa.gateway_seam import CredAccounting, CredAuthenticate
 from pixgw.aaa.interfaces import Authorization
 from pixgw.aaa.memory import MemoryAccounting
+from pixgw.aaa_seam import CredAccounting, CredAuthenticate
 from pixgw.config.parser import parse
 from tests.protocol.test_gateway import CONFIG, Bench
 

@@ -11,9 +11,9 @@ from twisted.internet.task import Clock
 from zope.interface.verify import verifyObject
 
 from pixgw.aaa.credentials import PapCredentials
-from pixgw.aaa.gateway_seam import CredAccounting
 from pixgw.aaa.interfaces import Authorization, ClientInfo, IAccounting, IAuthenticator
 from pixgw.aaa.memory import MemoryAccounting, MemoryAuthenticator
+from pixgw.aaa_seam import CredAccounting
 
 
 def fake_session(interim: int | None) -> Any:
