@@ -17,10 +17,11 @@ from ipaddress import IPv4Address
 from twisted.internet import task
 from twisted.internet.defer import Deferred, succeed
 
+from pixgw.aaa.interfaces import AuthDecision, ClientInfo
 from pixgw.config.parser import parse
 from pixgw.dataplane.memory import MemoryDataplane
 from pixgw.deadlines import Deadlines
-from pixgw.gateway import AuthDecision, ClientInfo, Gateway
+from pixgw.gateway import Gateway
 from pixgw.ike import constants as c
 from pixgw.ike.core import IkeResponder
 from pixgw.ike.events import Endpoint

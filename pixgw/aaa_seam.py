@@ -23,13 +23,13 @@ from pixgw.aaa.credentials import (
 )
 from pixgw.aaa.interfaces import (
     AccountingSession,
+    AuthDecision,
     AuthenticationServerUnreachable,
     Authorization,
     ClientInfo,
     SessionUsage,
 )
-from pixgw.gateway import ActiveSession, AuthDecision
-from pixgw.gateway import ClientInfo as GatewayClientInfo
+from pixgw.gateway import ActiveSession
 from pixgw.ppp.auth import AuthenticationRequested
 from pixgw.syslog import pix_log
 
@@ -56,21 +56,6 @@ def credentials_from_request(request: AuthenticationRequested) -> Any:
     )
 
 
-def client_from_gateway(client: GatewayClientInfo) -> ClientInfo:
-    local = client.local_address
-    return ClientInfo(
-        outer_address=client.outer_address,
-        outer_port=client.outer_port,
-        nas_port=client.interface_id,
-        nas_address=local,
-        called_station=str(local) if local is not None else "",
-        tunnel_client_endpoint=str(client.outer_address),
-        tunnel_server_endpoint=str(local) if local is not None else "",
-        tunnel_assignment_id=str(client.tunnel_id),
-        remote_host_name=client.remote_host_name,
-    )
-
-
 class CredAuthenticate:
     """``Gateway(authenticate=CredAuthenticate(build_authenticator(config, group, reactor=r)))``."""
 
@@ -78,10 +63,10 @@ class CredAuthenticate:
         self.authenticator = authenticator
 
     def __call__(
-        self, request: AuthenticationRequested, client: GatewayClientInfo
+        self, request: AuthenticationRequested, client: ClientInfo
     ) -> Deferred[AuthDecision]:
         d: Deferred[Authorization] = self.authenticator.authenticate(
-            credentials_from_request(request), client_from_gateway(client)
+            credentials_from_request(request), client
         )
         server = str(getattr(self.authenticator, "name", "LOCAL"))
 
@@ -191,17 +176,14 @@ class CredAccounting:
         classes = (
             authorization.class_attribute if isinstance(authorization, Authorization) else ()
         )
-        local = None
         address: IPv4Address | None = s.address
         return AccountingSession(
             session_id=f"{self.boot:08X}{s.key.tunnel_id:04X}{s.key.session_id:04X}{s.sid:08X}",
             username=s.username,
             client=ClientInfo(
                 outer_address=s.peer.address,
-                nas_port=s.interface_id,
-                nas_address=local,
-                tunnel_client_endpoint=str(s.peer.address),
-                tunnel_assignment_id=str(s.key.tunnel_id),
+                interface_id=s.interface_id,
+                tunnel_id=s.key.tunnel_id,
                 remote_host_name=s.remote_host_name,
             ),
             address=address,

@@ -39,6 +39,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 import pixgw
+from pixgw.aaa.interfaces import AuthDecision, ClientInfo
 from pixgw.aaa.snapshot import aaa_status
 from pixgw.config.model import PixConfig, VpdnGroup
 from pixgw.config.render import render
@@ -96,35 +97,6 @@ class VersionInfo:
     twisted: str
     python: str
     system: str
-
-
-@dataclass(frozen=True)
-class ClientInfo:
-    """Who is authenticating, for AAA (RADIUS NAS-Port, Calling-Station-Id, ...)."""
-
-    outer_address: IPv4Address
-    outer_port: int
-    interface_id: int
-    tunnel_id: int
-    session_id: int
-    remote_host_name: str
-    local_address: IPv4Address | None
-
-
-@dataclass(frozen=True)
-class AuthDecision:
-    """What AAA answered for one PPP authentication."""
-
-    accepted: bool
-    message: str = ""
-    mschapv2_authenticator_response: str | None = None
-    address: IPv4Address | None = None
-    dns: tuple[IPv4Address, ...] = ()
-    wins: tuple[IPv4Address, ...] = ()
-    session_timeout: int | None = None
-    idle_timeout: int | None = None
-    failure_code: int = 691
-    attributes: Any = None  # the backend's own authorization (accounting echoes Class)
 
 
 class Authenticate(Protocol):

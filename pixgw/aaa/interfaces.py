@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AccountingSession",
+    "AuthDecision",
     "AuthenticationServerUnreachable",
     "Authorization",
     "BackendSettingsError",
@@ -40,19 +41,60 @@ class BackendSettingsError(ValueError):
 
 @dataclass(frozen=True)
 class ClientInfo:
-    """Who is authenticating: RADIUS NAS-Port, Calling-/Called-Station-Id, Tunnel-*."""
+    """Who is authenticating, as the gateway knows it: the client's outer address and port, the
+    PPP virtual interface, the L2TP tunnel and session, the LAC's host name and our address
+    facing the client. The RADIUS names (RFC 2865 §5.4/§5.5/§5.30/§5.31, RFC 2868 §3.3/§3.4,
+    RFC 2867 §4.1) are read from it."""
 
     outer_address: IPv4Address | None = None  # the client's public address
     outer_port: int = 0
-    nas_port: int = 0  # the PPP virtual interface id
-    nas_address: IPv4Address | None = None  # our address facing the client
-    called_station: str = ""  # our outer address as text
+    interface_id: int = 0  # the PPP virtual interface id
+    tunnel_id: int = 0  # ours
+    session_id: int = 0
+    remote_host_name: str = ""  # L2TP Host Name of the LAC
+    local_address: IPv4Address | None = None  # our address facing the client
     tunnel_type: str = "L2TP"
     tunnel_medium: str = "IPv4"
-    tunnel_client_endpoint: str = ""
-    tunnel_server_endpoint: str = ""
-    tunnel_assignment_id: str = ""  # the L2TP tunnel id
-    remote_host_name: str = ""  # L2TP Host Name of the LAC
+
+    @property
+    def nas_port(self) -> int:
+        return self.interface_id
+
+    @property
+    def nas_address(self) -> IPv4Address | None:
+        return self.local_address
+
+    @property
+    def called_station(self) -> str:
+        return str(self.local_address) if self.local_address is not None else ""
+
+    @property
+    def tunnel_client_endpoint(self) -> str:
+        return str(self.outer_address) if self.outer_address is not None else ""
+
+    @property
+    def tunnel_server_endpoint(self) -> str:
+        return self.called_station
+
+    @property
+    def tunnel_assignment_id(self) -> str:
+        return str(self.tunnel_id) if self.tunnel_id else ""
+
+
+@dataclass(frozen=True)
+class AuthDecision:
+    """What AAA answered for one PPP authentication, as the gateway acts on it."""
+
+    accepted: bool
+    message: str = ""
+    mschapv2_authenticator_response: str | None = None
+    address: IPv4Address | None = None
+    dns: tuple[IPv4Address, ...] = ()
+    wins: tuple[IPv4Address, ...] = ()
+    session_timeout: int | None = None
+    idle_timeout: int | None = None
+    failure_code: int = 691
+    attributes: Any = None  # the backend's own authorization (accounting echoes Class)
 
 
 @dataclass(frozen=True)

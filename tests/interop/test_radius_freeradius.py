@@ -45,9 +45,8 @@ pytestmark.append(pytest.mark.timeout(120))
 
 CLIENT = ClientInfo(
     outer_address=IPv4Address("203.0.113.5"),
-    nas_port=1,
-    nas_address=IPv4Address("127.0.0.1"),
-    called_station="127.0.0.1",
+    interface_id=1,
+    local_address=IPv4Address("127.0.0.1"),
 )
 
 

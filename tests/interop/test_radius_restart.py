@@ -38,9 +38,8 @@ ACCT_PORT = runid.port(28134)
 
 CLIENT = ClientInfo(
     outer_address=IPv4Address("203.0.113.9"),
-    nas_port=7,
-    nas_address=IPv4Address("127.0.0.1"),
-    called_station="127.0.0.1",
+    interface_id=7,
+    local_address=IPv4Address("127.0.0.1"),
 )
 
 

@@ -15,10 +15,11 @@ from twisted.internet import task
 from twisted.internet.defer import Deferred, succeed
 
 from pixgw import syslog
+from pixgw.aaa.interfaces import AuthDecision, ClientInfo
 from pixgw.config.parser import parse
 from pixgw.dataplane.interfaces import L2tpPeer
 from pixgw.dataplane.memory import MemoryDataplane
-from pixgw.gateway import AuthDecision, ClientInfo, Gateway
+from pixgw.gateway import Gateway
 from pixgw.ike.events import (
     QUICK_MODE_ABANDONED,
     ChildSaDeleted,

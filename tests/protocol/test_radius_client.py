@@ -46,10 +46,8 @@ SECRET = b"testing123"
 DICT = load_dictionary()
 CLIENT = ClientInfo(
     outer_address=IPv4Address("203.0.113.5"),
-    nas_port=3,
-    nas_address=IPv4Address("198.51.100.1"),
-    called_station="198.51.100.1",
-    tunnel_client_endpoint="203.0.113.5",
+    interface_id=3,
+    local_address=IPv4Address("198.51.100.1"),
 )
 
 

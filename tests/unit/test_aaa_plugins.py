@@ -14,11 +14,16 @@ from twisted.internet.task import Clock
 from zope.interface.verify import verifyObject
 
 from pixgw.aaa.chain import AuthenticatorChain, authenticator_factories, build_authenticator
-from pixgw.aaa.interfaces import BackendSettingsError, IAuthenticator, IAuthenticatorFactory
+from pixgw.aaa.interfaces import (
+    AuthDecision,
+    BackendSettingsError,
+    ClientInfo,
+    IAuthenticator,
+    IAuthenticatorFactory,
+)
 from pixgw.aaa.local import LocalAuthenticator
 from pixgw.aaa_seam import CredAuthenticate, terminate_cause
 from pixgw.config.parser import parse
-from pixgw.gateway import AuthDecision, ClientInfo
 from pixgw.ppp import mschap
 from pixgw.ppp.auth import AuthenticationRequested
 
