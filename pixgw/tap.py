@@ -279,7 +279,7 @@ class GatewayService(service.Service):
             if isinstance(self.gateway.accounting, CredAccounting):
                 self.gateway.accounting.accounting_on()
             if self.gateway.dataplane_name == "xfrm":
-                from pixgw.dataplane.xfrm import enable_espinudp  # noqa: PLC0415
+                from pixgw.dataplane.xfrm_netlink import enable_espinudp  # noqa: PLC0415
 
                 natt = self.ports.protocols[4500].transport
                 if natt is not None:

@@ -19,7 +19,7 @@ def resolve_dataplane(requested: str, kernel_has_esp: Callable[[], bool] | None 
     if requested != "auto":
         return requested
     if kernel_has_esp is None:
-        from pixgw.dataplane.xfrm import kernel_has_esp as probe  # noqa: PLC0415
+        from pixgw.dataplane.xfrm_netlink import kernel_has_esp as probe  # noqa: PLC0415
 
         kernel_has_esp = probe
     return "xfrm" if kernel_has_esp() else "userspace"

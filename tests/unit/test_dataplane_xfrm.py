@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from pixgw.dataplane import xfrm
+from pixgw.dataplane import xfrm_netlink as netlink
 from pixgw.ike.events import EspSaParameters
 from tests import runid
 
@@ -49,8 +50,8 @@ def test_newsa_aes_sha1_espinudp_matches_ip_xfrm():
     sa = EspSaParameters(0x1000, "esp-aes", "esp-sha-hmac",
                          bytes.fromhex("2b7e151628aed2a6abf7158809cf4f3c"),
                          bytes.fromhex("0102030405060708090a0b0c0d0e0f1011121314"))
-    sel = xfrm._selector(A1, 32, A2, 32, protocol=17, source_port=1701, destination_port=1701)
-    ours = xfrm.encode_newsa(source=A1, destination=A2, sa=sa, reqid=7, replay_window=32,
+    sel = netlink._selector(A1, 32, A2, 32, protocol=17, source_port=1701, destination_port=1701)
+    ours = netlink.encode_newsa(source=A1, destination=A2, sa=sa, reqid=7, replay_window=32,
                              selector=sel, encap=(4500, 4500))
     same(ours, "xfrm_newsa_aes_sha1_espinudp")
 
@@ -59,37 +60,37 @@ def test_newsa_des_md5_with_lifetimes_matches_ip_xfrm():
     sa = EspSaParameters(0xFBC9DB43, "esp-des", "esp-md5-hmac",
                          bytes.fromhex("0102030405060708"),
                          bytes.fromhex("0102030405060708090a0b0c0d0e0f10"))
-    ours = xfrm.encode_newsa(source=A2, destination=A1, sa=sa, reqid=9, replay_window=32,
+    ours = netlink.encode_newsa(source=A2, destination=A1, sa=sa, reqid=9, replay_window=32,
                              lifetime_seconds=900, lifetime_kilobytes=100000)
     same(ours, "xfrm_newsa_des_md5_lifetimes")
 
 
 def test_policy_add_and_delete_match_ip_xfrm():
-    sel = xfrm._selector(A1, 32, A2, 32, protocol=17, source_port=1701)
-    ours = xfrm.encode_newpolicy(selector=sel, direction=xfrm.XFRM_POLICY_OUT,
+    sel = netlink._selector(A1, 32, A2, 32, protocol=17, source_port=1701)
+    ours = netlink.encode_newpolicy(selector=sel, direction=netlink.XFRM_POLICY_OUT,
                                  template_source=A1, template_destination=A2, reqid=7,
                                  priority=1000)
     same(ours, "xfrm_newpolicy_out")
-    same(xfrm.encode_delpolicy(selector=sel, direction=xfrm.XFRM_POLICY_OUT),
+    same(netlink.encode_delpolicy(selector=sel, direction=netlink.XFRM_POLICY_OUT),
          "xfrm_delpolicy_out")
 
 
 def test_delsa_and_flush_match_ip_xfrm():
-    same(xfrm.encode_delsa(source=A1, destination=A2, spi=0x1000), "xfrm_delsa")
-    same(xfrm.encode_flushsa(), "xfrm_flushsa_esp")
+    same(netlink.encode_delsa(source=A1, destination=A2, spi=0x1000), "xfrm_delsa")
+    same(netlink.encode_flushsa(), "xfrm_flushsa_esp")
 
 
 def test_struct_sizes_and_offsets():
     sa = EspSaParameters(0xA1B2C3D4, "esp-3des", "esp-sha-hmac", bytes(24), bytes(20))
-    msg = xfrm.encode_newsa(source=A1, destination=A2, sa=sa, reqid=xfrm.REQID_BASE | 5,
+    msg = netlink.encode_newsa(source=A1, destination=A2, sa=sa, reqid=netlink.REQID_BASE | 5,
                             lifetime_seconds=3600)
     body = msg[16:]
     assert len(body[:224]) == 224
-    assert int.from_bytes(body[xfrm._REQID_OFFSET:xfrm._REQID_OFFSET + 4], "little") == \
-        xfrm.REQID_BASE | 5
-    decoded = xfrm.decode_usersa_info(split(msg)[3])
+    assert int.from_bytes(body[netlink._REQID_OFFSET:netlink._REQID_OFFSET + 4], "little") == \
+        netlink.REQID_BASE | 5
+    decoded = netlink.decode_usersa_info(split(msg)[3])
     assert decoded["id_spi"] == 0xA1B2C3D4
-    assert decoded["reqid"] == xfrm.REQID_BASE | 5
+    assert decoded["reqid"] == netlink.REQID_BASE | 5
     assert decoded["lft_hard_add_expires_seconds"] == 3600
     assert decoded["lft_soft_add_expires_seconds"] == 3240
     crypt = decoded.get_attr("XFRMA_ALG_CRYPT")
@@ -100,7 +101,7 @@ def test_struct_sizes_and_offsets():
 def test_sha256_android_truncation():
     sa = EspSaParameters(1, "esp-aes", "esp-sha256-hmac", bytes(16), bytes(32),
                          truncated_sha256=True)
-    decoded = xfrm.decode_usersa_info(split(xfrm.encode_newsa(
+    decoded = netlink.decode_usersa_info(split(netlink.encode_newsa(
         source=A1, destination=A2, sa=sa, reqid=1))[3])
     assert decoded.get_attr("XFRMA_ALG_AUTH_TRUNC")["alg_trunc_len"] == 96
 
@@ -123,29 +124,29 @@ def private_netns():
 
 @pytest.mark.root
 def test_kernel_takes_our_policies_and_refuses_esp_here(private_netns):
-    xs = xfrm.XfrmSocket()
+    xs = netlink.XfrmSocket()
     try:
-        sel = xfrm._selector(A1, 32, A2, 32, protocol=17, source_port=1701)
-        xs.request(lambda seq: xfrm.encode_newpolicy(
-            selector=sel, direction=xfrm.XFRM_POLICY_OUT, template_source=A1,
-            template_destination=A2, reqid=xfrm.REQID_BASE | 3, priority=1000, seq=seq))
+        sel = netlink._selector(A1, 32, A2, 32, protocol=17, source_port=1701)
+        xs.request(lambda seq: netlink.encode_newpolicy(
+            selector=sel, direction=netlink.XFRM_POLICY_OUT, template_source=A1,
+            template_destination=A2, reqid=netlink.REQID_BASE | 3, priority=1000, seq=seq))
         listing = subprocess.run(["ip", "-n", private_netns, "xfrm", "policy"],
                                  capture_output=True, text=True, timeout=20, check=True).stdout
         assert "src 192.0.2.1/32 dst 192.0.2.2/32 proto udp sport 1701" in listing
         assert "dir out priority 1000" in listing
         assert "proto esp reqid 1350041603 mode transport" in listing
-        xs.request(lambda seq: xfrm.encode_delpolicy(
-            selector=sel, direction=xfrm.XFRM_POLICY_OUT, seq=seq))
+        xs.request(lambda seq: netlink.encode_delpolicy(
+            selector=sel, direction=netlink.XFRM_POLICY_OUT, seq=seq))
         listing = subprocess.run(["ip", "-n", private_netns, "xfrm", "policy"],
                                  capture_output=True, text=True, timeout=20, check=True).stdout
         assert listing.strip() == ""
         sa = EspSaParameters(0x1000, "esp-aes", "esp-sha-hmac", bytes(16), bytes(20))
-        with pytest.raises(xfrm.XfrmError):
-            xs.request(lambda seq: xfrm.encode_newsa(source=A1, destination=A2, sa=sa,
+        with pytest.raises(netlink.XfrmError):
+            xs.request(lambda seq: netlink.encode_newsa(source=A1, destination=A2, sa=sa,
                                                      reqid=1, seq=seq))
     finally:
         xs.close()
-    assert xfrm.kernel_has_esp() is False
+    assert netlink.kernel_has_esp() is False
 
 
 @pytest.mark.root
@@ -210,8 +211,8 @@ def test_xfrm_dataplane_start_install_stop_here(private_netns, request):
         assert select.select([l2tp], [], [], 2)[0]
         l2tp.recv(100)
         plain.close()
-        xs.request(lambda seq: xfrm.encode_newpolicy(
-            selector=dp._catch_all(), direction=xfrm.XFRM_POLICY_IN, template_source=None,
+        xs.request(lambda seq: netlink.encode_newpolicy(
+            selector=dp._catch_all(), direction=netlink.XFRM_POLICY_IN, template_source=None,
             template_destination=None, reqid=0, priority=0xFFFF, seq=seq))
         # no ESP in this kernel: the install fails cleanly, counted, nothing left behind
         ev = ChildSaEstablished(
@@ -236,9 +237,9 @@ def test_xfrm_dataplane_start_install_stop_here(private_netns, request):
 def _usersa_info(*, packets, nbytes, added, replay=0, integrity_failed=0):
     """A struct xfrm_usersa_info as GETSA answers it: curlft and stats filled, the rest 0."""
     body = bytearray(224)
-    body[xfrm._CURLFT_OFFSET:xfrm._CURLFT_OFFSET + 24] = (
+    body[netlink._CURLFT_OFFSET:netlink._CURLFT_OFFSET + 24] = (
         nbytes.to_bytes(8, "little") + packets.to_bytes(8, "little") + added.to_bytes(8, "little"))
-    body[xfrm._STATS_OFFSET:xfrm._STATS_OFFSET + 12] = (
+    body[netlink._STATS_OFFSET:netlink._STATS_OFFSET + 12] = (
         (32).to_bytes(4, "little") + replay.to_bytes(4, "little")
         + integrity_failed.to_bytes(4, "little"))
     return bytes(body)
@@ -248,7 +249,7 @@ def test_counters_from_kernel_reads_curlft_stats_and_lifetimes():
     inbound = _usersa_info(packets=7, nbytes=5 * 1024 + 100, added=1000, replay=2,
                            integrity_failed=3)
     outbound = _usersa_info(packets=9, nbytes=2048, added=1010)
-    c = xfrm.counters_from_kernel(inbound, outbound, now=1100, lifetime_seconds=3600,
+    c = netlink.counters_from_kernel(inbound, outbound, now=1100, lifetime_seconds=3600,
                                   lifetime_kilobytes=4608000)
     assert (c.decaps, c.decrypt, c.verify) == (7, 7, 7)
     assert (c.encaps, c.encrypt, c.digest) == (9, 9, 9)
@@ -257,7 +258,7 @@ def test_counters_from_kernel_reads_curlft_stats_and_lifetimes():
     assert (c.inbound_seconds_left, c.outbound_seconds_left) == (3500, 3510)
     assert (c.inbound_kilobytes_left, c.outbound_kilobytes_left) == (4608000 - 5, 4608000 - 2)
     # past the lifetime: 0, never negative
-    late = xfrm.counters_from_kernel(inbound, outbound, now=99999, lifetime_seconds=3600,
+    late = netlink.counters_from_kernel(inbound, outbound, now=99999, lifetime_seconds=3600,
                                      lifetime_kilobytes=4)
     assert (late.inbound_seconds_left, late.inbound_kilobytes_left) == (0, 0)
 
@@ -274,7 +275,7 @@ def test_esp_overhead_is_the_userspace_sas(cipher, integrity, truncated):
         0x100, cipher, integrity, bytes(CIPHERS[cipher].key_length),
         bytes(INTEGRITIES[integrity].key_length if integrity else 0), truncated)
     userspace = EspSa(params, now=0.0, random_bytes=os.urandom)
-    assert xfrm.esp_overhead(params) == userspace.overhead(0)
+    assert netlink.esp_overhead(params) == userspace.overhead(0)
 
 
 def test_snapshot_shows_kernel_counters_for_each_child():
@@ -308,7 +309,7 @@ def test_snapshot_shows_kernel_counters_for_each_child():
     assert (status.decaps, status.encaps) == (4, 6)
     assert (status.inbound_spi, status.outbound_spi) == (0x1111, 0x2222)
     assert status.inbound_seconds_left == 3500
-    assert status.ipsec_overhead == xfrm.esp_overhead(des)
+    assert status.ipsec_overhead == netlink.esp_overhead(des)
     del sas[0x2222]  # an SA the kernel no longer has is not shown
     assert dp.snapshot() == ()
 
@@ -354,15 +355,15 @@ class RecordingXfrm:
         data = encode(seq=1)
         msg_type = int.from_bytes(data[4:6], "little")
         body = data[16:]
-        if msg_type == xfrm.XFRM_MSG_NEWSA:  # xfrm_usersa_info: daddr at 56, spi at 72
+        if msg_type == netlink.XFRM_MSG_NEWSA:  # xfrm_usersa_info: daddr at 56, spi at 72
             entry = ("newsa", IPv4Address(body[56:60]), int.from_bytes(body[72:76], "big"))
-        elif msg_type == xfrm.XFRM_MSG_DELSA:  # xfrm_usersa_id: daddr at 0, spi at 16
+        elif msg_type == netlink.XFRM_MSG_DELSA:  # xfrm_usersa_id: daddr at 0, spi at 16
             entry = ("delsa", IPv4Address(body[0:4]), int.from_bytes(body[16:20], "big"))
         else:
-            entry = ({xfrm.XFRM_MSG_UPDPOLICY: "policy", xfrm.XFRM_MSG_DELPOLICY: "delpolicy"}
+            entry = ({netlink.XFRM_MSG_UPDPOLICY: "policy", netlink.XFRM_MSG_DELPOLICY: "delpolicy"}
                      .get(msg_type, str(msg_type)), None, None)
         if entry[0] in self.refuse:
-            raise xfrm.XfrmError(1, "refused")
+            raise netlink.XfrmError(1, "refused")
         self.requests.append(entry)
         return []
 
