@@ -25,7 +25,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.web.client import Agent, HTTPConnectionPool
 from zope.interface import implementer
 
-from pixgw.pki import scep
+from pixgw.pki import pkcs7, scep
 from pixgw.pki.interfaces import CaError, EnrollmentRequest, ICertificateAuthority
 from pixgw.syslog import debug
 
@@ -136,7 +136,7 @@ class ScepCertificateAuthority:
         if resp.code != 200:
             debug(CATEGORY, f"CRYPTO_PKI: http status {resp.code}")
             raise CaError(CONNECTION_FAILED)
-        if len(body) > scep.MAX_MESSAGE:
+        if len(body) > pkcs7.MAX_MESSAGE:
             raise CaError(CONNECTION_FAILED)
         ctype = (resp.headers.getRawHeaders(b"content-type") or [b""])[0].decode("latin-1")
         debug(CATEGORY, f"CRYPTO_PKI: received msg of {len(body)} bytes")

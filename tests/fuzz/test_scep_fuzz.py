@@ -10,7 +10,7 @@ from cryptography import x509
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pixgw.pki import scep
+from pixgw.pki import pkcs7, scep
 from tests.interop.ndes import NdesEmulator, cached_key
 
 NDES = NdesEmulator(challenge="c")
@@ -57,8 +57,8 @@ def test_random_bytes(data: bytes) -> None:
     for parse in (
         lambda: scep.parse_ca_certificates("application/x-x509-ca-ra-cert", data),
         lambda: scep.parse_cert_rep(data, REQ, CAS, _KEY),
-        lambda: scep.open_envelope(data, _KEY),
-        lambda: scep.parse_certs_only(data),
+        lambda: pkcs7.open_envelope(data, _KEY),
+        lambda: pkcs7.parse_certs_only(data),
     ):
         with contextlib.suppress(scep.ScepError):
             parse()

@@ -25,7 +25,7 @@ from cryptography.x509.oid import NameOID
 from twisted.web import resource
 from twisted.web.server import Request
 
-from pixgw.pki import scep
+from pixgw.pki import pkcs7, scep
 
 _KEYS: dict[int, RSAPrivateKey] = {}
 
@@ -147,7 +147,7 @@ class NdesEmulator:
             return "application/x-x509-ca-cert", self.ca_cert.public_bytes(
                 serialization.Encoding.DER
             )
-        return "application/x-x509-ca-ra-cert", scep.certs_only(
+        return "application/x-x509-ca-ra-cert", pkcs7.certs_only(
             [self.ra_sig_cert, self.ra_enc_cert, self.ca_cert]
         )
 
@@ -180,7 +180,7 @@ class NdesEmulator:
         )
         tid = attrs.transaction_id or ""
         nonce = attrs.sender_nonce or b""
-        body = scep.open_envelope(content, dec_key)
+        body = pkcs7.open_envelope(content, dec_key)
         if mtype == scep.MessageType.PKCS_REQ.value:
             csr = x509.load_der_x509_csr(body)
             got = None
@@ -238,7 +238,7 @@ class NdesEmulator:
             .sign(self.ca_key, hashes.SHA256())
         )
         self.issued.append(cert)
-        inner = scep.certs_only([cert])
+        inner = pkcs7.certs_only([cert])
         return self._rep(tid, nonce, scep.PkiStatus.SUCCESS, requester, inner=inner)
 
     def _rep(
@@ -249,7 +249,7 @@ class NdesEmulator:
         signer_key = self.ra_sig_key if self.ra_mode else self.ca_key
         content = b""
         if inner is not None:
-            content = scep.envelope(inner, requester, self.answer_cipher, os.urandom)
+            content = pkcs7.envelope(inner, requester, self.answer_cipher, os.urandom)
         extra = [
             cms.CMSAttribute(
                 {"type": scep.OID_PKI_STATUS, "values": [core.PrintableString(status.value)]}

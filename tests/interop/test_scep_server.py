@@ -25,7 +25,7 @@ from twisted.web.server import Site
 
 from pixgw.cli.ca import render_ca_certificates
 from pixgw.config.model import Ca, CaConfigure, CaIdentity
-from pixgw.pki import scep
+from pixgw.pki import pkcs7, scep
 from pixgw.pki.commands import CaExec
 from pixgw.pki.interfaces import CaError, EnrollmentRequest
 from pixgw.pki.mscep import CONNECTION_FAILED, ScepCertificateAuthority
@@ -345,8 +345,8 @@ class NdesEmulatorWithCertmongerTests(unittest.TestCase):
         output, code = await self._submit("-r", "ra.pem", "-N", "ca.pem", "-g", "poll.b64")
         assert code == 0 and b"BEGIN PKCS7" in output, output
         # what certmonger got is the envelope holding our certificate
-        inner = scep.open_envelope(_pem_body(output, b"PKCS7"), key)
-        assert scep.parse_certs_only(inner)[0] == self.ndes.issued[0]
+        inner = pkcs7.open_envelope(_pem_body(output, b"PKCS7"), key)
+        assert pkcs7.parse_certs_only(inner)[0] == self.ndes.issued[0]
         wrong = scep.build_cert_poll(key, signer, subject, cas, caps, "0" * 32, os.urandom)
         (self.dir / "wrong.b64").write_bytes(base64.b64encode(wrong.message))
         output, code = await self._submit("-r", "ra.pem", "-N", "ca.pem", "-g", "wrong.b64")

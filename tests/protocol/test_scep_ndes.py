@@ -11,7 +11,7 @@ from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
 from pixgw import syslog
-from pixgw.pki import scep
+from pixgw.pki import pkcs7, scep
 from pixgw.pki.interfaces import CaError, EnrollmentRequest, ICertificateAuthority
 from pixgw.pki.mscep import ScepCertificateAuthority
 from tests.interop.ndes import NdesEmulator, NdesResource, cached_key
@@ -180,7 +180,7 @@ def test_get_or_post_per_caps_and_old_ciphers() -> None:
         certs = _result(ca.enroll(_request(ndes.challenge)))
         assert isinstance(certs, tuple), (caps, certs)
         assert res.methods == [method], caps
-        assert ca.caps is not None and scep._CIPHERS[ca.caps.cipher][0] == cipher_oid
+        assert ca.caps is not None and pkcs7._CIPHERS[ca.caps.cipher][0] == cipher_oid
 
 
 def test_wrong_url_is_the_reference_transcript() -> None:

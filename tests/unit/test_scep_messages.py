@@ -16,7 +16,7 @@ from asn1crypto import cms
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from pixgw.pki import scep
+from pixgw.pki import pkcs7, scep
 from tests.interop.ndes import NdesEmulator, cached_key
 
 VECTORS = Path(__file__).parent.parent / "vectors" / "pki"
@@ -40,7 +40,7 @@ def test_golden_getcacert_three_certificates() -> None:
     assert body[45:49] == bytes.fromhex("3082031a") and body[843:847] == bytes.fromhex("3082031a")
     assert body[1641:1645] == bytes.fromhex("3082031b")
     # encode: the same three certificates give the same bytes
-    assert scep.certs_only([cas.ra_signature, cas.ra_encryption, cas.ca]) == body
+    assert pkcs7.certs_only([cas.ra_signature, cas.ra_encryption, cas.ca]) == body
 
 
 def test_single_der_ca_cert_is_ca_mode() -> None:
@@ -72,10 +72,10 @@ def test_ca_caps() -> None:
 @pytest.mark.parametrize("cipher", ["des", "des3", "aes128", "aes256"])
 def test_envelope_round_trip(cipher: str) -> None:
     ndes = NdesEmulator()
-    env = scep.envelope(b"hello pkcs#7" * 7, ndes.ra_enc_cert, cipher, os.urandom)
-    assert scep.open_envelope(env, ndes.ra_enc_key) == b"hello pkcs#7" * 7
+    env = pkcs7.envelope(b"hello pkcs#7" * 7, ndes.ra_enc_cert, cipher, os.urandom)
+    assert pkcs7.open_envelope(env, ndes.ra_enc_key) == b"hello pkcs#7" * 7
     with pytest.raises(scep.ScepError):
-        scep.open_envelope(env, ndes.ra_sig_key)
+        pkcs7.open_envelope(env, ndes.ra_sig_key)
 
 
 def _pkcs_req(ndes: NdesEmulator) -> tuple[scep.ScepRequest, bytes]:
@@ -191,6 +191,6 @@ def test_one_general_purpose_ra_certificate_plays_both_roles() -> None:
         key_usage=ku(sign=True, encipher=True),
     )
     cas = scep.parse_ca_certificates(
-        "application/x-x509-ca-ra-cert", scep.certs_only([ndes.ca_cert, ra])
+        "application/x-x509-ca-ra-cert", pkcs7.certs_only([ndes.ca_cert, ra])
     )
     assert cas.ra_signature == ra and cas.ra_encryption == ra and cas.ca == ndes.ca_cert
