@@ -144,5 +144,5 @@ def test_the_dictionary_is_package_data() -> None:
     from pixgw.aaa import radius
 
     path = radius.default_dictionary_path()
-    assert path == Path(radius.__file__).resolve().parents[1] / "data" / "dictionary"
+    assert path == Path(radius.__file__).resolve().parents[2] / "data" / "dictionary"
     assert "MS-CHAP2-Success" in radius.load_dictionary(path).attributes
