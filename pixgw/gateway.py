@@ -34,7 +34,6 @@ from typing import Any, Protocol
 
 import twisted
 from twisted.internet.defer import Deferred, maybeDeferred
-from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -45,6 +44,7 @@ from pixgw.config.model import PixConfig, VpdnGroup
 from pixgw.config.render import render
 from pixgw.dataplane.interfaces import IDataplane, L2tpPeer
 from pixgw.deadlines import Deadlines
+from pixgw.driver import CoreTimer
 from pixgw.ike.core import IkeResponder
 from pixgw.ike.events import (
     ChildSaDeleted,
@@ -146,37 +146,6 @@ class ActiveSession:
     closing: bool = False
 
 
-class _CoreTimer:
-    """One DelayedCall kept at a core's ``get_timer()``."""
-
-    def __init__(self, reactor: Any, fire: Callable[[], None]) -> None:
-        self._reactor = reactor
-        self._fire = fire
-        self._call: IDelayedCall | None = None
-        self._at: float | None = None
-
-    def set(self, when: float | None) -> None:
-        if when == self._at and self._call is not None and self._call.active():
-            return
-        self.cancel()
-        if when is None:
-            return
-        self._at = when
-        delay = max(0.0, when - self._reactor.seconds())
-        self._call = self._reactor.callLater(delay, self._run)
-
-    def _run(self) -> None:
-        self._call = None
-        self._at = None
-        self._fire()
-
-    def cancel(self) -> None:
-        if self._call is not None and self._call.active():
-            self._call.cancel()
-        self._call = None
-        self._at = None
-
-
 # PixConfig fields a reload cannot put in force: they are built into services at start.
 RELOADED_AT_RESTART = (
     "hostname", "domain_name", "interfaces", "aaa_servers", "aaa_ports", "usernames", "ca", "vpdn",
@@ -256,14 +225,14 @@ class Gateway:
         self._again = False
         self._dirty: set[SessionKey] = set()
         self._ike_children: dict[bytes, set[int]] = {}  # IKE SA -> its live child SAs
-        self._ike_timer = _CoreTimer(reactor, self._ike_timer_fired)
+        self._ike_timer = CoreTimer(reactor, self._ike_timer_fired)
         # The IKE timer is asked again only after something reached the responder (a datagram,
         # its timer, a delete) or it gave something out: an L2TP or PPP frame does not move it.
         self._ike_touched = True
         # every PPP session's next deadline, behind one reactor timer (not a DelayedCall each)
         self._ppp_deadlines: Deadlines[SessionKey] = Deadlines()
-        self._ppp_timer = _CoreTimer(reactor, self._ppp_timer_fired)
-        self._l2tp_timer = _CoreTimer(reactor, self._l2tp_timer_fired)
+        self._ppp_timer = CoreTimer(reactor, self._ppp_timer_fired)
+        self._l2tp_timer = CoreTimer(reactor, self._l2tp_timer_fired)
         self.running = False
         self.pki: Any = None  # pixgw.pki.commands.CaExec, set by the service (``ca`` commands)
 

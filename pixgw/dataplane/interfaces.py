@@ -107,7 +107,8 @@ class IDataplane(Interface):
         unknown ids are ignored."""
 
     def esp_in_udp_received(data: bytes, source: tuple[str, int]) -> None:
-        """A datagram on UDP 4500 that is not IKE: ESP (RFC 3948), or a 0xFF NAT keepalive."""
+        """ESP from UDP 4500 (RFC 3948 §2.1): the IKE shell classified the datagram, once, and
+        kept IKE (non-ESP marker, §2.2) and NAT keepalives (§2.3) for itself."""
 
     def send_l2tp(peer: L2tpPeer, payload: bytes) -> None:
         """Send an L2TP datagram (UDP payload, from local port 1701) to *peer* through its SA."""

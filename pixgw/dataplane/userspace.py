@@ -63,8 +63,6 @@ __all__ = ["TunSettings", "UserspaceDataplane"]
 
 L2TP_PORT: Final = 1701
 PROTO_IPIP: Final = 4
-NAT_KEEPALIVE: Final = b"\xff"
-NON_ESP_MARKER: Final = b"\0\0\0\0"
 
 
 @dataclass(frozen=True)
@@ -331,12 +329,7 @@ class UserspaceDataplane:
     # --- inbound --------------------------------------------------------------------------------
 
     def esp_in_udp_received(self, data: bytes, source: tuple[str, int]) -> None:
-        if data == NAT_KEEPALIVE:
-            self._c["nat_keepalives"] += 1
-            return
-        if data[:4] == NON_ESP_MARKER:  # IKE: not ours (RFC 3948 §2.2)
-            self._c["esp_malformed"] += 1
-            return
+        # the IKE shell took IKE (non-ESP marker) and NAT keepalives out: this is ESP
         self.esp_received(data, source[0], source[1])
 
     def _raw_received(self, packet: bytes) -> None:

@@ -15,9 +15,10 @@ from ipaddress import IPv4Address
 from typing import Any
 
 from twisted.internet.error import MessageLengthError
-from twisted.internet.interfaces import IDelayedCall, IReactorTime, IReactorUDP
+from twisted.internet.interfaces import IReactorTime, IReactorUDP
 from twisted.internet.protocol import DatagramProtocol
 
+from pixgw.driver import CoreDriver
 from pixgw.ike.constants import IKE_PORT, NATT_PORT, NON_ESP_MARKER
 from pixgw.ike.core import NAT_KEEPALIVE, IkeResponder
 from pixgw.ike.events import Endpoint, IkeEvent
@@ -101,33 +102,22 @@ class IkeUdpPorts:
 
 
 class IkeTransport(IkeUdpPorts):
+    """The IKE responder alone on UDP 500/4500 (tests, tools): the ports and a
+    :class:`~pixgw.driver.CoreDriver`."""
+
     def __init__(self, responder: IkeResponder, clock: IReactorTime, local_address: IPv4Address,
                  *, esp_received: EspReceived, event_received: Callable[[IkeEvent], None]) -> None:
         super().__init__(local_address, ike_received=self._ike, esp_received=esp_received)
         self.responder, self.clock, self.event_received = responder, clock, event_received
-        self._timer: IDelayedCall | None = None
+        self.driver = CoreDriver(responder, clock, send=self.send_ike,
+                                 event_received=event_received)
 
     def _ike(self, data: bytes, local: Endpoint, remote: Endpoint) -> None:
         self.responder.receive_datagram(data, local, remote, self.clock.seconds())
         self.flush()
 
     def flush(self) -> None:
-        now = self.clock.seconds()
-        for data, local, remote in self.responder.datagrams_to_send(now):
-            self.send_ike(data, local, remote)
-        while (event := self.responder.next_event()) is not None:
-            self.event_received(event)
-        self.stop()
-        when = self.responder.get_timer()
-        if when is not None:
-            self._timer = self.clock.callLater(max(0.0, when - now), self._on_timer)
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        self.responder.handle_timer(self.clock.seconds())
-        self.flush()
+        self.driver.flush()
 
     def stop(self) -> None:
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
-        self._timer = None
+        self.driver.stop()
