@@ -14,7 +14,7 @@ call it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final
+from typing import Final, Protocol
 
 from twisted.logger import ILogObserver, Logger, LogPublisher
 
@@ -143,3 +143,32 @@ def debug(category: str, text: str | Callable[[], str]) -> None:
     if callable(text):
         text = text()
     _log.debug("{pix_debug_text}", pix_debug=category, pix_debug_text=text)
+
+
+class LogSink(Protocol):
+    """Where a core writes its PIX syslog messages and ``debug`` lines; the cores take one in
+    their constructor (this module's functions are the default sink: the process's publisher)."""
+
+    def pix_log(self, message_id: int, text: str) -> None: ...
+
+    def debug(self, category: str, text: str | Callable[[], str]) -> None: ...
+
+    def debug_enabled(self, category: str) -> bool: ...
+
+
+class ListSink:
+    """A sink that keeps every line (tests): ``lines`` as ``%PIX-...`` texts and debug texts."""
+
+    def __init__(self, *, debug_categories: tuple[str, ...] | None = None) -> None:
+        self.lines: list[str] = []
+        self._categories = debug_categories
+
+    def pix_log(self, message_id: int, text: str) -> None:
+        self.lines.append(format_message(message_id, text))
+
+    def debug(self, category: str, text: str | Callable[[], str]) -> None:
+        if self.debug_enabled(category):
+            self.lines.append(text() if callable(text) else text)
+
+    def debug_enabled(self, category: str) -> bool:
+        return self._categories is None or category in self._categories

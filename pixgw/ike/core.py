@@ -40,6 +40,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
+from pixgw import syslog
 from pixgw.config.model import PixConfig
 from pixgw.deadlines import Deadlines
 from pixgw.ike import constants as c
@@ -103,7 +104,7 @@ from pixgw.ike.quickmode import (
     split_keymat,
 )
 from pixgw.status import IkeCounters, IpsecSaStatus, IsakmpSaStatus, IsakmpStats
-from pixgw.syslog import debug, debug_enabled, pix_log
+from pixgw.syslog import LogSink
 from pixgw.wire import MalformedMessage
 
 __all__ = ["ChildSaRecord", "IkeResponder"]
@@ -169,15 +170,13 @@ def _discard(index: dict[Any, set[Any]], key: Any, value: Any) -> None:
             del index[key]
 
 
-def _isakmp_debug(text: str) -> None:
-    debug("crypto isakmp", text)
-
-
 class IkeResponder:
     """The IKEv1 responder for every peer of the gateway."""
 
     def __init__(self, config: PixConfig, *, random_bytes: RandomBytes,
-                 certificates: IkeCertificateSource | None = None) -> None:
+                 certificates: IkeCertificateSource | None = None,
+                 log: LogSink = syslog) -> None:
+        self._log = log  # PIX syslog messages and debug lines (the process's publisher)
         self._config = config
         self._random = random_bytes
         self._certificates = certificates
@@ -232,6 +231,15 @@ class IkeResponder:
         self._refusals = 0
         self._log_counts: dict[str, int] = {}
 
+    def _debug(self, text: str) -> None:
+        self._log.debug("crypto isakmp", text)
+
+    def _ipsec_debug(self, text: str) -> None:
+        self._log.debug("crypto ipsec", text)
+
+    def _pix(self, message_id: int, text: str) -> None:
+        self._log.pix_log(message_id, text)
+
     # --- public API -----------------------------------------------------------------------------
 
     def reconfigure(self, config: PixConfig) -> None:
@@ -249,10 +257,10 @@ class IkeResponder:
             self._receive(data, local, remote, now)
         except MalformedMessage as e:
             self._count(malformed=1)
-            _isakmp_debug(f"ISAKMP: malformed message from {remote.address}: {e}")
+            self._debug(f"ISAKMP: malformed message from {remote.address}: {e}")
         except ValueError as e:  # a value the crypto library refused (key sizes, points)
             self._count(malformed=1)
-            _isakmp_debug(f"ISAKMP: unusable message from {remote.address}: {e}")
+            self._debug(f"ISAKMP: unusable message from {remote.address}: {e}")
 
     def datagrams_to_send(self, now: float) -> list[Datagram]:
         out, self._out = self._out, []
@@ -290,7 +298,7 @@ class IkeResponder:
                     self._delete_ike(sa, now, "lifetime expired", notify_peer=True)
                 else:
                     self._count(half_open_expired=1)
-                    _isakmp_debug(f"ISAKMP (0): deleting half-open SA with {sa.remote.address}")
+                    self._debug(f"ISAKMP (0): deleting half-open SA with {sa.remote.address}")
                     self._delete_ike(sa, now, "half-open exchange expired", notify_peer=False,
                                      emit=False)
                 continue
@@ -451,8 +459,8 @@ class IkeResponder:
             self._main_mode_1(header, body, data, local, remote, now=now)
             return
         if header.exchange_type == c.EXCH_AGGRESSIVE and header.responder_cookie == _ZERO_COOKIE:
-            _isakmp_debug(f"ISAKMP (0): aggressive mode from {remote.address} not supported, "
-                          f"dropped")
+            self._debug(f"ISAKMP (0): aggressive mode from {remote.address} not supported, "
+                        f"dropped")
             self._count(proposals_refused=1)
             return
         sa = self._sas.get(header.cookies)
@@ -477,7 +485,7 @@ class IkeResponder:
         elif header.exchange_type == c.EXCH_INFO:
             self._informational(sa, header, body, local, remote, now=now)
         else:
-            _isakmp_debug(f"ISAKMP (0): exchange type {header.exchange_type} not supported")
+            self._debug(f"ISAKMP (0): exchange type {header.exchange_type} not supported")
             self._count(malformed=1)
 
     def _fragment_received(self, header: Header, body: bytes, remote: Endpoint,
@@ -493,15 +501,15 @@ class IkeResponder:
             inner, _ = decode_header(whole)
             if inner.cookies != header.cookies:
                 raise MalformedMessage("reassembled message of other cookies")
-            _isakmp_debug(f"ISAKMP (0): reassembled {len(whole)} bytes from "
-                          f"{payloads[0].number} fragments of {remote.address}")
+            self._debug(f"ISAKMP (0): reassembled {len(whole)} bytes from "
+                        f"{payloads[0].number} fragments of {remote.address}")
         return whole
 
     def _answer_duplicate(self, last: Retransmission | None, local: Endpoint,
                           remote: Endpoint) -> None:
         self._count(retransmissions_answered=1)
         if last is not None:
-            _isakmp_debug(f"ISAKMP (0): retransmitting last message to {remote.address}")
+            self._debug(f"ISAKMP (0): retransmitting last message to {remote.address}")
             self._out.extend((d, local, remote) for d in last.fragments or (last.data,))
 
     def _retransmit(self, last: Retransmission | None, local: Endpoint, remote: Endpoint,
@@ -563,8 +571,8 @@ class IkeResponder:
         owner = next((i.name for i in self._config.interfaces if i.address == local.address),
                      None)
         if owner is not None and owner not in self._config.isakmp.enabled_interfaces:
-            _isakmp_debug(f"ISAKMP: isakmp not enabled on interface {owner}, message from "
-                          f"{remote.address} dropped")
+            self._debug(f"ISAKMP: isakmp not enabled on interface {owner}, message from "
+                        f"{remote.address} dropped")
             self._count(proposals_refused=1)
             return
         decoded = self._first_decoded.get((header.next_payload, body))
@@ -575,13 +583,13 @@ class IkeResponder:
                 del self._first_decoded[next(iter(self._first_decoded))]
             self._first_decoded[(header.next_payload, body)] = decoded
         payloads, spans = decoded
-        _isakmp_debug(f"crypto_isakmp_process_block: src {remote.address}, dest {local.address}")
-        _isakmp_debug(f"ISAKMP: Created a peer node for {remote.address}")
-        _isakmp_debug("OAK_MM exchange")
+        self._debug(f"crypto_isakmp_process_block: src {remote.address}, dest {local.address}")
+        self._debug(f"ISAKMP: Created a peer node for {remote.address}")
+        self._debug("OAK_MM exchange")
         if not payloads or not isinstance(payloads[0], SaPayload):
             raise MalformedMessage("main mode message 1 without an SA payload first")
         sa_payload = payloads[0]
-        _isakmp_debug("ISAKMP (0): processing SA payload. message ID = 0")
+        self._debug("ISAKMP (0): processing SA payload. message ID = 0")
         if (sa_payload.doi != c.DOI_IPSEC or len(sa_payload.proposals) != 1
                 or sa_payload.proposals[0].protocol != c.PROTO_ISAKMP):
             raise MalformedMessage("phase-1 SA payload must hold one ISAKMP proposal")
@@ -605,8 +613,8 @@ class IkeResponder:
         proposal = sa_payload.proposals[0]
         sai_b = body[spans[0][1] + 4 : spans[0][2]]
         chosen = self._first_choice.get(sai_b)
-        if chosen is None or debug_enabled("crypto isakmp"):
-            chosen = choose_phase1(self._config, proposal)
+        if chosen is None or self._log.debug_enabled("crypto isakmp"):
+            chosen = choose_phase1(self._config, proposal, sink=self._log)
             if len(self._first_choice) >= FIRST_MESSAGE_CACHE:
                 del self._first_choice[next(iter(self._first_choice))]
             self._first_choice[sai_b] = chosen
@@ -614,8 +622,8 @@ class IkeResponder:
         vendor_ids = [p.data for p in payloads if isinstance(p, VendorIdPayload)]
         if choice is None:
             self._count(proposals_refused=1)
-            pix_log(713900, f"IKE peer {remote.address}: no offered ISAKMP transform is acceptable"
-                            f" ({_bounded(refusals)})")
+            self._pix(713900, f"IKE peer {remote.address}: no offered ISAKMP transform is "
+                      f"acceptable ({_bounded(refusals)})")
             if not self._refusal_budget(now):  # a flood of refused offers: fewer answers
                 self._count(refusals_unanswered=1)
                 return
@@ -635,21 +643,21 @@ class IkeResponder:
         sa.cipher = crypto.cipher_spec(choice.cipher, choice.key_length)
         sa.sai_b = sai_b
         for vid in vendor_ids:
-            _isakmp_debug("ISAKMP (0): processing vendor id payload")
+            self._debug("ISAKMP (0): processing vendor id payload")
             if vid.startswith(c.VID_MS_NT5_PREFIX) and len(vid) == 20:
                 version = int.from_bytes(vid[16:], "big")
                 sa.peer_vendor = _MS_VERSIONS.get(version, f"MS NT5 ISAKMPOAKLEY {version}")
-                _isakmp_debug(f"ISAKMP (0): speaking to a {sa.peer_vendor} client")
+                self._debug(f"ISAKMP (0): speaking to a {sa.peer_vendor} client")
             elif vid == c.VID_MS_INITIAL_CONTACT:
                 sa.peer_initial_contact = True
             elif vid[:16] == c.VID_FRAGMENTATION:
                 sa.peer_fragmentation = True
             elif vid == c.VID_DPD:
                 sa.peer_dpd = True
-                _isakmp_debug("ISAKMP (0): peer supports DPD")
+                self._debug("ISAKMP (0): peer supports DPD")
         sa.natt = choose_variant(vendor_ids)
         if sa.natt is not None:
-            _isakmp_debug(f"ISAKMP (0): peer supports NAT-T ({sa.natt.name})")
+            self._debug(f"ISAKMP (0): peer supports NAT-T ({sa.natt.name})")
         answer: list[Payload] = [SaPayload(
             sa_payload.doi, sa_payload.situation,
             (Proposal(proposal.number, c.PROTO_ISAKMP, b"", (choice.transform,)),),
@@ -677,8 +685,8 @@ class IkeResponder:
         self._unauthenticated[sa.ike_sa_id] = remote.address
         self._unauthenticated_by_source.setdefault(remote.address, {})[sa.ike_sa_id] = None
         self._arm_sa(sa)
-        pix_log(702208, f"ISAKMP Phase 1 exchange started (local {local.address} (responder), "
-                        f"remote {remote.address})")
+        self._pix(702208, f"ISAKMP Phase 1 exchange started (local {local.address} (responder), "
+                  f"remote {remote.address})")
 
     def _admit_half_open(self, source: IPv4Address, now: float) -> bool:
         """Room for one more half-open SA from *source*: the oldest half-open one of the source
@@ -729,7 +737,7 @@ class IkeResponder:
         """A log line for the 1st, 2nd, 4th, 8th, ... time *key* happens (floods stay quiet)."""
         count = self._log_counts[key] = self._log_counts.get(key, 0) + 1
         if count & (count - 1) == 0:
-            pix_log(713900, f"{text} [{count} so far]" if count > 1 else text)
+            self._pix(713900, f"{text} [{count} so far]" if count > 1 else text)
 
     def _cookie(self) -> bytes:
         cookie = self._random(8)
@@ -743,25 +751,25 @@ class IkeResponder:
         choice = sa.choice
         if choice is None or sa.cipher is None:
             return
-        _isakmp_debug(f"crypto_isakmp_process_block: src {remote.address}, dest {local.address}")
-        _isakmp_debug("OAK_MM exchange")
+        self._debug(f"crypto_isakmp_process_block: src {remote.address}, dest {local.address}")
+        self._debug("OAK_MM exchange")
         ke = next((p for p in payloads if isinstance(p, KePayload)), None)
         nonce = next((p for p in payloads if isinstance(p, NoncePayload)), None)
         if ke is None or nonce is None:
             raise MalformedMessage("main mode message 3 without KE and nonce")
         if not 8 <= len(nonce.data) <= 256:
             raise MalformedMessage(f"nonce of {len(nonce.data)} bytes")
-        _isakmp_debug("ISAKMP (0): processing KE payload. message ID = 0")
+        self._debug("ISAKMP (0): processing KE payload. message ID = 0")
         dh = crypto.DhPrivate(choice.group, self._random)
         gxy = dh.shared_secret(ke.data)
-        _isakmp_debug("ISAKMP (0): processing NONCE payload. message ID = 0")
+        self._debug("ISAKMP (0): processing NONCE payload. message ID = 0")
         sa.peer_certreq = any(isinstance(p, CertReqPayload) for p in payloads)
         nr = self._random(NONCE_BYTES)
         if choice.auth == c.AUTH_PSK:
             key = self._config.isakmp.key_for(remote.address)
             if key is None:
-                pix_log(713900, f"IKE peer {remote.address}: no pre-shared key configured for "
-                                f"this address")
+                self._pix(713900, f"IKE peer {remote.address}: no pre-shared key configured for "
+                          f"this address")
                 self._count(authentication_failed=1)
                 self._delete_ike(sa, now, "no pre-shared key", notify_peer=False, emit=False)
                 return
@@ -789,12 +797,12 @@ class IkeResponder:
             answer.append(NatDPayload(nat_d_hash(choice.hash, sa.cky_i, sa.cky_r, local), t))
             if found.detected:
                 where = "peer" if found.peer_behind_nat else "this end"
-                _isakmp_debug(f"ISAKMP (0): NAT-Traversal ({sa.natt.name}): NAT detected, "
-                              f"{where} is behind a NAT device")
-                pix_log(713901, f"IKE peer {remote.address}/{remote.port}: NAT detected "
-                                f"({where} behind NAT, {sa.natt.name}); ESP will use UDP 4500")
+                self._debug(f"ISAKMP (0): NAT-Traversal ({sa.natt.name}): NAT detected, "
+                            f"{where} is behind a NAT device")
+                self._pix(713901, f"IKE peer {remote.address}/{remote.port}: NAT detected "
+                          f"({where} behind NAT, {sa.natt.name}); ESP will use UDP 4500")
             else:
-                _isakmp_debug(f"ISAKMP (0): NAT-Traversal ({sa.natt.name}): no NAT detected")
+                self._debug(f"ISAKMP (0): NAT-Traversal ({sa.natt.name}): no NAT detected")
         reply = encode_message(Header(sa.cky_i, sa.cky_r, 0, c.ISAKMP_VERSION, c.EXCH_MAIN, 0, 0),
                                answer)
         sa.last_received = data
@@ -812,8 +820,8 @@ class IkeResponder:
         if not header.flags & c.FLAG_ENCRYPTION or header.message_id != 0:
             raise MalformedMessage("main mode message 5 not encrypted")
         plaintext = cipher.decrypt(keys.encryption_key, sa.iv, body)
-        _isakmp_debug(f"crypto_isakmp_process_block: src {remote.address}, dest {local.address}")
-        _isakmp_debug("OAK_MM exchange")
+        self._debug(f"crypto_isakmp_process_block: src {remote.address}, dest {local.address}")
+        self._debug("OAK_MM exchange")
         try:
             payloads = decode_payloads(header.next_payload, plaintext, allow_padding=True)
             spans = payload_spans(header.next_payload, plaintext)
@@ -825,14 +833,14 @@ class IkeResponder:
         peer_id = payloads[id_index]
         if not isinstance(peer_id, IdPayload):
             return
-        _isakmp_debug("ISAKMP (0): processing ID payload. message ID = 0")
+        self._debug("ISAKMP (0): processing ID payload. message ID = 0")
         idii_b = plaintext[spans[id_index][1] + 4 : spans[id_index][2]]
         expected = crypto.hash_i(choice.hash, keys.skeyid, gxi=sa.gxi, gxr=sa.gxr, cky_i=sa.cky_i,
                                  cky_r=sa.cky_r, sai_b=sa.sai_b, idii_b=idii_b)
         identity = PeerIdentity(peer_id.id_type, peer_id.data)
         if choice.auth == c.AUTH_PSK:
             got = next((p.data for p in payloads if isinstance(p, HashPayload)), b"")
-            _isakmp_debug("ISAKMP (0): processing HASH payload. message ID = 0")
+            self._debug("ISAKMP (0): processing HASH payload. message ID = 0")
             if not hmac.compare_digest(got, expected):
                 self._authentication_failed(sa, now, "HASH_I does not verify (pre-shared key "
                                                      "mismatch)")
@@ -844,7 +852,7 @@ class IkeResponder:
             _discard(self._sas_by_peer, (sa.remote.address, sa.peer_id), sa.ike_sa_id)
         sa.peer_id = (peer_id.id_type, peer_id.data)
         self._sas_by_peer.setdefault((sa.remote.address, sa.peer_id), set()).add(sa.ike_sa_id)
-        _isakmp_debug("ISAKMP (0): SA has been authenticated")
+        self._debug("ISAKMP (0): SA has been authenticated")
         our_id = self._our_id(local)
         idir_b = encode_payload_body(our_id)
         hash_r = crypto.hash_r(choice.hash, keys.skeyid, gxi=sa.gxi, gxr=sa.gxr, cky_i=sa.cky_i,
@@ -860,13 +868,13 @@ class IkeResponder:
                 return
             answer.extend(CertPayload(c.CERT_X509_SIG, der) for der in source.own_chain())
             answer.append(SigPayload(crypto.rsa_sign_raw(key, hash_r)))
-        _isakmp_debug(f"ISAKMP (0): ID payload next-payload : {answer[1].payload_type} type : "
-                      f"{our_id.id_type} protocol : {our_id.protocol} port : {our_id.port} "
-                      f"length : {len(idir_b) + 4}")
+        self._debug(f"ISAKMP (0): ID payload next-payload : {answer[1].payload_type} type : "
+                    f"{our_id.id_type} protocol : {our_id.protocol} port : {our_id.port} "
+                    f"length : {len(idir_b) + 4}")
         plaintext_out = encode_payloads(answer)
         encrypted = cipher.encrypt(keys.encryption_key, sa.iv, plaintext_out)
         sa.iv = encrypted[-cipher.block_size :]
-        _isakmp_debug(f"ISAKMP (0): Total payload length: {len(plaintext_out)}")
+        self._debug(f"ISAKMP (0): Total payload length: {len(plaintext_out)}")
         reply = encode_message(Header(sa.cky_i, sa.cky_r, our_id.payload_type, c.ISAKMP_VERSION,
                                       c.EXCH_MAIN, c.FLAG_ENCRYPTION, 0), encrypted_body=encrypted)
         self._set_endpoints(sa, local, remote)  # floated to 4500, or a new NAT mapping
@@ -878,12 +886,12 @@ class IkeResponder:
         sa.last_heard = now
         sa.expires_at = now + choice.lifetime
         auth = "pre-share" if choice.auth == c.AUTH_PSK else "rsa-sig"
-        pix_log(602201, f"ISAKMP Phase 1 SA created (local {local.address}/{local.port} "
-                        f"(responder), remote {remote.address}/{remote.port}, "
-                        f"authentication={auth}, "
-                        f"encryption={_encryption_name(choice.cipher, choice.key_length)}, "
-                        f"hash={HASH_NAMES.get(choice.hash, '?')}, group={choice.group}, "
-                        f"lifetime={choice.lifetime}s)")
+        self._pix(602201, f"ISAKMP Phase 1 SA created (local {local.address}/{local.port} "
+                  f"(responder), remote {remote.address}/{remote.port}, "
+                  f"authentication={auth}, "
+                  f"encryption={_encryption_name(choice.cipher, choice.key_length)}, "
+                  f"hash={HASH_NAMES.get(choice.hash, '?')}, group={choice.group}, "
+                  f"lifetime={choice.lifetime}s)")
         keepalive = self._config.isakmp.keepalive
         if sa.peer_dpd and keepalive is not None:
             sa.dpd_next_at = now + keepalive[0]
@@ -903,8 +911,8 @@ class IkeResponder:
         sig = next((p.data for p in payloads if isinstance(p, SigPayload)), None)
         for p in payloads:
             if isinstance(p, CertPayload):
-                _isakmp_debug("ISAKMP (0): processing CERT payload. message ID = 0")
-                _isakmp_debug("ISAKMP (0): processing a CT_X509_SIGNATURE cert")
+                self._debug("ISAKMP (0): processing CERT payload. message ID = 0")
+                self._debug("ISAKMP (0): processing a CT_X509_SIGNATURE cert")
         if self._certificates is None or not chain or sig is None:
             self._authentication_failed(sa, now, "no certificate or signature from the peer")
             return False
@@ -913,13 +921,13 @@ class IkeResponder:
         if not verdict.accepted:
             self._authentication_failed(sa, now, f"certificate refused: {verdict.reason}")
             return False
-        _isakmp_debug("ISAKMP (0): cert approved" + (" with warning" if verdict.warning else ""))
+        self._debug("ISAKMP (0): cert approved" + (" with warning" if verdict.warning else ""))
         try:
             public = x509.load_der_x509_certificate(chain[0]).public_key()
         except ValueError:
             self._authentication_failed(sa, now, "certificate not decodable")
             return False
-        _isakmp_debug("ISAKMP (0): processing SIG payload. message ID = 0")
+        self._debug("ISAKMP (0): processing SIG payload. message ID = 0")
         if not isinstance(public, RSAPublicKey) or not crypto.rsa_verify_raw(public, sig,
                                                                              expected):
             self._authentication_failed(sa, now, "signature does not verify")
@@ -928,8 +936,8 @@ class IkeResponder:
 
     def _authentication_failed(self, sa: IsakmpSa, now: float, why: str) -> None:
         self._count(authentication_failed=1)
-        _isakmp_debug(f"ISAKMP (0): SA not authenticated: {why}")
-        pix_log(713900, f"IKE peer {sa.remote.address}: phase 1 authentication failed: {why}")
+        self._debug(f"ISAKMP (0): SA not authenticated: {why}")
+        self._pix(713900, f"IKE peer {sa.remote.address}: phase 1 authentication failed: {why}")
         self._delete_ike(sa, now, why, notify_peer=False, emit=False)
 
     def _our_id(self, local: Endpoint) -> IdPayload:
@@ -984,7 +992,7 @@ class IkeResponder:
             return
         pending = len(self._quick_of_sa.get(sa.ike_sa_id, ()))
         if pending >= MAX_PENDING_QUICK_MODES:
-            _isakmp_debug("ISAKMP: too many quick modes in progress, dropped")
+            self._debug("ISAKMP: too many quick modes in progress, dropped")
             return
         self._quick_mode_1(sa, header, body, data, local, remote=remote, now=now)
 
@@ -1016,14 +1024,14 @@ class IkeResponder:
         payloads, plaintext, spans = self._decrypt(sa, iv0, header, body)
         iv = body[-cipher.block_size :]
         rest = plaintext[spans[0][2] : spans[-1][2]]
-        _isakmp_debug(f"crypto_isakmp_process_block: src {remote.address}, dest {local.address}")
-        _isakmp_debug("OAK_QM exchange")
-        _isakmp_debug("oakley_process_quick_mode: OAK_QM_IDLE")
+        self._debug(f"crypto_isakmp_process_block: src {remote.address}, dest {local.address}")
+        self._debug("OAK_QM exchange")
+        self._debug("oakley_process_quick_mode: OAK_QM_IDLE")
         if not isinstance(payloads[0], HashPayload):
             return
         if not hmac.compare_digest(payloads[0].data, self._prf_a(sa, mid_b + rest)):
             self._count(authentication_failed=1)
-            _isakmp_debug("ISAKMP (0): quick mode HASH(1) does not verify, message dropped")
+            self._debug("ISAKMP (0): quick mode HASH(1) does not verify, message dropped")
             return
         sa.last_heard = now
         sa_payload = next((p for p in payloads if isinstance(p, SaPayload)), None)
@@ -1035,7 +1043,7 @@ class IkeResponder:
             raise MalformedMessage("quick mode message 1 without SA, nonce or a pair of IDs")
         if not 8 <= len(nonce.data) <= 256:
             raise MalformedMessage(f"nonce of {len(nonce.data)} bytes")
-        _isakmp_debug(f"ISAKMP (0): processing SA payload. message ID = {mid}")
+        self._debug(f"ISAKMP (0): processing SA payload. message ID = {mid}")
         if ids:
             remote_sel, local_sel = selector_from_id(ids[0]), selector_from_id(ids[1])
             if sa.local_behind_nat and local_sel.first == local_sel.last != local.address:
@@ -1049,16 +1057,16 @@ class IkeResponder:
         choice, reason = choose_phase2(
             self._config, local=local.address, proposals=sa_payload.proposals,
             local_selector=local_sel, remote_selector=remote_sel, natt=natt,
-            pfs_offered=ke is not None)
+            pfs_offered=ke is not None, sink=self._log)
         if choice is None:
             if reason.startswith("invalid transform"):
-                debug("crypto ipsec", f"IPSEC(validate_proposal): {reason}")
+                self._ipsec_debug(f"IPSEC(validate_proposal): {reason}")
             else:
-                debug("crypto ipsec", reason)
+                self._ipsec_debug(reason)
             self._count(proposals_refused=1)
-            pix_log(713900, f"IKE peer {remote.address}: quick mode refused: {reason} (offered: "
-                            f"{_describe_offers(sa_payload.proposals)}; selectors "
-                            f"{_proxy(remote_sel)} -> {_proxy(local_sel)})")
+            self._pix(713900, f"IKE peer {remote.address}: quick mode refused: {reason} (offered: "
+                      f"{_describe_offers(sa_payload.proposals)}; selectors "
+                      f"{_proxy(remote_sel)} -> {_proxy(local_sel)})")
             code = (c.N_INVALID_ID_INFORMATION if reason.startswith("no IPSEC cryptomap")
                     else c.N_NO_PROPOSAL_CHOSEN)
             self._send_informational(sa, [NotifyPayload(c.DOI_IPSEC, c.PROTO_ESP, code)], now)
@@ -1066,7 +1074,7 @@ class IkeResponder:
         t = choice.transform
         cipher_name = esp_cipher_name(t.transform_id, t.attribute(c.P2_KEY_LENGTH))
         integrity = esp_integrity_name(t.attribute(c.P2_AUTH))
-        debug("crypto ipsec",
+        self._log.debug("crypto ipsec",
               f"IPSEC(validate_proposal_request): proposal part #1, (key eng. msg.) "
               f"dest= {local.address}, src= {remote.address}, "
               f"dest_proxy= {_proxy(local_sel)}, src_proxy= {_proxy(remote_sel)}, "
@@ -1083,8 +1091,8 @@ class IkeResponder:
             raise MalformedMessage("KE without a PFS group")
         inbound_spi = self._spi()
         spi_int = int.from_bytes(inbound_spi, "big")
-        debug("crypto ipsec", f"IPSEC(spi_response): getting spi 0x{spi_int:x}({spi_int}) for "
-                              f"SA from {remote.address} to {local.address} for prot 3")
+        self._ipsec_debug(f"IPSEC(spi_response): getting spi 0x{spi_int:x}({spi_int}) for "
+                          f"SA from {remote.address} to {local.address} for prot 3")
         nr = self._random(NONCE_BYTES)
         answer: list[Payload] = [
             SaPayload(sa_payload.doi, sa_payload.situation,
@@ -1136,8 +1144,8 @@ class IkeResponder:
         if ex.child is not None:
             # the initiator may send on the new SA as soon as it reads message 2
             self._events.append(ChildSaPending(ex.child))
-        pix_log(702209, f"ISAKMP Phase 2 exchange started (local {local.address} (responder), "
-                        f"remote {remote.address})")
+        self._pix(702209, f"ISAKMP Phase 2 exchange started (local {local.address} (responder), "
+                  f"remote {remote.address})")
 
     def _drop_quick(self, key: tuple[bytes, int]) -> None:
         ex = self._quick.pop(key, None)
@@ -1149,8 +1157,8 @@ class IkeResponder:
         if ex.state is not QuickModeState.QM_DONE and ex.child is not None:
             # message 3 never came: the inbound SA installed with message 2 goes again
             e = ex.child
-            _isakmp_debug(f"ISAKMP (0): quick mode {ex.message_id} with {e.remote.address} not "
-                          f"completed, its inbound SA 0x{e.inbound.spi:x} removed")
+            self._debug(f"ISAKMP (0): quick mode {ex.message_id} with {e.remote.address} not "
+                        f"completed, its inbound SA 0x{e.inbound.spi:x} removed")
             self._events.append(ChildSaDeleted(e.ike_sa_id, e.child_sa_id, e.inbound.spi,
                                                e.outbound.spi, QUICK_MODE_ABANDONED))
 
@@ -1205,13 +1213,13 @@ class IkeResponder:
             return
         mid_b = ex.message_id.to_bytes(4, "big")
         payloads, _, _ = self._decrypt(sa, ex.iv, header, body)
-        _isakmp_debug("oakley_process_quick_mode: OAK_QM_AUTH_AWAIT")
+        self._debug("oakley_process_quick_mode: OAK_QM_AUTH_AWAIT")
         if not isinstance(payloads[0], HashPayload):
             return
         expected = self._prf_a(sa, b"\x00" + mid_b + ex.ni + ex.nr)
         if not hmac.compare_digest(payloads[0].data, expected):
             self._count(authentication_failed=1)
-            _isakmp_debug("ISAKMP (0): quick mode HASH(3) does not verify, message dropped")
+            self._debug("ISAKMP (0): quick mode HASH(3) does not verify, message dropped")
             return
         sa.last_heard = now
         event = ex.child
@@ -1231,19 +1239,19 @@ class IkeResponder:
         ex.state = QuickModeState.QM_DONE
         ex.last_received = data
         ex.last_sent = None
-        _isakmp_debug("ISAKMP (0): Creating IPSec SAs")
+        self._debug("ISAKMP (0): Creating IPSec SAs")
         transform = f"{cipher_name} {integrity or ''} "
         for direction, spi_value, dest, conn in (
             ("inbound", event.inbound.spi, sa.local.address, child_id),
             ("outbound", event.outbound.spi, sa.remote.address, child_id + 1),
         ):
-            _isakmp_debug(f"        {direction} SA has spi {spi_value} and conn_id {conn} and "
-                          f"flags 0")
-            pix_log(602301, f"sa created, (sa) sa_dest= {dest}, sa_prot= 50, sa_spi= "
-                            f"0x{spi_value:x}({spi_value}), sa_trans= {transform}, "
-                            f"sa_conn_id= {conn}")
-        pix_log(702211, f"ISAKMP Phase 2 exchange completed (local {sa.local.address} "
-                        f"(responder), remote {sa.remote.address})")
+            self._debug(f"        {direction} SA has spi {spi_value} and conn_id {conn} and "
+                        f"flags 0")
+            self._pix(602301, f"sa created, (sa) sa_dest= {dest}, sa_prot= 50, sa_spi= "
+                      f"0x{spi_value:x}({spi_value}), sa_trans= {transform}, "
+                      f"sa_conn_id= {conn}")
+        self._pix(702211, f"ISAKMP Phase 2 exchange completed (local {sa.local.address} "
+                  f"(responder), remote {sa.remote.address})")
         self._events.append(event)
         if ex.commit:
             self._send_informational(sa, [NotifyPayload(c.DOI_IPSEC, c.PROTO_ESP, N_CONNECTED,
@@ -1257,8 +1265,8 @@ class IkeResponder:
             # not authenticated: logged, never acted on (RFC 2408 §5.7)
             for p in decode_payloads(header.next_payload, body):
                 if isinstance(p, NotifyPayload):
-                    _isakmp_debug(f"ISAKMP (0): processing NOTIFY payload {p.message_type} "
-                                  f"protocol {p.protocol} (unauthenticated, ignored)")
+                    self._debug(f"ISAKMP (0): processing NOTIFY payload {p.message_type} "
+                                f"protocol {p.protocol} (unauthenticated, ignored)")
             return
         if sa.state is not MainModeState.QM_IDLE or sa.choice is None or sa.cipher is None:
             self._count(malformed=1)
@@ -1274,7 +1282,7 @@ class IkeResponder:
         if not hmac.compare_digest(payloads[0].data, self._prf_a(sa, mid.to_bytes(4, "big")
                                                                  + rest)):
             self._count(authentication_failed=1)
-            _isakmp_debug("ISAKMP (0): informational HASH does not verify, message dropped")
+            self._debug("ISAKMP (0): informational HASH does not verify, message dropped")
             return
         sa.last_heard = now
         self._set_endpoints(sa, local, remote)
@@ -1287,8 +1295,8 @@ class IkeResponder:
                     return
 
     def _notify_received(self, sa: IsakmpSa, p: NotifyPayload, now: float) -> None:
-        _isakmp_debug(f"ISAKMP (0): processing NOTIFY payload {p.message_type} protocol "
-                      f"{p.protocol}")
+        self._debug(f"ISAKMP (0): processing NOTIFY payload {p.message_type} protocol "
+                    f"{p.protocol}")
         if p.message_type == c.N_R_U_THERE and len(p.data) == 4:
             self._send_informational(sa, [NotifyPayload(c.DOI_IPSEC, c.PROTO_ISAKMP,
                                                         c.N_R_U_THERE_ACK, sa.ike_sa_id, p.data)],
@@ -1306,8 +1314,8 @@ class IkeResponder:
     def _delete_received(self, sa: IsakmpSa, p: DeletePayload, now: float) -> None:
         if p.protocol == c.PROTO_ISAKMP:
             if any(spi == sa.ike_sa_id for spi in p.spis):
-                pix_log(702201, f"ISAKMP Phase 1 delete received (local {sa.local.address} "
-                                f"(responder), remote {sa.remote.address})")
+                self._pix(702201, f"ISAKMP Phase 1 delete received (local {sa.local.address} "
+                          f"(responder), remote {sa.remote.address})")
                 self._delete_ike(sa, now, "deleted by peer", notify_peer=False)
             return
         if p.protocol != c.PROTO_ESP or p.spi_size != 4:
@@ -1344,7 +1352,7 @@ class IkeResponder:
             sa.dpd_next_at = None
             return
         if sa.dpd_unanswered >= DPD_RETRIES:
-            _isakmp_debug(f"ISAKMP (0): DPD: {sa.remote.address} not responding, deleting SA")
+            self._debug(f"ISAKMP (0): DPD: {sa.remote.address} not responding, deleting SA")
             for child_id in sorted(self._children_by_sa.get(sa.ike_sa_id, ())):  # children first
                 self._delete_child(child_id, now, "DPD: peer not responding", notify_peer=False)
             self._delete_ike(sa, now, "DPD: peer not responding", notify_peer=False)
@@ -1364,8 +1372,8 @@ class IkeResponder:
         if notify_peer and sa.authenticated_at is not None:
             self._send_informational(sa, [DeletePayload(c.DOI_IPSEC, c.PROTO_ISAKMP, 16,
                                                         (sa.ike_sa_id,))], now)
-            pix_log(702202, f"ISAKMP Phase 1 delete sent (local {sa.local.address} (responder), "
-                            f"remote {sa.remote.address})")
+            self._pix(702202, f"ISAKMP Phase 1 delete sent (local {sa.local.address} (responder), "
+                      f"remote {sa.remote.address})")
         sa.state = next_state(sa.state, MainModeInput.DELETE) or MainModeState.MM_DELETED
         self._leave_unauthenticated(sa.ike_sa_id)
         if self._sas.pop(sa.ike_sa_id, None) is not None:
@@ -1409,8 +1417,8 @@ class IkeResponder:
         transform = f"{e.inbound.cipher} {e.inbound.integrity or ''} "
         for spi, dest, conn in ((e.inbound.spi, e.local.address, e.child_sa_id),
                                 (e.outbound.spi, e.remote.address, e.child_sa_id + 1)):
-            pix_log(602302, f"deleting SA, (sa) sa_dest= {dest}, sa_prot= 50, "
-                            f"sa_spi= 0x{spi:x}({spi}), sa_trans= {transform}, sa_conn_id= {conn}")
+            self._pix(602302, f"deleting SA, (sa) sa_dest= {dest}, sa_prot= 50, "
+                      f"sa_spi= 0x{spi:x}({spi}), sa_trans= {transform}, sa_conn_id= {conn}")
         self._events.append(ChildSaDeleted(e.ike_sa_id, child_id, e.inbound.spi, e.outbound.spi,
                                            reason))
 

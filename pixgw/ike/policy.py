@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
+from pixgw import syslog
 from pixgw.config.model import (
     AccessList,
     CryptoMapEntry,
@@ -28,7 +29,7 @@ from pixgw.ike import constants as c
 from pixgw.ike.crypto import SUPPORTED_GROUPS
 from pixgw.ike.events import EspCipher, EspIntegrity, TrafficSelector
 from pixgw.ike.message import Proposal, Transform
-from pixgw.syslog import debug
+from pixgw.syslog import LogSink
 
 __all__ = [
     "Phase1Choice", "Phase2Choice", "choose_phase1", "choose_phase2", "esp_cipher_name",
@@ -62,25 +63,25 @@ def _duration_vpi(value: bytes) -> str:
     return " ".join(hex(b) for b in value.rjust(4, b"\x00"))
 
 
-def _log_attributes(t: Transform) -> None:
+def _log_attributes(t: Transform, sink: LogSink) -> None:
     for a in t.attributes:
         v = a.int_value
         if a.type == c.P1_ENCRYPTION:
-            debug("crypto isakmp", f"ISAKMP:      encryption {ENC_NAMES.get(v, str(v))}")
+            sink.debug("crypto isakmp", f"ISAKMP:      encryption {ENC_NAMES.get(v, str(v))}")
         elif a.type == c.P1_HASH:
-            debug("crypto isakmp", f"ISAKMP:      hash {HASH_NAMES.get(v, str(v))}")
+            sink.debug("crypto isakmp", f"ISAKMP:      hash {HASH_NAMES.get(v, str(v))}")
         elif a.type == c.P1_GROUP:
-            debug("crypto isakmp", f"ISAKMP:      default group {v}")
+            sink.debug("crypto isakmp", f"ISAKMP:      default group {v}")
         elif a.type == c.P1_AUTH:
-            debug("crypto isakmp", f"ISAKMP:      auth {AUTH_NAMES.get(v, str(v))}")
+            sink.debug("crypto isakmp", f"ISAKMP:      auth {AUTH_NAMES.get(v, str(v))}")
         elif a.type == c.P1_LIFE_TYPE:
             kind = "seconds" if v == c.LIFE_SECONDS else "kilobytes"
-            debug("crypto isakmp", f"ISAKMP:      life type in {kind}")
+            sink.debug("crypto isakmp", f"ISAKMP:      life type in {kind}")
         elif a.type == c.P1_LIFE_DURATION:
-            debug("crypto isakmp",
-                  f"ISAKMP:      life duration (VPI) of  {_duration_vpi(a.value)}")
+            sink.debug("crypto isakmp",
+                       f"ISAKMP:      life duration (VPI) of  {_duration_vpi(a.value)}")
         elif a.type == c.P1_KEY_LENGTH:
-            debug("crypto isakmp", f"ISAKMP:      keylength of {v}")
+            sink.debug("crypto isakmp", f"ISAKMP:      keylength of {v}")
 
 
 # RFC 2409 Appendix A classes a transform may carry here: encryption, hash, authentication,
@@ -141,21 +142,22 @@ def phase1_description(t: Transform) -> str:
 
 
 def choose_phase1(
-    config: PixConfig, proposal: Proposal, *, log_prefix: str = "ISAKMP (0)"
+    config: PixConfig, proposal: Proposal, *, log_prefix: str = "ISAKMP (0)",
+    sink: LogSink = syslog,
 ) -> tuple[Phase1Choice | None, list[str]]:
     """The PIX's choice for *proposal*, and one refusal line per (transform, policy) tried."""
     refusals: list[str] = []
     policies = sorted(config.isakmp.policies, key=lambda p: p.priority)
     for policy in policies:
         for i, t in enumerate(proposal.transforms):
-            debug("crypto isakmp", f"{log_prefix}: Checking ISAKMP transform {t.number} "
-                                   f"against priority {policy.priority} policy")
-            _log_attributes(t)
+            sink.debug("crypto isakmp", f"{log_prefix}: Checking ISAKMP transform {t.number} "
+                       f"against priority {policy.priority} policy")
+            _log_attributes(t, sink)
             reason = _phase1_mismatch(t, policy)
             next_payload = c.PT_TRANSFORM if i + 1 < len(proposal.transforms) else 0
             if reason is None:
-                debug("crypto isakmp", f"{log_prefix}: atts are acceptable. Next payload is "
-                                       f"{next_payload}")
+                sink.debug("crypto isakmp", f"{log_prefix}: atts are acceptable. Next payload is "
+                           f"{next_payload}")
                 offered = _offered_lifetime(t)
                 lifetime = policy.lifetime if offered is None else min(offered, policy.lifetime)
                 return Phase1Choice(
@@ -164,9 +166,9 @@ def choose_phase1(
                     auth=t.attribute(c.P1_AUTH) or 0, group=t.attribute(c.P1_GROUP) or 0,
                     lifetime=lifetime,
                 ), refusals
-            debug("crypto isakmp", f"{log_prefix}: {reason}")
-            debug("crypto isakmp", f"{log_prefix}: atts are not acceptable. Next payload is "
-                                   f"{next_payload}")
+            sink.debug("crypto isakmp", f"{log_prefix}: {reason}")
+            sink.debug("crypto isakmp", f"{log_prefix}: atts are not acceptable. Next payload is "
+                       f"{next_payload}")
             refusals.append(f"transform {t.number} ({phase1_description(t)}) against priority "
                             f"{policy.priority} policy: {reason}")
     if not policies:
@@ -271,32 +273,32 @@ def _offered_p2_lifetimes(t: Transform) -> tuple[int | None, int | None]:
     return seconds, kilobytes
 
 
-def _log_p2_transform(t: Transform) -> None:
-    debug("crypto isakmp", f"ISAKMP:   transform {t.number}, "
-                           f"{ESP_TRANSFORM_NAMES.get(t.transform_id, str(t.transform_id))}")
-    debug("crypto isakmp", "ISAKMP:   attributes in transform:")
+def _log_p2_transform(t: Transform, sink: LogSink) -> None:
+    sink.debug("crypto isakmp", f"ISAKMP:   transform {t.number}, "
+               f"{ESP_TRANSFORM_NAMES.get(t.transform_id, str(t.transform_id))}")
+    sink.debug("crypto isakmp", "ISAKMP:   attributes in transform:")
     for a in t.attributes:
         v = a.int_value
         if a.type == c.P2_LIFE_TYPE:
             kind = "seconds" if v == c.LIFE_SECONDS else "kilobytes"
-            debug("crypto isakmp", f"ISAKMP:      SA life type in {kind}")
+            sink.debug("crypto isakmp", f"ISAKMP:      SA life type in {kind}")
         elif a.type == c.P2_LIFE_DURATION:
-            debug("crypto isakmp",
-                  f"ISAKMP:      SA life duration (VPI) of  {_duration_vpi(a.value)}")
+            sink.debug("crypto isakmp",
+                       f"ISAKMP:      SA life duration (VPI) of  {_duration_vpi(a.value)}")
         elif a.type == c.P2_ENCAPSULATION:
-            debug("crypto isakmp", f"ISAKMP:      encaps is {v}")
+            sink.debug("crypto isakmp", f"ISAKMP:      encaps is {v}")
         elif a.type == c.P2_AUTH:
-            debug("crypto isakmp", f"ISAKMP:      authenticator is {ESP_AUTH_NAMES.get(v, v)}")
+            sink.debug("crypto isakmp", f"ISAKMP:      authenticator is {ESP_AUTH_NAMES.get(v, v)}")
         elif a.type == c.P2_KEY_LENGTH:
-            debug("crypto isakmp", f"ISAKMP:      key length is {v}")
+            sink.debug("crypto isakmp", f"ISAKMP:      key length is {v}")
         elif a.type == c.P2_GROUP:
-            debug("crypto isakmp", f"ISAKMP:      group is {v}")
+            sink.debug("crypto isakmp", f"ISAKMP:      group is {v}")
 
 
 def choose_phase2(
     config: PixConfig, *, local: IPv4Address, proposals: tuple[Proposal, ...],
     local_selector: TrafficSelector, remote_selector: TrafficSelector, natt: bool,
-    pfs_offered: bool,
+    pfs_offered: bool, sink: LogSink = syslog,
 ) -> tuple[Phase2Choice | None, str]:
     """The first (map entry, transform set, offered transform) that fits, or None and the PIX's
     reason ("no IPSEC cryptomap exists for local address A", "invalid transform proposal flags --
@@ -313,11 +315,11 @@ def choose_phase2(
         return None, f"no IPSEC cryptomap exists for local address {local}"
     reason = "proposal not acceptable"
     for proposal in proposals:
-        debug("crypto isakmp", f"ISAKMP : Checking IPSec proposal {proposal.number}")
+        sink.debug("crypto isakmp", f"ISAKMP : Checking IPSec proposal {proposal.number}")
         if proposal.protocol != c.PROTO_ESP or len(proposal.spi) != 4:
             continue
         for t in proposal.transforms:
-            _log_p2_transform(t)
+            _log_p2_transform(t, sink)
             cipher = esp_cipher_name(t.transform_id, t.attribute(c.P2_KEY_LENGTH))
             integrity = esp_integrity_name(t.attribute(c.P2_AUTH))
             mode = t.attribute(c.P2_ENCAPSULATION) or c.ENCAPS_TUNNEL
@@ -336,7 +338,7 @@ def choose_phase2(
                     if mode not in wanted or udp != natt:
                         reason = "invalid transform proposal flags -- 0x0"
                         continue
-                    debug("crypto isakmp", "ISAKMP (0): atts are acceptable.")
+                    sink.debug("crypto isakmp", "ISAKMP (0): atts are acceptable.")
                     ours = entry.lifetime or config.crypto.sa_lifetime or SaLifetime()
                     off_s, off_k = _offered_p2_lifetimes(t)
                     seconds = ours.seconds if off_s is None else min(off_s, ours.seconds)

@@ -273,3 +273,20 @@ def test_refusals_are_answered_at_most_so_many_a_second() -> None:
     assert responder.counters.refusals_unanswered == 2 * REFUSALS_ANSWERED_PER_SECOND
     responder.receive_datagram(offer, LOCAL, Endpoint(SPOOFED, 500), 8.0)  # the next second
     assert len(responder.datagrams_to_send(8.0)) == 1
+
+
+def test_the_core_writes_to_the_sink_it_was_given_and_nowhere_else() -> None:
+    """DESIGN: cores take their log sink in the constructor (the process's publisher by
+    default); one given a sink writes its PIX messages and debug lines there only."""
+    from pixgw.syslog import ListSink
+
+    sink = ListSink()
+    refused = Phase1Offer(c.ENC_DES, None, c.HASH_MD5, c.AUTH_PSK, 1)
+    offer = IkeInitiator(InitiatorProfile(psk=b"s3cret", phase1=(refused,)),
+                         Endpoint(SPOOFED, 500), LOCAL, os.urandom).main_mode_1()
+    responder = Responder(pix_config(), random_bytes=os.urandom, log=sink)
+    with captured_logs() as published:
+        responder.receive_datagram(offer, LOCAL, Endpoint(SPOOFED, 500), 1.0)
+    assert published == []
+    assert any(line.startswith("%PIX-") and "713900" in line for line in sink.lines)
+    assert "ISAKMP (0): Checking ISAKMP transform 1 against priority 10 policy" in sink.lines
