@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import NamedTuple
 
+from pixgw import syslog
 from pixgw.config.model import VpdnGroup
 from pixgw.deadlines import Deadlines
 from pixgw.l2tp.avp import Avp, AvpType, decode_avps, encode_avps, result_code_value
@@ -59,13 +60,10 @@ from pixgw.l2tp.peer import L2tpPeer
 from pixgw.l2tp.trace import (
     error_line,
     event_line,
-    log_error,
-    log_event,
-    log_packet,
     packet_line,
 )
 from pixgw.status import L2tpCounters, L2tpSessionStatus, L2tpTunnelStatus
-from pixgw.syslog import pix_log
+from pixgw.syslog import LogSink
 from pixgw.wire import MalformedMessage
 
 __all__ = [
@@ -283,7 +281,10 @@ def _text(avp: Avp | None) -> str:
 class L2tpLns:
     """The LNS: every tunnel and session, fed datagrams and time, giving datagrams and events."""
 
-    def __init__(self, settings: L2tpSettings, *, random_bytes: Callable[[int], bytes]) -> None:
+    def __init__(
+        self, settings: L2tpSettings, *, random_bytes: Callable[[int], bytes], log: LogSink = syslog
+    ) -> None:
+        self._log = log  # PIX syslog messages and debug vpdn lines (the process's publisher)
         self.settings = settings
         self._random_bytes = random_bytes
         self._tunnels: dict[int, _Tunnel] = {}
@@ -307,6 +308,18 @@ class L2tpLns:
 
     # --- public API ----------------------------------------------------------------------
 
+    def _vpdn_error(self, line: str) -> None:
+        self._log.debug("vpdn error", line)
+
+    def _vpdn_event(self, line: str) -> None:
+        self._log.debug("vpdn event", line)
+
+    def _vpdn_packet(self, line: str) -> None:
+        self._log.debug("vpdn packet", line)
+
+    def _pix(self, message_id: int, text: str) -> None:
+        self._log.pix_log(message_id, text)
+
     def receive_datagram(self, data: bytes, peer: L2tpPeer, now: float) -> None:
         """One UDP/1701 payload that arrived through *peer*'s SA."""
         self._now = now
@@ -314,7 +327,7 @@ class L2tpLns:
             message = decode(data)
         except MalformedMessage as exc:
             self._count("malformed")
-            log_error(error_line(None, None, f"Malformed packet from {peer.address}: {exc}"))
+            self._vpdn_error(error_line(None, None, f"Malformed packet from {peer.address}: {exc}"))
             return
         if isinstance(message, DataMessage):
             self._receive_data(message, len(data), peer, now)
@@ -408,7 +421,7 @@ class L2tpLns:
                     self._send_control(
                         tunnel, 0, [Avp.of_u16(AvpType.MESSAGE_TYPE, MessageType.HELLO)]
                     )
-                    log_event(event_line(tunnel.tunnel_id, None, "O HELLO (keepalive)"))
+                    self._vpdn_event(event_line(tunnel.tunnel_id, None, "O HELLO (keepalive)"))
             if tunnel.tunnel_id in self._tunnels:
                 self._flush(tunnel, now)
 
@@ -534,9 +547,7 @@ class L2tpLns:
         """Whether the session is still there, on a tunnel not shutting down (a lookup)."""
         tunnel = self._tunnels.get(key.tunnel_id)
         return (
-            tunnel is not None
-            and tunnel.linger_until is None
-            and key.session_id in tunnel.sessions
+            tunnel is not None and tunnel.linger_until is None and key.session_id in tunnel.sessions
         )
 
     def tunnel_keys_on_child(self, child_sa_id: int) -> tuple[TunnelKey, ...]:
@@ -580,7 +591,7 @@ class L2tpLns:
         session = tunnel.sessions.get(message.session_id)
         if session is None or session.state != "established":
             self._count("unknown_session")
-            log_error(
+            self._vpdn_error(
                 error_line(tunnel.tunnel_id, message.session_id, "Data for an unknown session")
             )
             return
@@ -628,7 +639,7 @@ class L2tpLns:
             avps, _ = decode_avps(message.avp_bytes, secret=self.settings.secret)
         except MalformedMessage as exc:
             self._count("malformed")
-            log_error(error_line(None, None, f"Malformed SCCRQ from {peer.address}: {exc}"))
+            self._vpdn_error(error_line(None, None, f"Malformed SCCRQ from {peer.address}: {exc}"))
             return None
         first = avps[0] if avps else None
         if first is None or first.attribute_type != AvpType.MESSAGE_TYPE or first.vendor_id:
@@ -658,7 +669,9 @@ class L2tpLns:
             # Long after its SCCCN, this is no late retransmission: the client restarted
             # (sleep, reboot) with the same tunnel id. End the old tunnel without a StopCCN
             # (it would reach the client's new tunnel of the same id) and start afresh.
-            log_event(event_line(existing.tunnel_id, None, "Peer restarted, tunnel replaced"))
+            self._vpdn_event(
+                event_line(existing.tunnel_id, None, "Peer restarted, tunnel replaced")
+            )
             self._end_tunnel(
                 existing,
                 StopCcnResult.GENERAL_REQUEST,
@@ -681,7 +694,9 @@ class L2tpLns:
             tunnel_id = self._new_id(set(self._tunnels))
         if tunnel_id is None:
             self._count("unexpected")
-            log_error(error_line(None, None, f"No tunnel for {peer.address}: too many tunnels"))
+            self._vpdn_error(
+                error_line(None, None, f"No tunnel for {peer.address}: too many tunnels")
+            )
             return None
         channel = ControlChannel(
             local_rws=self.settings.receive_window,
@@ -715,7 +730,9 @@ class L2tpLns:
             message_type = avps[0].u16()
         except MalformedMessage as exc:
             self._count("malformed")
-            log_error(error_line(tunnel.tunnel_id, None, f"Malformed control message: {exc}"))
+            self._vpdn_error(
+                error_line(tunnel.tunnel_id, None, f"Malformed control message: {exc}")
+            )
             return
         by_type: dict[int, Avp] = {}
         unknown_mandatory: list[Avp] = []
@@ -727,7 +744,7 @@ class L2tpLns:
         session_id = message.session_id
         if message_type == MessageType.SCCRQ and tunnel.state == "idle":
             tunnel.remote_host_name = _text(by_type.get(AvpType.HOST_NAME))[:64]
-        log_packet(
+        self._vpdn_packet(
             packet_line(
                 "I",
                 message_name(message_type),
@@ -756,7 +773,7 @@ class L2tpLns:
             _HANDLERS[message_type](self, tunnel, message, by_type, unknown_mandatory, now)
         except MalformedMessage as exc:
             self._count("malformed")
-            log_error(error_line(tunnel.tunnel_id, None, f"Bad AVP value: {exc}"))
+            self._vpdn_error(error_line(tunnel.tunnel_id, None, f"Bad AVP value: {exc}"))
             if tunnel.state in ("idle", "wait-ctl-conn") and tunnel.linger_until is None:
                 self._stop_tunnel(
                     tunnel, StopCcnResult.GENERAL_ERROR, ErrorCode.BAD_LENGTH, str(exc), now
@@ -779,7 +796,7 @@ class L2tpLns:
         rws = avps.get(AvpType.RECEIVE_WINDOW_SIZE)
         if rws is not None:
             tunnel.channel.peer_rws = max(1, rws.u16())
-        log_event(
+        self._vpdn_event(
             event_line(
                 tunnel.tunnel_id,
                 None,
@@ -848,7 +865,7 @@ class L2tpLns:
                     now,
                 )
                 return
-            log_event(
+            self._vpdn_event(
                 event_line(
                     tunnel.tunnel_id, None, f"Got a challenge in SCCRQ, {tunnel.remote_host_name}"
                 )
@@ -889,7 +906,7 @@ class L2tpLns:
             response = avps.get(AvpType.CHALLENGE_RESPONSE)
             expected = challenge_response(MessageType.SCCCN, self.settings.secret, tunnel.challenge)
             if response is None or not hmac.compare_digest(response.value, expected):
-                log_error(
+                self._vpdn_error(
                     error_line(
                         tunnel.tunnel_id,
                         None,
@@ -923,7 +940,7 @@ class L2tpLns:
         now: float,
     ) -> None:
         result, error, text = _result(avps.get(AvpType.RESULT_CODE))
-        log_event(
+        self._vpdn_event(
             event_line(
                 tunnel.tunnel_id,
                 None,
@@ -970,7 +987,9 @@ class L2tpLns:
         remote_session_id = assigned.u16() if assigned is not None else 0
         serial = avps.get(AvpType.CALL_SERIAL_NUMBER)
         if remote_session_id == 0:
-            log_error(error_line(tunnel.tunnel_id, None, "ICRQ without an Assigned Session ID"))
+            self._vpdn_error(
+                error_line(tunnel.tunnel_id, None, "ICRQ without an Assigned Session ID")
+            )
             self._count("malformed")
             return
         local_id = self._new_id(set(tunnel.sessions))
@@ -1001,7 +1020,7 @@ class L2tpLns:
         )
         if active >= self.settings.sessions_per_tunnel:
             self._count("sessions_refused")
-            pix_log(
+            self._pix(
                 603110,
                 f"Failed to establish L2TP session, tunnel_id = {tunnel.tunnel_id}, "
                 f"remote_peer_ip = {tunnel.peer.address}, user = {tunnel.remote_host_name}. "
@@ -1037,7 +1056,7 @@ class L2tpLns:
         session = tunnel.sessions.get(message.session_id)
         if session is None or session.state != "wait-connect":
             self._count("unexpected")
-            log_error(error_line(tunnel.tunnel_id, message.session_id, "ICCN for no call"))
+            self._vpdn_error(error_line(tunnel.tunnel_id, message.session_id, "ICCN for no call"))
             return
         if unknown:
             self._disconnect(
@@ -1094,7 +1113,7 @@ class L2tpLns:
             self._count("unknown_session")
             return
         result, error, text = _result(avps.get(AvpType.RESULT_CODE))
-        log_event(
+        self._vpdn_event(
             event_line(
                 tunnel.tunnel_id,
                 session.session_id,
@@ -1135,7 +1154,7 @@ class L2tpLns:
     ) -> None:
         """SCCRP, ICRP, OCRQ, OCRP, OCCN: not for an LNS that does not place calls."""
         self._count("unexpected")
-        log_error(error_line(tunnel.tunnel_id, None, "Unexpected control message ignored"))
+        self._vpdn_error(error_line(tunnel.tunnel_id, None, "Unexpected control message ignored"))
 
     # --- sending and teardown --------------------------------------------------------------
 
@@ -1149,7 +1168,7 @@ class L2tpLns:
             name = "ZLB"
             if message.avp_bytes:
                 name = message_name(int.from_bytes(message.avp_bytes[6:8], "big"))
-            log_packet(
+            self._vpdn_packet(
                 packet_line(
                     "O",
                     name,
@@ -1164,7 +1183,7 @@ class L2tpLns:
             )
             self._emit(tunnel, datagram)
         if tunnel.channel.failed and tunnel.tunnel_id in self._tunnels:
-            log_error(
+            self._vpdn_error(
                 error_line(
                     tunnel.tunnel_id,
                     None,
@@ -1194,7 +1213,7 @@ class L2tpLns:
         return max(tunnel.last_heard, tunnel.last_hello) + self.settings.hello_interval
 
     def _set_tunnel_state(self, tunnel: _Tunnel, state: str, now: float) -> None:
-        log_event(
+        self._vpdn_event(
             event_line(
                 tunnel.tunnel_id, None, f"Tunnel state change from {tunnel.state} to {state}"
             )
@@ -1206,7 +1225,7 @@ class L2tpLns:
     def _set_session_state(
         self, tunnel: _Tunnel, session: _Session, state: str, now: float
     ) -> None:
-        log_event(
+        self._vpdn_event(
             event_line(
                 tunnel.tunnel_id,
                 session.session_id,
@@ -1218,7 +1237,7 @@ class L2tpLns:
         self._rearm.add(tunnel.tunnel_id)
 
     def _fsm_error(self, tunnel: _Tunnel, what: str, now: float) -> None:
-        log_error(error_line(tunnel.tunnel_id, None, f"{what} in state {tunnel.state}"))
+        self._vpdn_error(error_line(tunnel.tunnel_id, None, f"{what} in state {tunnel.state}"))
         self._stop_tunnel(tunnel, StopCcnResult.FSM_ERROR, None, f"{what} unexpected", now)
 
     def _disconnect(  # noqa: PLR0917
@@ -1240,7 +1259,9 @@ class L2tpLns:
                 Avp.of_u16(AvpType.ASSIGNED_SESSION_ID, session.session_id),
             ],
         )
-        log_event(event_line(tunnel.tunnel_id, session.session_id, f"O CDN, result {result}"))
+        self._vpdn_event(
+            event_line(tunnel.tunnel_id, session.session_id, f"O CDN, result {result}")
+        )
         self._end_session(tunnel, session, result, error, text, now, by_peer=False)
 
     def _end_session(  # noqa: PLR0917
@@ -1275,7 +1296,7 @@ class L2tpLns:
         self, tunnel: _Tunnel, result: int, error: int | None, text: str, now: float
     ) -> None:
         """Send a StopCCN and end the tunnel."""
-        log_event(
+        self._vpdn_event(
             event_line(
                 tunnel.tunnel_id,
                 None,

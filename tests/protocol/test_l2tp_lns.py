@@ -708,3 +708,23 @@ def test_a_tunnel_hearing_data_wakes_once_per_moved_hello_not_once_per_stale_hin
     assert min(wakes[1:]) == 70.0
     assert len(wakes) <= 1 + 3 * (600 // 40 + 1)
     assert len(lns._deadlines) == 3  # one deadline per tunnel
+
+
+def test_the_lns_writes_to_the_sink_it_was_given_and_nowhere_else() -> None:
+    """DESIGN: cores take their log sink in the constructor; a malformed datagram's debug vpdn
+    error line goes to the given sink, none to the process's publisher."""
+    import os
+    from ipaddress import IPv4Address
+
+    from pixgw.l2tp.core import L2tpLns
+    from pixgw.l2tp.peer import L2tpPeer
+    from pixgw.syslog import ListSink
+    from tests.protocol.ike_harness import captured_logs
+
+    sink = ListSink()
+    lns = L2tpLns(L2tpSettings(), random_bytes=os.urandom, log=sink)
+    peer = L2tpPeer(1, IPv4Address("198.51.100.7"), 4500, 1701)
+    with captured_logs() as published:
+        lns.receive_datagram(b"\xc8\x02\x00", peer, 1.0)
+    assert published == []
+    assert any("Malformed packet from 198.51.100.7" in line for line in sink.lines)
