@@ -35,7 +35,7 @@ import hashlib
 import hmac
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from ipaddress import IPv4Address
 from typing import NamedTuple
 
@@ -57,10 +57,18 @@ from pixgw.l2tp.message import (
     message_name,
 )
 from pixgw.l2tp.peer import L2tpPeer
+from pixgw.l2tp.session import SESSION_TABLE, L2tpSession, SessionAction, SessionState
 from pixgw.l2tp.trace import (
     error_line,
     event_line,
     packet_line,
+)
+from pixgw.l2tp.tunnel import (
+    TUNNEL_TABLE,
+    L2tpTunnel,
+    TunnelAction,
+    TunnelState,
+    control_message_types,
 )
 from pixgw.status import L2tpCounters, L2tpSessionStatus, L2tpTunnelStatus
 from pixgw.syslog import LogSink
@@ -231,45 +239,6 @@ Event = TunnelEstablished | SessionEstablished | PppFrameReceived | SessionClose
 # --- state -----------------------------------------------------------------------------------
 
 
-@dataclass
-class _Session:
-    session_id: int
-    remote_session_id: int
-    state: str
-    changed_at: float
-    call_serial_number: int = 0
-    calling_number: str = ""
-    called_number: str = ""
-    sequencing: bool = False
-    data_ns: int = 0
-    data_nr: int = 0
-    packets_sent: int = 0
-    packets_received: int = 0
-    bytes_sent: int = 0
-    bytes_received: int = 0
-
-
-@dataclass
-class _Tunnel:
-    tunnel_id: int
-    remote_tunnel_id: int
-    peer: L2tpPeer
-    channel: ControlChannel
-    state: str
-    changed_at: float
-    last_heard: float
-    remote_host_name: str = ""
-    challenge: bytes | None = None
-    sessions: dict[int, _Session] = field(default_factory=dict)
-    linger_until: float | None = None
-    stop_sent: bool = False
-    last_hello: float = 0.0
-    packets_sent: int = 0
-    packets_received: int = 0
-    bytes_sent: int = 0
-    bytes_received: int = 0
-
-
 def _same_client(a: L2tpPeer, b: L2tpPeer) -> bool:
     return a.address == b.address and a.outer_port == b.outer_port and a.l2tp_port == b.l2tp_port
 
@@ -287,7 +256,7 @@ class L2tpLns:
         self._log = log  # PIX syslog messages and debug vpdn lines (the process's publisher)
         self.settings = settings
         self._random_bytes = random_bytes
-        self._tunnels: dict[int, _Tunnel] = {}
+        self._tunnels: dict[int, L2tpTunnel] = {}
         self._by_remote: dict[tuple[L2tpPeer, int], int] = {}
         self._by_child: dict[int | None, set[int]] = {}  # child SA id -> tunnel ids
         self._events: deque[Event] = deque()
@@ -358,7 +327,7 @@ class L2tpLns:
             self._rearm.clear()
         return deadlines.earliest()
 
-    def _tunnel_deadline(self, tunnel: _Tunnel) -> float | None:
+    def _tunnel_deadline(self, tunnel: L2tpTunnel) -> float | None:
         deadlines: list[float] = []
         channel_deadline = tunnel.channel.deadline()
         if channel_deadline is not None:
@@ -366,16 +335,16 @@ class L2tpLns:
         if tunnel.linger_until is not None:
             deadlines.append(tunnel.linger_until)
             return min(deadlines)
-        if tunnel.state in ("idle", "wait-ctl-conn"):
+        if tunnel.state in (TunnelState.IDLE, TunnelState.WAIT_CTL_CONN):
             deadlines.append(tunnel.changed_at + self.settings.setup_timeout)
         elif (
-            tunnel.state == "established"
+            tunnel.state is TunnelState.ESTABLISHED
             and self.settings.hello_interval > 0
             and tunnel.channel.idle  # else the retransmission timer is the deadline
         ):
             deadlines.append(self._next_hello(tunnel))
         for session in tunnel.sessions.values():
-            if session.state == "wait-connect":
+            if session.state is SessionState.WAIT_CONNECT:
                 deadlines.append(session.changed_at + self.settings.setup_timeout)
         return min(deadlines) if deadlines else None
 
@@ -394,19 +363,19 @@ class L2tpLns:
                 if now >= tunnel.linger_until:
                     self._forget(tunnel)
                     continue
-            elif tunnel.state == "idle":
+            elif tunnel.state is TunnelState.IDLE:
                 if now >= tunnel.changed_at + self.settings.setup_timeout:
                     self._forget(tunnel)  # its SCCRQ never became deliverable
                     continue
-            elif tunnel.state == "wait-ctl-conn":
+            elif tunnel.state is TunnelState.WAIT_CTL_CONN:
                 if now >= tunnel.changed_at + self.settings.setup_timeout:
                     self._stop_tunnel(
                         tunnel, StopCcnResult.GENERAL_ERROR, None, "no SCCCN in time", now
                     )
-            elif tunnel.state == "established":
+            elif tunnel.state is TunnelState.ESTABLISHED:
                 for session in list(tunnel.sessions.values()):
                     if (
-                        session.state == "wait-connect"
+                        session.state is SessionState.WAIT_CONNECT
                         and now >= session.changed_at + self.settings.setup_timeout
                     ):
                         self._disconnect(
@@ -432,10 +401,10 @@ class L2tpLns:
         """A PPP frame (as given: with or without FF 03) as a data message to the LAC."""
         self._now = now
         tunnel = self._tunnels.get(session_key.tunnel_id)
-        if tunnel is None or tunnel.state != "established":
+        if tunnel is None or tunnel.state is not TunnelState.ESTABLISHED:
             return
         session = tunnel.sessions.get(session_key.session_id)
-        if session is None or session.state != "established":
+        if session is None or session.state is not SessionState.ESTABLISHED:
             return
         ns = nr = None
         if session.sequencing:
@@ -481,14 +450,14 @@ class L2tpLns:
                 L2tpTunnelStatus(
                     local_tunnel_id=tunnel.tunnel_id,
                     remote_tunnel_id=tunnel.remote_tunnel_id,
-                    state=tunnel.state,
+                    state=tunnel.state.value,
                     seconds_since_change=max(0, int(at - tunnel.changed_at)),
                     remote_address=tunnel.peer.address,
                     remote_port=tunnel.peer.l2tp_port,
                     remote_host_name=tunnel.remote_host_name,
                     local_address=self.settings.local_address,
                     active_sessions=sum(
-                        1 for s in tunnel.sessions.values() if s.state == "established"
+                        1 for s in tunnel.sessions.values() if s.state is SessionState.ESTABLISHED
                     ),
                     packets_sent=tunnel.packets_sent,
                     packets_received=tunnel.packets_received,
@@ -528,7 +497,7 @@ class L2tpLns:
                         remote_tunnel_id=tunnel.remote_tunnel_id,
                         remote_host_name=tunnel.remote_host_name,
                         remote_address=tunnel.peer.address,
-                        state=session.state,
+                        state=session.state.value,
                         seconds_since_change=max(0, int(at - session.changed_at)),
                         interface=self.settings.interface,
                         packets_sent=session.packets_sent,
@@ -564,10 +533,10 @@ class L2tpLns:
     def _count(self, name: str) -> None:
         self._counters[name] += 1
 
-    def _live_tunnels(self) -> list[_Tunnel]:
+    def _live_tunnels(self) -> list[L2tpTunnel]:
         return [t for t in self._tunnels.values() if t.linger_until is None]
 
-    def _find(self, tunnel_id: int, peer: L2tpPeer) -> _Tunnel | None:
+    def _find(self, tunnel_id: int, peer: L2tpPeer) -> L2tpTunnel | None:
         tunnel = self._tunnels.get(tunnel_id)
         if tunnel is None:
             return None
@@ -589,7 +558,7 @@ class L2tpLns:
             self._count("unknown_tunnel")
             return
         session = tunnel.sessions.get(message.session_id)
-        if session is None or session.state != "established":
+        if session is None or session.state is not SessionState.ESTABLISHED:
             self._count("unknown_session")
             self._vpdn_error(
                 error_line(tunnel.tunnel_id, message.session_id, "Data for an unknown session")
@@ -631,7 +600,7 @@ class L2tpLns:
 
     def _tunnel_for_sccrq(
         self, message: ControlMessage, peer: L2tpPeer, now: float
-    ) -> _Tunnel | None:
+    ) -> L2tpTunnel | None:
         """A message to tunnel 0 is an SCCRQ (a retransmitted one finds its tunnel) or a StopCCN
         from a LAC that never learnt our tunnel id (it finds the tunnel by its Assigned Tunnel
         ID); anything else is dropped."""
@@ -663,7 +632,7 @@ class L2tpLns:
         if (
             existing is not None
             and existing.linger_until is None
-            and existing.state == "established"
+            and existing.state is TunnelState.ESTABLISHED
             and now - existing.changed_at >= self.settings.restart_after
         ):
             # Long after its SCCCN, this is no late retransmission: the client restarted
@@ -706,7 +675,7 @@ class L2tpLns:
             ack_delay=self.settings.ack_delay,
         )
         channel.remote_tunnel_id = remote_id
-        tunnel = _Tunnel(tunnel_id, remote_id, peer, channel, "idle", now, now)
+        tunnel = L2tpTunnel(tunnel_id, remote_id, peer, channel, TunnelState.IDLE, now, now)
         self._tunnels[tunnel_id] = tunnel
         self._by_child.setdefault(peer.child_sa_id, set()).add(tunnel_id)
         if remote_id:
@@ -720,7 +689,7 @@ class L2tpLns:
                 return candidate
         return next((i for i in range(1, 0x10000) if i not in used), None)
 
-    def _handle_control(self, tunnel: _Tunnel, message: ControlMessage, now: float) -> None:
+    def _handle_control(self, tunnel: L2tpTunnel, message: ControlMessage, now: float) -> None:
         if tunnel.linger_until is not None:
             return  # shutting down: the channel acknowledges, nothing else happens
         try:
@@ -742,7 +711,7 @@ class L2tpLns:
             elif avp.mandatory:
                 unknown_mandatory.append(avp)
         session_id = message.session_id
-        if message_type == MessageType.SCCRQ and tunnel.state == "idle":
+        if message_type == MessageType.SCCRQ and tunnel.state is TunnelState.IDLE:
             tunnel.remote_host_name = _text(by_type.get(AvpType.HOST_NAME))[:64]
         self._vpdn_packet(
             packet_line(
@@ -757,7 +726,7 @@ class L2tpLns:
                 len(message.avp_bytes) + 12,
             )
         )
-        if message_type not in _HANDLERS:
+        if message_type not in _MESSAGE_TYPES:
             if avps[0].mandatory:
                 self._stop_tunnel(
                     tunnel,
@@ -769,12 +738,25 @@ class L2tpLns:
             else:
                 self._count("unexpected")
             return
+        action = TUNNEL_TABLE[(tunnel.state, message_type)]
+        if action is TunnelAction.OUT_OF_ORDER:
+            self._fsm_error(tunnel, message_name(message_type), now)
+            return
+        if action is TunnelAction.NOT_FOR_LNS:
+            self._count("unexpected")
+            self._vpdn_error(
+                error_line(tunnel.tunnel_id, None, "Unexpected control message ignored")
+            )
+            return
         try:
             _HANDLERS[message_type](self, tunnel, message, by_type, unknown_mandatory, now)
         except MalformedMessage as exc:
             self._count("malformed")
             self._vpdn_error(error_line(tunnel.tunnel_id, None, f"Bad AVP value: {exc}"))
-            if tunnel.state in ("idle", "wait-ctl-conn") and tunnel.linger_until is None:
+            if (
+                tunnel.state in (TunnelState.IDLE, TunnelState.WAIT_CTL_CONN)
+                and tunnel.linger_until is None
+            ):
                 self._stop_tunnel(
                     tunnel, StopCcnResult.GENERAL_ERROR, ErrorCode.BAD_LENGTH, str(exc), now
                 )
@@ -783,15 +765,12 @@ class L2tpLns:
 
     def _on_sccrq(
         self,
-        tunnel: _Tunnel,
+        tunnel: L2tpTunnel,
         message: ControlMessage,
         avps: dict[int, Avp],
         unknown: list[Avp],
         now: float,
     ) -> None:
-        if tunnel.state != "idle":
-            self._fsm_error(tunnel, "SCCRQ", now)
-            return
         tunnel.remote_host_name = _text(avps.get(AvpType.HOST_NAME))[:64]
         rws = avps.get(AvpType.RECEIVE_WINDOW_SIZE)
         if rws is not None:
@@ -815,13 +794,7 @@ class L2tpLns:
             if t not in avps
         ]
         if unknown:
-            self._stop_tunnel(
-                tunnel,
-                StopCcnResult.GENERAL_ERROR,
-                ErrorCode.UNKNOWN_MANDATORY_AVP,
-                f"unknown mandatory AVP {unknown[0].vendor_id}:{unknown[0].attribute_type}",
-                now,
-            )
+            self._reject_unknown(tunnel, None, unknown, now)
             return
         if missing:
             self._stop_tunnel(
@@ -880,27 +853,18 @@ class L2tpLns:
             tunnel.challenge = self._random_bytes(16)
             reply.append(Avp(AvpType.CHALLENGE, tunnel.challenge))
         self._send_control(tunnel, 0, reply)
-        self._set_tunnel_state(tunnel, "wait-ctl-conn", now)
+        self._set_tunnel_state(tunnel, TunnelState.WAIT_CTL_CONN, now)
 
     def _on_scccn(
         self,
-        tunnel: _Tunnel,
+        tunnel: L2tpTunnel,
         message: ControlMessage,
         avps: dict[int, Avp],
         unknown: list[Avp],
         now: float,
     ) -> None:
-        if tunnel.state != "wait-ctl-conn":
-            self._fsm_error(tunnel, "SCCCN", now)
-            return
         if unknown:
-            self._stop_tunnel(
-                tunnel,
-                StopCcnResult.GENERAL_ERROR,
-                ErrorCode.UNKNOWN_MANDATORY_AVP,
-                f"unknown mandatory AVP {unknown[0].vendor_id}:{unknown[0].attribute_type}",
-                now,
-            )
+            self._reject_unknown(tunnel, None, unknown, now)
             return
         if tunnel.challenge is not None and self.settings.secret is not None:
             response = avps.get(AvpType.CHALLENGE_RESPONSE)
@@ -921,7 +885,7 @@ class L2tpLns:
                     now,
                 )
                 return
-        self._set_tunnel_state(tunnel, "established", now)
+        self._set_tunnel_state(tunnel, TunnelState.ESTABLISHED, now)
         self._events.append(
             TunnelEstablished(
                 TunnelKey(tunnel.tunnel_id),
@@ -933,7 +897,7 @@ class L2tpLns:
 
     def _on_stopccn(
         self,
-        tunnel: _Tunnel,
+        tunnel: L2tpTunnel,
         message: ControlMessage,
         avps: dict[int, Avp],
         unknown: list[Avp],
@@ -955,7 +919,7 @@ class L2tpLns:
 
     def _on_hello(
         self,
-        tunnel: _Tunnel,
+        tunnel: L2tpTunnel,
         message: ControlMessage,
         avps: dict[int, Avp],
         unknown: list[Avp],
@@ -974,15 +938,12 @@ class L2tpLns:
 
     def _on_icrq(
         self,
-        tunnel: _Tunnel,
+        tunnel: L2tpTunnel,
         message: ControlMessage,
         avps: dict[int, Avp],
         unknown: list[Avp],
         now: float,
     ) -> None:
-        if tunnel.state != "established":
-            self._fsm_error(tunnel, "ICRQ", now)
-            return
         assigned = avps.get(AvpType.ASSIGNED_SESSION_ID)
         remote_session_id = assigned.u16() if assigned is not None else 0
         serial = avps.get(AvpType.CALL_SERIAL_NUMBER)
@@ -995,10 +956,10 @@ class L2tpLns:
         local_id = self._new_id(set(tunnel.sessions))
         if local_id is None:
             return
-        session = _Session(
+        session = L2tpSession(
             local_id,
             remote_session_id,
-            "idle",
+            SessionState.IDLE,
             now,
             call_serial_number=serial.u32() if serial is not None and len(serial.value) == 4 else 0,
             calling_number=_text(avps.get(AvpType.CALLING_NUMBER))[:64],
@@ -1006,17 +967,12 @@ class L2tpLns:
         )
         tunnel.sessions[local_id] = session
         if unknown:
-            self._disconnect(
-                tunnel,
-                session,
-                CdnResult.GENERAL_ERROR,
-                ErrorCode.UNKNOWN_MANDATORY_AVP,
-                f"unknown mandatory AVP {unknown[0].vendor_id}:{unknown[0].attribute_type}",
-                now,
-            )
+            self._reject_unknown(tunnel, session, unknown, now)
             return
         active = sum(
-            1 for s in tunnel.sessions.values() if s.state in ("wait-connect", "established")
+            1
+            for s in tunnel.sessions.values()
+            if s.state in (SessionState.WAIT_CONNECT, SessionState.ESTABLISHED)
         )
         if active >= self.settings.sessions_per_tunnel:
             self._count("sessions_refused")
@@ -1043,35 +999,31 @@ class L2tpLns:
                 Avp.of_u16(AvpType.ASSIGNED_SESSION_ID, local_id),
             ],
         )
-        self._set_session_state(tunnel, session, "wait-connect", now)
+        self._set_session_state(tunnel, session, SessionState.WAIT_CONNECT, now)
 
     def _on_iccn(
         self,
-        tunnel: _Tunnel,
+        tunnel: L2tpTunnel,
         message: ControlMessage,
         avps: dict[int, Avp],
         unknown: list[Avp],
         now: float,
     ) -> None:
         session = tunnel.sessions.get(message.session_id)
-        if session is None or session.state != "wait-connect":
+        if (
+            session is None
+            or SESSION_TABLE[(session.state, MessageType.ICCN)] is SessionAction.NO_CALL
+        ):
             self._count("unexpected")
             self._vpdn_error(error_line(tunnel.tunnel_id, message.session_id, "ICCN for no call"))
             return
         if unknown:
-            self._disconnect(
-                tunnel,
-                session,
-                CdnResult.GENERAL_ERROR,
-                ErrorCode.UNKNOWN_MANDATORY_AVP,
-                f"unknown mandatory AVP {unknown[0].vendor_id}:{unknown[0].attribute_type}",
-                now,
-            )
+            self._reject_unknown(tunnel, session, unknown, now)
             return
         speed = avps.get(AvpType.TX_CONNECT_SPEED)
         framing = avps.get(AvpType.FRAMING_TYPE)
         session.sequencing = AvpType.SEQUENCING_REQUIRED in avps
-        self._set_session_state(tunnel, session, "established", now)
+        self._set_session_state(tunnel, session, SessionState.ESTABLISHED, now)
         self._events.append(
             SessionEstablished(
                 key=SessionKey(tunnel.tunnel_id, session.session_id),
@@ -1095,7 +1047,7 @@ class L2tpLns:
 
     def _on_cdn(
         self,
-        tunnel: _Tunnel,
+        tunnel: L2tpTunnel,
         message: ControlMessage,
         avps: dict[int, Avp],
         unknown: list[Avp],
@@ -1125,7 +1077,7 @@ class L2tpLns:
 
     def _on_session_info(
         self,
-        tunnel: _Tunnel,
+        tunnel: L2tpTunnel,
         message: ControlMessage,
         avps: dict[int, Avp],
         unknown: list[Avp],
@@ -1144,25 +1096,13 @@ class L2tpLns:
                 now,
             )
 
-    def _on_unexpected(
-        self,
-        tunnel: _Tunnel,
-        message: ControlMessage,
-        avps: dict[int, Avp],
-        unknown: list[Avp],
-        now: float,
-    ) -> None:
-        """SCCRP, ICRP, OCRQ, OCRP, OCCN: not for an LNS that does not place calls."""
-        self._count("unexpected")
-        self._vpdn_error(error_line(tunnel.tunnel_id, None, "Unexpected control message ignored"))
-
     # --- sending and teardown --------------------------------------------------------------
 
-    def _send_control(self, tunnel: _Tunnel, remote_session_id: int, avps: list[Avp]) -> None:
+    def _send_control(self, tunnel: L2tpTunnel, remote_session_id: int, avps: list[Avp]) -> None:
         tunnel.channel.queue(remote_session_id, encode_avps(avps))
         self._dirty.add(tunnel.tunnel_id)
 
-    def _flush(self, tunnel: _Tunnel, now: float) -> None:
+    def _flush(self, tunnel: L2tpTunnel, now: float) -> None:
         for message in tunnel.channel.messages_to_send(now):
             datagram = encode_control(message)
             name = "ZLB"
@@ -1204,15 +1144,15 @@ class L2tpLns:
         elif tunnel.stop_sent and tunnel.channel.idle and tunnel.channel.deadline() is None:
             self._forget(tunnel)  # our StopCCN was acknowledged
 
-    def _emit(self, tunnel: _Tunnel, datagram: bytes) -> None:
+    def _emit(self, tunnel: L2tpTunnel, datagram: bytes) -> None:
         tunnel.packets_sent += 1
         tunnel.bytes_sent += len(datagram)
         self._outgoing.append((datagram, tunnel.peer))
 
-    def _next_hello(self, tunnel: _Tunnel) -> float:
+    def _next_hello(self, tunnel: L2tpTunnel) -> float:
         return max(tunnel.last_heard, tunnel.last_hello) + self.settings.hello_interval
 
-    def _set_tunnel_state(self, tunnel: _Tunnel, state: str, now: float) -> None:
+    def _set_tunnel_state(self, tunnel: L2tpTunnel, state: TunnelState, now: float) -> None:
         self._vpdn_event(
             event_line(
                 tunnel.tunnel_id, None, f"Tunnel state change from {tunnel.state} to {state}"
@@ -1223,7 +1163,7 @@ class L2tpLns:
         self._rearm.add(tunnel.tunnel_id)
 
     def _set_session_state(
-        self, tunnel: _Tunnel, session: _Session, state: str, now: float
+        self, tunnel: L2tpTunnel, session: L2tpSession, state: SessionState, now: float
     ) -> None:
         self._vpdn_event(
             event_line(
@@ -1236,14 +1176,29 @@ class L2tpLns:
         session.changed_at = now
         self._rearm.add(tunnel.tunnel_id)
 
-    def _fsm_error(self, tunnel: _Tunnel, what: str, now: float) -> None:
+    def _reject_unknown(
+        self, tunnel: L2tpTunnel, session: L2tpSession | None, unknown: list[Avp], now: float
+    ) -> None:
+        """RFC 2661 §4.1: a mandatory AVP we do not know ends what it came in: the call (CDN)
+        for a session message, else the tunnel (StopCCN); general error, code 8."""
+        text = f"unknown mandatory AVP {unknown[0].vendor_id}:{unknown[0].attribute_type}"
+        if session is None:
+            self._stop_tunnel(
+                tunnel, StopCcnResult.GENERAL_ERROR, ErrorCode.UNKNOWN_MANDATORY_AVP, text, now
+            )
+        else:
+            self._disconnect(
+                tunnel, session, CdnResult.GENERAL_ERROR, ErrorCode.UNKNOWN_MANDATORY_AVP, text, now
+            )
+
+    def _fsm_error(self, tunnel: L2tpTunnel, what: str, now: float) -> None:
         self._vpdn_error(error_line(tunnel.tunnel_id, None, f"{what} in state {tunnel.state}"))
         self._stop_tunnel(tunnel, StopCcnResult.FSM_ERROR, None, f"{what} unexpected", now)
 
     def _disconnect(  # noqa: PLR0917
         self,
-        tunnel: _Tunnel,
-        session: _Session,
+        tunnel: L2tpTunnel,
+        session: L2tpSession,
         result: int,
         error: int | None,
         text: str,
@@ -1266,8 +1221,8 @@ class L2tpLns:
 
     def _end_session(  # noqa: PLR0917
         self,
-        tunnel: _Tunnel,
-        session: _Session,
+        tunnel: L2tpTunnel,
+        session: L2tpSession,
         result: int,
         error: int | None,
         text: str,
@@ -1276,9 +1231,9 @@ class L2tpLns:
         by_peer: bool,
     ) -> None:
         tunnel.sessions.pop(session.session_id, None)
-        was = session.state == "established"
-        announced = session.state != "idle"
-        self._set_session_state(tunnel, session, "closed", now)
+        was = session.state is SessionState.ESTABLISHED
+        announced = session.state is not SessionState.IDLE
+        self._set_session_state(tunnel, session, SessionState.CLOSED, now)
         if announced:
             self._events.append(
                 SessionClosed(
@@ -1293,7 +1248,7 @@ class L2tpLns:
             )
 
     def _stop_tunnel(
-        self, tunnel: _Tunnel, result: int, error: int | None, text: str, now: float
+        self, tunnel: L2tpTunnel, result: int, error: int | None, text: str, now: float
     ) -> None:
         """Send a StopCCN and end the tunnel."""
         self._vpdn_event(
@@ -1317,7 +1272,7 @@ class L2tpLns:
 
     def _end_tunnel(
         self,
-        tunnel: _Tunnel,
+        tunnel: L2tpTunnel,
         result: int,
         error: int | None,
         text: str,
@@ -1328,8 +1283,8 @@ class L2tpLns:
     ) -> None:
         for session in list(tunnel.sessions.values()):
             self._end_session(tunnel, session, result, error, text, now, by_peer=by_peer)
-        was_established = tunnel.state == "established"
-        self._set_tunnel_state(tunnel, "shutting-down", now)
+        was_established = tunnel.state is TunnelState.ESTABLISHED
+        self._set_tunnel_state(tunnel, TunnelState.SHUTTING_DOWN, now)
         tunnel.linger_until = now + self.settings.stop_linger
         self._rearm.add(tunnel.tunnel_id)
         tunnel.stop_sent = not by_peer
@@ -1347,14 +1302,14 @@ class L2tpLns:
             )
         )
 
-    def _unindex_child(self, tunnel: _Tunnel) -> None:
+    def _unindex_child(self, tunnel: L2tpTunnel) -> None:
         on_child = self._by_child.get(tunnel.peer.child_sa_id)
         if on_child is not None:
             on_child.discard(tunnel.tunnel_id)
             if not on_child:
                 del self._by_child[tunnel.peer.child_sa_id]
 
-    def _forget(self, tunnel: _Tunnel) -> None:
+    def _forget(self, tunnel: L2tpTunnel) -> None:
         if self._tunnels.pop(tunnel.tunnel_id, None) is not None:
             self._unindex_child(tunnel)
             self._deadlines.cancel(tunnel.tunnel_id)
@@ -1372,19 +1327,16 @@ def _result(avp: Avp | None) -> tuple[int, int | None, str]:
     return result, error, text
 
 
-_Handler = Callable[[L2tpLns, _Tunnel, ControlMessage, dict[int, Avp], list[Avp], float], None]
+_Handler = Callable[[L2tpLns, L2tpTunnel, ControlMessage, dict[int, Avp], list[Avp], float], None]
 
+_MESSAGE_TYPES = frozenset(control_message_types())
+# the handler of each message an LNS takes; TUNNEL_TABLE has decided it may run
 _HANDLERS: dict[int, _Handler] = {
     MessageType.SCCRQ: L2tpLns._on_sccrq,
-    MessageType.SCCRP: L2tpLns._on_unexpected,
     MessageType.SCCCN: L2tpLns._on_scccn,
     MessageType.STOPCCN: L2tpLns._on_stopccn,
     MessageType.HELLO: L2tpLns._on_hello,
-    MessageType.OCRQ: L2tpLns._on_unexpected,
-    MessageType.OCRP: L2tpLns._on_unexpected,
-    MessageType.OCCN: L2tpLns._on_unexpected,
     MessageType.ICRQ: L2tpLns._on_icrq,
-    MessageType.ICRP: L2tpLns._on_unexpected,
     MessageType.ICCN: L2tpLns._on_iccn,
     MessageType.CDN: L2tpLns._on_cdn,
     MessageType.WEN: L2tpLns._on_session_info,
