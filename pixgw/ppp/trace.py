@@ -16,6 +16,7 @@ from pixgw.ppp.frame import (
     PROTO_LCP,
     PROTO_PAP,
 )
+from pixgw.ppp.fsm import CODE_NAMES
 
 __all__ = ["code_name", "error_line", "io_line", "protocol_name", "uauth_line"]
 
@@ -33,19 +34,7 @@ _CODE_NAMES = {
     PROTO_PAP: {1: "AUTH-REQ", 2: "AUTH-ACK", 3: "AUTH-NAK"},
     PROTO_CHAP: {1: "CHALLENGE", 2: "RESPONSE", 3: "SUCCESS", 4: "FAILURE"},
 }
-_CP_CODE_NAMES = {
-    1: "CONFREQ",
-    2: "CONFACK",
-    3: "CONFNAK",
-    4: "CONFREJ",
-    5: "TERMREQ",
-    6: "TERMACK",
-    7: "CODEREJ",
-    8: "PROTREJ",
-    9: "ECHOREQ",
-    10: "ECHOREP",
-    11: "DISCREQ",
-}
+_CP_CODE_NAMES = CODE_NAMES  # RFC 1661 §5, the codes every control protocol shares
 
 
 def protocol_name(protocol: int) -> str:
