@@ -151,7 +151,12 @@ def test_esp_raw_and_in_udp_through_real_sockets(namespaces):
 
         dp.start(lambda peer, data: got.append((peer, data)), send_udp)
 
-    # The IKE transport's part: non-IKE datagrams on 4500 go to esp_in_udp_received.
+    # The IKE shell's part, its own classification: IKE (marker) and keepalives stay with it,
+    # ESP goes to esp_in_udp_received.
+    from pixgw.ike.transport import IkeUdpPorts
+
+    ports = IkeUdpPorts(GW, ike_received=lambda *a: None, esp_received=dp.esp_in_udp_received)
+
     class Ike4500:
         def fileno(self):
             return ike4500.fileno()
@@ -162,7 +167,7 @@ def test_esp_raw_and_in_udp_through_real_sockets(namespaces):
                     data, addr = ike4500.recvfrom(65535)
                 except BlockingIOError:
                     return
-                dp.esp_in_udp_received(data, addr)
+                ports.datagram_received(data, 4500, addr)
     reactor.addReader(Ike4500())
 
     with inside(pe_ns):
@@ -202,7 +207,7 @@ def test_esp_raw_and_in_udp_through_real_sockets(namespaces):
         nat_a.sendto(a_out.encrypt(17, build_udp(1701, 1701, b"from-a")), (str(GW), 4500))
         nat_b.sendto(b_out.encrypt(17, build_udp(1701, 1701, b"from-b")), (str(GW), 4500))
         nat_a.sendto(b"\xff", (str(GW), 4500))  # keepalive
-        assert reactor.pump(lambda: len(got) == 3 and dp.counters().nat_keepalives == 1)
+        assert reactor.pump(lambda: len(got) == 3 and ports.keepalives == 1)
         by_child = {p.child_sa_id: (p, d) for p, d in got[1:]}
         assert by_child[3][1] == b"from-a"
         assert by_child[3][0].outer_port == 4500
