@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address
 from typing import Literal
 
+from pixgw import syslog
 from pixgw.config.model import VpdnGroup
 from pixgw.ppp.auth import AuthenticationRequested, PeerAuthenticator
 from pixgw.ppp.frame import (
@@ -47,7 +48,7 @@ from pixgw.ppp.lcp import (
 )
 from pixgw.ppp.trace import error_line, io_line, uauth_line
 from pixgw.status import PppInterfaceStatus
-from pixgw.syslog import debug, debug_enabled, pix_log
+from pixgw.syslog import LogSink
 from pixgw.wire import MalformedMessage
 
 _IP_FRAME_HEADER = b"\xff\x03\x00\x21"  # FF 03, Protocol 0x0021: what clients send IP in
@@ -145,7 +146,14 @@ _DISPLAY_AUTH = {"pap": "PAP", "chap": "CHAP", "mschap": "MSCHAP", "mschapv2": "
 class PppSession:
     """The gateway's end of one PPP link, as a sans-I/O state machine."""
 
-    def __init__(self, settings: PppSettings, *, random_bytes: Callable[[int], bytes]) -> None:
+    def __init__(
+        self,
+        settings: PppSettings,
+        *,
+        random_bytes: Callable[[int], bytes],
+        log: LogSink = syslog,
+    ) -> None:
+        self._log = log  # PIX syslog messages and debug ppp lines (the process's publisher)
         self.settings = settings
         self._random_bytes = random_bytes
         self.phase: Phase = "dead"
@@ -276,12 +284,12 @@ class PppSession:
         request = auth.receive(packet, now)
         if request is not None:
             self.username = request.username
-            pix_log(
+            self._log.pix_log(
                 603102,
                 f"PPP virtual interface {self.settings.interface_id} - user: "
                 f"{request.username} aaa authentication started",
             )
-            debug(
+            self._log.debug(
                 "ppp uauth",
                 uauth_line(
                     self.settings.interface_id,
@@ -320,12 +328,12 @@ class PppSession:
             failure_code=failure_code,
         )
         verdict = "succeed" if accepted else "failed"
-        pix_log(
+        self._log.pix_log(
             603103,
             f"PPP virtual interface {self.settings.interface_id} - user: {self.username} "
             f"aaa authentication {verdict}",
         )
-        debug(
+        self._log.debug(
             "ppp uauth",
             uauth_line(
                 self.settings.interface_id,
@@ -384,7 +392,7 @@ class PppSession:
         self.timer_epoch += 1
         self.lcp.handle_timer(now)
         if not self.lcp.handle_echo_timer(now):
-            debug("ppp error", error_line(self.settings.interface_id, "LCP echo timeout"))
+            self._log.debug("ppp error", error_line(self.settings.interface_id, "LCP echo timeout"))
             self._report_down("echo timeout")
             self.lcp.down(now)  # the peer is gone: no Terminate exchange
         self.ipcp.handle_timer(now)
@@ -510,9 +518,9 @@ class PppSession:
             queue.clear()
 
     def _io(self, direction: str, protocol: int, packet: ControlPacket) -> None:
-        if not debug_enabled("ppp io"):
+        if not self._log.debug_enabled("ppp io"):
             return  # no line formatted when nobody listens (two per echo)
-        debug(
+        self._log.debug(
             "ppp io",
             io_line(
                 self.settings.interface_id,
@@ -526,7 +534,7 @@ class PppSession:
 
     def _error(self, text: str) -> None:
         self.error_packets += 1
-        debug("ppp error", error_line(self.settings.interface_id, text))
+        self._log.debug("ppp error", error_line(self.settings.interface_id, text))
 
     def _auth_display(self) -> str:
         return _DISPLAY_AUTH.get(self.lcp.auth or "", "None")

@@ -581,3 +581,21 @@ def test_windows_like_client_options_rejected_then_up():
     assert up.dns == DNS and up.wins == WINS
     assert link.peer.extra_lcp_options == [] and link.peer.extra_ipcp_options == []
     assert link.peer.ipcp.rejected == {2, 132}  # VJ, and the secondary WINS nobody configured
+
+
+def test_the_session_writes_to_the_sink_it_was_given_and_nowhere_else() -> None:
+    """DESIGN: cores take their log sink in the constructor; the debug ppp io lines of the
+    first LCP Configure-Request go to the given sink, none to the process's publisher."""
+    import os
+
+    from pixgw.ppp.session import PppSession, PppSettings
+    from pixgw.syslog import ListSink
+    from tests.protocol.ike_harness import captured_logs
+
+    sink = ListSink()
+    session = PppSession(PppSettings(echo_interval=5.0), random_bytes=os.urandom, log=sink)
+    with captured_logs() as published:
+        session.start(0.0)
+        assert session.frames_to_send(0.0)
+    assert published == []
+    assert any("CONFREQ" in line for line in sink.lines), sink.lines
