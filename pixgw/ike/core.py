@@ -155,6 +155,24 @@ _MS_VERSIONS = {2: "MSWIN2K", 3: "MSWINXP", 4: "MSWINXP-SP2", 5: "MSVISTA", 6: "
                 7: "MSWIN7", 8: "MSWIN7", 9: "MSWIN8+"}
 
 
+class _PerSecond:
+    """At most *limit* units (bytes, answers) in each whole second of the core's clock."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._second = 0
+        self._used = 0
+
+    def take(self, amount: int, now: float) -> bool:
+        second = int(now)
+        if second != self._second:
+            self._second, self._used = second, 0
+        if self._used + amount > self._limit:
+            return False
+        self._used += amount
+        return True
+
+
 @dataclass
 class ChildSaRecord:
     event: ChildSaEstablished
@@ -225,10 +243,8 @@ class IkeResponder:
         self._unauthenticated_by_source: dict[IPv4Address, dict[bytes, None]] = {}
         self._half_open: dict[bytes, int] = {}
         self._half_open_bytes = 0
-        self._retransmit_second = 0
-        self._retransmit_bytes = 0
-        self._refusal_second = 0
-        self._refusals = 0
+        self._retransmit_budget = _PerSecond(HALF_OPEN_RETRANSMIT_BYTES_PER_SECOND)
+        self._refusal_budget = _PerSecond(REFUSALS_ANSWERED_PER_SECOND)
         self._log_counts: dict[str, int] = {}
 
     def _debug(self, text: str) -> None:
@@ -516,31 +532,13 @@ class IkeResponder:
                     now: float, *, budgeted: bool = False) -> None:
         if last is None or last.next_at is None or last.next_at > now:
             return
-        if budgeted and not self._retransmit_budget(len(last.data), now):
+        if budgeted and not self._retransmit_budget.take(len(last.data), now):
             self._count(retransmissions_suppressed=1)
         else:
             self._out.extend((d, local, remote) for d in last.fragments or (last.data,))
             self._count(retransmissions_sent=1)
         last.remaining -= 1
         last.next_at = last.next_at + RETRANSMIT_INTERVAL if last.remaining > 0 else None
-
-    def _refusal_budget(self, now: float) -> bool:
-        """Whether one more NO-PROPOSAL-CHOSEN answer to a first message fits this second."""
-        second = int(now)
-        if second != self._refusal_second:
-            self._refusal_second, self._refusals = second, 0
-        self._refusals += 1
-        return self._refusals <= REFUSALS_ANSWERED_PER_SECOND
-
-    def _retransmit_budget(self, size: int, now: float) -> bool:
-        """Whether *size* more bytes of retransmission to half-open peers fit this second."""
-        second = int(now)
-        if second != self._retransmit_second:
-            self._retransmit_second, self._retransmit_bytes = second, 0
-        if self._retransmit_bytes + size > HALF_OPEN_RETRANSMIT_BYTES_PER_SECOND:
-            return False
-        self._retransmit_bytes += size
-        return True
 
     def _send(self, data: bytes, local: Endpoint, remote: Endpoint, now: float, *,
               retransmit: bool, sa: IsakmpSa | None = None) -> Retransmission:
@@ -624,7 +622,7 @@ class IkeResponder:
             self._count(proposals_refused=1)
             self._pix(713900, f"IKE peer {remote.address}: no offered ISAKMP transform is "
                       f"acceptable ({_bounded(refusals)})")
-            if not self._refusal_budget(now):  # a flood of refused offers: fewer answers
+            if not self._refusal_budget.take(1, now):  # a flood of refused offers: fewer answers
                 self._count(refusals_unanswered=1)
                 return
             notify = NotifyPayload(c.DOI_IPSEC, c.PROTO_ISAKMP, c.N_NO_PROPOSAL_CHOSEN)
