@@ -1,4 +1,4 @@
-"""Adapters from the gateway's seams (``pixgw.gateway.Authenticate`` and ``Accounting``) to
+"""Adapters from the gateway's seams (``pixgw.links.Authenticate`` and ``Accounting``) to
 twisted.cred authenticators and :class:`IAccounting` (RFC 2866 §5.10 terminate causes).
 
 The PPP layer's :class:`AuthenticationRequested` becomes PAP / CHAP-MD5 / MS-CHAPv1 / MS-CHAPv2
@@ -29,7 +29,7 @@ from pixgw.aaa.interfaces import (
     ClientInfo,
     SessionUsage,
 )
-from pixgw.gateway import ActiveSession
+from pixgw.links import ActiveSession
 from pixgw.ppp.auth import AuthenticationRequested
 from pixgw.syslog import pix_log
 

@@ -43,13 +43,15 @@ from pixgw.config.model import PixConfig
 from pixgw.config.parser import ConfigError, ParseResult, parse_file
 from pixgw.dataplane import make_dataplane, pool_routes, resolve_dataplane
 from pixgw.dataplane.interfaces import IDataplane
-from pixgw.gateway import Gateway, l2tp_group
+from pixgw.gateway import Gateway
 from pixgw.ike.core import IkeResponder
 from pixgw.ike.transport import IkeUdpPorts
+from pixgw.links import l2tp_group
 from pixgw.logrouter import PixLogRouter
 from pixgw.manhole import ManholeError, make_manhole_service
 from pixgw.pki.commands import CaExec
 from pixgw.pki.store import CaStore
+from pixgw.view import GatewayView
 
 DEFAULT_CONTROL = "unix:/run/pixgw/control"
 DEFAULT_STATE_DIR = "/var/lib/pixgw"
@@ -377,13 +379,14 @@ def makeService(options: Options) -> service.IService:
     path = control_path(control)
     if path is not None:
         os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
-    strports.service(control, ControlFactory(table, gateway, router)).setServiceParent(top)
+    view = GatewayView(gateway)
+    strports.service(control, ControlFactory(table, view, router)).setServiceParent(top)
 
     if options["manhole"]:
         try:
             make_manhole_service(
                 options["manhole"],
-                {"gateway": gateway, "config": config, "commands": table},
+                {"gateway": gateway, "view": view, "config": config, "commands": table},
                 state_dir=options["state-dir"],
                 passwords=options["manhole-passwords"],
                 authorized_keys=options["manhole-keys"],

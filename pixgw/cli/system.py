@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pixgw.cli.commands import CliError, CommandContext, CommandTable, Handler
-from pixgw.gateway import Gateway, VersionInfo
+from pixgw.view import GatewayView, VersionInfo
 
 # ``debug`` categories a PIX 6.3 offers for this feature (the reference lists each).
 DEBUG_CATEGORIES: tuple[str, ...] = (
@@ -29,8 +29,8 @@ DEBUG_CATEGORIES: tuple[str, ...] = (
 )
 
 
-def gateway_of(context: CommandContext) -> Gateway:
-    if not isinstance(context.gateway, Gateway):
+def gateway_of(context: CommandContext) -> GatewayView:
+    if not isinstance(context.gateway, GatewayView):
         raise CliError("ERROR: no gateway")
     return context.gateway
 

@@ -199,9 +199,20 @@ class RunningGateway:
             log = self.show("show logging")
         except (AssertionError, subprocess.SubprocessError) as exc:
             log = f"(show logging failed: {exc})"
+        views = []
+        for command in ("show crypto isakmp sa", "show crypto isakmp stats"):
+            try:
+                views.append(f"--- pixgw {command} ---\n{self.show(command)[-3000:]}")
+            except (AssertionError, subprocess.SubprocessError) as exc:
+                views.append(f"--- pixgw {command} failed: {exc}")
+        udp = self.netns.exec(["cat", "/proc/net/snmp"], check=False).stdout
+        udp_lines = "\n".join(line for line in udp.splitlines() if line.startswith("Udp:"))
+        # the IKE view and the namespace's UDP counters last: a CI report keeps the tail
         return (
-            f"--- pixgw show logging ---\n{log[-6000:]}\n--- twistd ---\n"
-            + (self.process.output()[-4000:])
+            f"--- twistd ---\n{self.process.output()[-3000:]}\n"
+            f"--- pixgw show logging ---\n{log[-6000:]}\n"
+            + "\n".join(views)
+            + f"\n--- {self.netns.name} /proc/net/snmp ---\n{udp_lines}\n"
         )
 
     def pool_in_use(self, pool: str = "l2tp") -> int:

@@ -16,6 +16,7 @@ from pixgw.cli.shell import ControlFactory
 from pixgw.config.parser import parse
 from pixgw.gateway import Gateway
 from pixgw.logrouter import PixLogRouter
+from pixgw.view import GatewayView
 
 CONFIG = "hostname edge\nlogging on\nlogging buffered informational\n"
 
@@ -28,7 +29,7 @@ def connect(table: CommandTable | None = None):
     if table is None:
         table = CommandTable()
         system.register(table)
-    protocol = ControlFactory(table, gateway, router).buildProtocol(None)
+    protocol = ControlFactory(table, GatewayView(gateway), router).buildProtocol(None)
     transport = StringTransport()
     protocol.makeConnection(transport)
     syslog.add_observer(router)

@@ -34,6 +34,7 @@ from pixgw.ppp import mschap
 from pixgw.ppp.auth import AuthenticationRequested
 from pixgw.testing.l2tp_lac import L2tpLac
 from pixgw.testing.ppp_peer import PppPeer
+from pixgw.view import GatewayView
 
 CONFIG = """\
 hostname gw
@@ -184,6 +185,7 @@ class Bench:
             random_bytes=counting_random(),
         )
         self.gateway.start()
+        self.view = GatewayView(self.gateway)  # what show and clear see
         self.clients: list[Client] = []
         syslog.add_observer(self._observe)
 
@@ -221,14 +223,14 @@ def test_client_gets_pool_address_dns_wins_and_teardown_returns_it() -> None:
         assert alice.ppp.authenticator_verified is True
 
         gw = bench.gateway
-        uauth = gw.uauth_status()
+        uauth = bench.view.uauth_status()
         assert uauth.authenticated_current == 1
         assert [(e.username, e.address) for e in uauth.entries] == [
             ("alice", IPv4Address("198.51.100.10"))
         ]
-        (session,) = gw.l2tp_session_status()
+        (session,) = bench.view.l2tp_session_status()
         assert session.username == "alice" and session.ppp_interface_id == 1
-        (pool,) = gw.pool_status()
+        (pool,) = bench.view.pool_status()
         assert pool.in_use == 1
         (created,) = bench.logged(603106)
         assert "remote_peer_ip is 192.0.2.2" in created
@@ -250,8 +252,8 @@ def test_client_gets_pool_address_dns_wins_and_teardown_returns_it() -> None:
         alice.lac.stop(bench.clock.seconds())
         bench.settle()
         assert gw.sessions == {}
-        assert gw.pool_status()[0].in_use == 0
-        assert gw.uauth_status().entries == ()
+        assert bench.view.pool_status()[0].in_use == 0
+        assert bench.view.uauth_status().entries == ()
         assert IPv4Address("198.51.100.10") not in bench.dataplane.routes
         assert len(bench.logged(109012)) == 1
         assert bench.logged(603107) == [
@@ -269,7 +271,7 @@ def test_wrong_password_is_refused_and_leases_nothing() -> None:
         mallory.connect()
         assert not mallory.ppp.up
         assert mallory.ppp.auth_result == "failure"
-        assert bench.gateway.pool_status()[0].in_use == 0
+        assert bench.view.pool_status()[0].in_use == 0
         assert bench.logged(109011) == []
         assert any("aaa authentication failed" in line for line in bench.logged(603103))
     finally:
@@ -287,7 +289,7 @@ def test_pool_exhausted_refuses_the_third_client() -> None:
             IPv4Address("198.51.100.10"),
             IPv4Address("198.51.100.11"),
         }
-        assert bench.gateway.pool_status()[0].in_use == 2
+        assert bench.view.pool_status()[0].in_use == 2
     finally:
         bench.close()
 
@@ -298,11 +300,11 @@ def test_clear_vpdn_tunnel_frees_everything() -> None:
         alice = bench.client(1)
         alice.connect()
         assert alice.ppp.up
-        assert bench.gateway.clear_vpdn_tunnel(None) == 1
+        assert bench.view.clear_vpdn_tunnel(None) == 1
         bench.settle()
         assert alice.lac.tunnel_state != "established"
         assert bench.gateway.sessions == {}
-        assert bench.gateway.pool_status()[0].in_use == 0
+        assert bench.view.pool_status()[0].in_use == 0
     finally:
         bench.close()
 
@@ -318,7 +320,7 @@ def test_ipsec_sa_deleted_closes_the_tunnel_riding_on_it() -> None:
         bench.settle()
         assert 1 not in bench.dataplane.child_sas
         assert bench.gateway.sessions == {}
-        assert bench.gateway.pool_status()[0].in_use == 0
+        assert bench.view.pool_status()[0].in_use == 0
         assert bench.gateway.l2tp.tunnel_keys() == ()
         assert event.child_sa_id == 1
     finally:
@@ -337,7 +339,7 @@ def test_vanished_client_is_cleaned_up_by_hello_timeout() -> None:
             if not bench.gateway.sessions:
                 break
         assert bench.gateway.sessions == {}
-        assert bench.gateway.pool_status()[0].in_use == 0
+        assert bench.view.pool_status()[0].in_use == 0
         # within the hello window plus the retransmission schedule
         assert bench.clock.seconds() < 60 + 60
     finally:
@@ -350,13 +352,13 @@ def test_clear_uauth_disconnects_the_user() -> None:
         alice = bench.client(1)
         alice.connect()
         assert alice.ppp.up
-        assert bench.gateway.clear_uauth("bob") == 0
-        assert bench.gateway.clear_uauth("alice") == 1
+        assert bench.view.clear_uauth("bob") == 0
+        assert bench.view.clear_uauth("alice") == 1
         bench.settle()
         assert alice.ppp.terminated or not alice.ppp.up
         assert bench.gateway.sessions == {}
-        assert bench.gateway.uauth_status().authenticated_current == 0
-        assert bench.gateway.pool_status()[0].in_use == 0
+        assert bench.view.uauth_status().authenticated_current == 0
+        assert bench.view.pool_status()[0].in_use == 0
     finally:
         bench.close()
 

@@ -21,8 +21,8 @@ _PACKAGE_LAYER = {
     "aaa": "aaa/pki", "pki": "aaa/pki",
     "plugins": "aaa/pki",  # the AAA backends' plugin namespace (twisted.plugin)
     "dataplane": "dataplane",
-    "gateway": "gateway", "pool": "gateway", "logrouter": "gateway",
-    # the wiring and the faces: tap, aaa_seam, cli, manhole, command, systemd, testing
+    "gateway": "gateway", "links": "gateway", "pool": "gateway", "logrouter": "gateway",
+    # the wiring and the faces: tap, aaa_seam, view, cli, manhole, command, systemd, testing
 }
 CORES = ("esp", "ppp", "l2tp", "ike")
 SHELLS = {"pixgw.ike.transport", "pixgw.l2tp.transport"}
