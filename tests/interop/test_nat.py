@@ -27,7 +27,7 @@ from tests.interop.pixgw_gateway import (
     hang_up_and_check,
     wait_for,
 )
-from tests.interop.qemu.netns import OUTSIDE_NAT, Namespace
+from tests.interop.qemu.netns import OUTSIDE_GW, OUTSIDE_NAT, Namespace, Topology
 
 matrix_results = pixgw_gateway.matrix_results
 matrix_cell = pixgw_gateway.matrix_cell
@@ -60,6 +60,38 @@ def _not_ike_or_esp(cap: Any) -> list[str]:
     return [line for line in lines if not any(k in line for k in known)]
 
 
+def _path_view(topology: Topology, cap: Any) -> str:
+    """The way between the NAT and the gateway when a client behind it did not come up: what
+    crossed the outside segment on UDP 500/4500, the NAT router's connection tracking and both
+    ends' neighbour entries (CI once lost both cells here with nothing else to go on)."""
+    parts = [
+        f"--- outside segment, UDP 500/4500 ---\n{cap.summary('udp port 500 or udp port 4500')}"
+    ]
+    for ns, argv in (
+        (topology.nat, ["cat", "/proc/net/nf_conntrack"]),
+        (topology.nat, ["ip", "neigh"]),
+        (topology.gateway, ["ip", "neigh"]),
+        (topology.nat, ["iptables", "-t", "nat", "-S"]),
+    ):
+        if ns is not None:
+            r = ns.exec(argv, check=False)
+            parts.append(
+                f"--- {ns.name}: {' '.join(argv)} ---\n{r.stdout[-3000:]}{r.stderr[-500:]}"
+            )
+    return "\n".join(parts)
+
+
+def _bring_up(gw: RunningGateway, client: Any, topology: Topology, cap: Any) -> Any:
+    """``bring_up``, first checking the NAT forwards to the gateway at all (a ping through it);
+    a failure carries the path's view after the gateway's."""
+    ping = client.guest.sh(f"ping -n -c 2 -W 2 {OUTSIDE_GW}", timeout=30)
+    try:
+        assert ping.rc == 0, f"no way from {client.guest.name} to {OUTSIDE_GW}:\n{ping.stdout}"
+        return bring_up(gw, client)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n{_path_view(topology, cap)}") from e
+
+
 def _route_and_ping(gw: RunningGateway, client: Any) -> None:
     route = client.guest.sh("ip route replace 203.0.113.0/24 dev ppp0", timeout=20)
     assert route.rc == 0, route.stderr
@@ -82,11 +114,12 @@ def test_one_client_behind_nat(
     inside_netns: Namespace,
     outside_capture: Callable[..., Any],
     matrix_cell: Callable[[str], Any],
+    interop_topology: Topology,
 ) -> None:
     with matrix_cell("win10g14 psk mschap-v2 behind NAT"):
         cap = outside_capture("nat-one")
         client = nat_client_guest(index=1, profile="win10g14", auth="psk", ppp_auth="mschap-v2")
-        status = bring_up(nat_gateway, client)
+        status = _bring_up(nat_gateway, client, interop_topology, cap)
         assert str(status.ppp_address).startswith("198.51.100.1"), status.raw
         _route_and_ping(nat_gateway, client)
         back = inside_netns.exec(
@@ -117,13 +150,14 @@ def test_two_clients_behind_one_nat(
     inside_netns: Namespace,
     outside_capture: Callable[..., Any],
     matrix_cell: Callable[[str], Any],
+    interop_topology: Topology,
 ) -> None:
     with matrix_cell("2 clients (win2000, winxp) behind one NAT"):
         cap = outside_capture("nat-two")
         first = nat_client_guest(index=1, profile="win2000", auth="psk", ppp_auth="mschap-v2")
         second = nat_client_guest(index=2, profile="winxp", auth="psk", ppp_auth="mschap-v2")
-        one = bring_up(nat_gateway, first)
-        two = bring_up(nat_gateway, second)
+        one = _bring_up(nat_gateway, first, interop_topology, cap)
+        two = _bring_up(nat_gateway, second, interop_topology, cap)
         assert one.ppp_address != two.ppp_address, (one.raw, two.raw)
         _route_and_ping(nat_gateway, first)
         _route_and_ping(nat_gateway, second)
