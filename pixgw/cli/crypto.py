@@ -15,7 +15,8 @@ from ipaddress import IPv4Address
 from typing import Protocol
 
 from pixgw.cli.commands import CliError, CommandContext, CommandTable
-from pixgw.config.model import AccessListEntry, AddressMatch, CryptoMapEntry, PixConfig, PortMatch
+from pixgw.config.families.access import access_list_line
+from pixgw.config.model import AccessListEntry, CryptoMapEntry, PixConfig
 from pixgw.status import IpsecSaStatus, IsakmpPolicyStatus, IsakmpSaStatus, IsakmpStats
 
 __all__ = [
@@ -187,27 +188,8 @@ def render_ipsec_sa(sas: Sequence[IpsecSaStatus]) -> str:
     return "\n".join(lines).rstrip("\n")
 
 
-def _address(match: AddressMatch) -> str:
-    if int(match.netmask) == 0 and int(match.address) == 0:
-        return "any"
-    if int(match.netmask) == 0xFFFFFFFF:
-        return f"host {match.address}"
-    return f"{match.address} {match.netmask}"
-
-
-def _port(port: PortMatch | None) -> str:
-    if port is None:
-        return ""
-    if port.operator == "range":
-        return f" range {port.low} {port.high}"
-    return f" {port.operator} {port.low}"
-
-
 def _acl_line(name: str, e: AccessListEntry) -> str:
-    proto = {None: "ip", 1: "icmp", 6: "tcp", 17: "udp", 50: "esp"}.get(e.protocol,
-                                                                      str(e.protocol))
-    return (f"access-list {name} {e.action} {proto} {_address(e.source)}{_port(e.source_port)} "
-            f"{_address(e.destination)}{_port(e.destination_port)} (hitcnt=0)")
+    return f"{access_list_line(name, e)} (hitcnt=0)"
 
 
 def _entry_lines(config: PixConfig, tag: str, entry: CryptoMapEntry, kind: str) -> list[str]:

@@ -39,29 +39,31 @@ UNSUPPORTED = "not supported, ignored"
 
 
 @dataclass(frozen=True)
-class ConfigWarning:
-    """A line that was accepted but not acted on."""
-
-    line_number: int
+class _LineNote:
+    line_number: int  # 0: the file itself (``line`` is its path)
     line: str
     reason: str
 
-    def __str__(self) -> str:
-        return f"WARNING line {self.line_number}: {self.line}: {self.reason}"
-
-
-@dataclass(frozen=True)
-class ConfigProblem:
-    """A line that is wrong; ``line_number`` 0 means the file itself (``line`` is its path)."""
-
-    line_number: int
-    line: str
-    reason: str
+    KIND = ""
 
     def __str__(self) -> str:
         if self.line_number == 0:
-            return f"ERROR {self.line}: {self.reason}"
-        return f"ERROR line {self.line_number}: {self.line}: {self.reason}"
+            return f"{self.KIND} {self.line}: {self.reason}"
+        return f"{self.KIND} line {self.line_number}: {self.line}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class ConfigWarning(_LineNote):
+    """A line that was accepted but not acted on."""
+
+    KIND = "WARNING"
+
+
+@dataclass(frozen=True)
+class ConfigProblem(_LineNote):
+    """A line that is wrong; ``line_number`` 0 means the file itself (``line`` is its path)."""
+
+    KIND = "ERROR"
 
 
 # --- where each command goes in a running-config ------------------------------------------------
@@ -406,6 +408,14 @@ class State:
     def ignore(self) -> None:
         self.unsupported.append((section_of(self.line), self.line))
         self.warn(UNSUPPORTED)
+
+
+def removed(a: Args, table: dict[str, Any], name: str, negated: bool) -> bool:
+    """``no COMMAND NAME ...``: the named entry goes, whatever the rest of the line says."""
+    if negated:
+        a.position = len(a.words)
+        table.pop(name, None)
+    return negated
 
 
 def positive(negated: bool) -> None:

@@ -5,21 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from pixgw.config.model import (
-    AaaPorts,
-    AaaServerGroup,
-    AaaServerHost,
-    PixConfig,
-    Username,
-)
-from pixgw.config.syntax import (
-    NAME,
-    Args,
-    Handler,
-    Sections,
-    State,
-    fail,
-)
+from pixgw.config.model import AaaPorts, AaaServerGroup, AaaServerHost, PixConfig, Username
+from pixgw.config.syntax import NAME, Args, Handler, Sections, State, fail, removed
 
 
 def _aaa_server(st: State, a: Args, negated: bool) -> None:
@@ -117,9 +104,7 @@ def _aaa_server(st: State, a: Args, negated: bool) -> None:
 
 def _username(st: State, a: Args, negated: bool) -> None:
     name = a.name("username")
-    if negated:
-        a.position = len(a.words)
-        st.usernames.pop(name, None)
+    if removed(a, st.usernames, name, negated):
         return
     a.keyword("password")
     password = a.word("password")

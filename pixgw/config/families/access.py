@@ -5,21 +5,8 @@ from __future__ import annotations
 from ipaddress import IPv4Address
 from typing import Any, cast
 
-from pixgw.config.model import (
-    HOST_MASK,
-    AccessListEntry,
-    AddressMatch,
-    PixConfig,
-    PortMatch,
-)
-from pixgw.config.syntax import (
-    Args,
-    Handler,
-    Sections,
-    State,
-    fail,
-    parse_port,
-)
+from pixgw.config.model import HOST_MASK, AccessListEntry, AddressMatch, PixConfig, PortMatch
+from pixgw.config.syntax import Args, Handler, Sections, State, fail, parse_port
 
 _PROTOCOLS = {"ip": None, "icmp": 1, "tcp": 6, "udp": 17, "gre": 47, "esp": 50, "ah": 51}
 
@@ -113,7 +100,7 @@ def _port_text(match: PortMatch | None) -> str:
     return f" {match.operator} {match.low}"
 
 
-def _access_list_entry(name: str, entry: AccessListEntry) -> str:
+def access_list_line(name: str, entry: AccessListEntry) -> str:
     if entry.protocol is None:
         protocol = "ip"
     else:
@@ -127,4 +114,4 @@ def _access_list_entry(name: str, entry: AccessListEntry) -> str:
 
 def render(c: PixConfig, s: Sections) -> None:
     for acl in c.access_lists:
-        s["access-list"].extend(_access_list_entry(acl.name, e) for e in acl.entries)
+        s["access-list"].extend(access_list_line(acl.name, e) for e in acl.entries)

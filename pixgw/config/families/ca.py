@@ -6,18 +6,8 @@ import re
 from dataclasses import replace
 from typing import Any, cast
 
-from pixgw.config.model import (
-    CaConfigure,
-    CaIdentity,
-    PixConfig,
-)
-from pixgw.config.syntax import (
-    Args,
-    Handler,
-    Sections,
-    State,
-    fail,
-)
+from pixgw.config.model import CaConfigure, CaIdentity, PixConfig
+from pixgw.config.syntax import Args, Handler, Sections, State, fail, removed
 
 
 def _ca(st: State, a: Args, negated: bool) -> None:
@@ -42,9 +32,7 @@ def _ca(st: State, a: Args, negated: bool) -> None:
     elif what == "identity":
         name = a.name("ca identity name")
         st.declare("ca identity", name)
-        if negated:
-            a.position = len(a.words)
-            st.identities.pop(name, None)
+        if removed(a, st.identities, name, negated):
             return
         location = a.word("ca address")
         scheme = ""
@@ -63,9 +51,7 @@ def _ca(st: State, a: Args, negated: bool) -> None:
         )
     else:
         name = a.name("ca identity name")
-        if negated:
-            a.position = len(a.words)
-            st.configures.pop(name, None)
+        if removed(a, st.configures, name, negated):
             return
         mode = a.keyword("ca", "ra")
         period = a.integer("retry period", 1, 60)

@@ -15,15 +15,7 @@ from pixgw.config.model import (
     SaLifetime,
     TransformSet,
 )
-from pixgw.config.syntax import (
-    DH_GROUPS,
-    Args,
-    Handler,
-    MapState,
-    Sections,
-    State,
-    fail,
-)
+from pixgw.config.syntax import DH_GROUPS, Args, Handler, MapState, Sections, State, fail, removed
 
 ESP_ENCRYPTION = ("esp-des", "esp-3des", "esp-aes", "esp-aes-192", "esp-aes-256", "esp-null")
 
@@ -136,9 +128,7 @@ def _crypto_ipsec(st: State, a: Args, negated: bool) -> None:
         return
     name = a.name("transform-set name")
     st.declare("transform-set", name)
-    if negated:
-        a.position = len(a.words)
-        st.transform_sets.pop(name, None)
+    if removed(a, st.transform_sets, name, negated):
         return
     if a.peek_keyword() == "mode":
         a.position += 1

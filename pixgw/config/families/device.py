@@ -7,10 +7,7 @@ from __future__ import annotations
 from ipaddress import ip_address
 from typing import Any, cast
 
-from pixgw.config.model import (
-    PixConfig,
-    UauthTimeout,
-)
+from pixgw.config.model import PixConfig, UauthTimeout
 from pixgw.config.syntax import (
     Args,
     Handler,

@@ -8,36 +8,15 @@ from dataclasses import replace
 from typing import Any
 
 from pixgw.config.families.pools import ip_local_pool
-from pixgw.config.model import (
-    Interface,
-    PixConfig,
-    Route,
-)
-from pixgw.config.syntax import (
-    Args,
-    Handler,
-    Pending,
-    Sections,
-    State,
-    fail,
-    positive,
-)
+from pixgw.config.model import Interface, PixConfig, Route
+from pixgw.config.syntax import Args, Handler, Pending, Sections, State, fail, positive
 
 _HARDWARE = re.compile(r"^[a-z][a-z-]*[0-9]+(/[0-9]+)?(\.[0-9]+)?$")
 
 
 _SPEEDS = (
-    "auto",
-    "10baset",
-    "10full",
-    "100basetx",
-    "100full",
-    "1000auto",
-    "1000full",
-    "1000sxfull",
-    "aui",
-    "bnc",
-    "physical",
+    "auto", "10baset", "10full", "100basetx", "100full", "1000auto", "1000full", "1000sxfull",
+    "aui", "bnc", "physical",
 )
 
 

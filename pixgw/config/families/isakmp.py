@@ -15,14 +15,7 @@ from pixgw.config.model import (
     IsakmpPolicy,
     PixConfig,
 )
-from pixgw.config.syntax import (
-    DH_GROUPS,
-    Args,
-    Handler,
-    Sections,
-    State,
-    fail,
-)
+from pixgw.config.syntax import DH_GROUPS, Args, Handler, Sections, State, fail
 
 _ISAKMP_ENCRYPTION = ("des", "3des", "aes", "aes-192", "aes-256")
 
@@ -39,14 +32,7 @@ _ISAKMP_LIMITS: dict[str, tuple[str, int, int]] = {
 
 def _isakmp(st: State, a: Args, negated: bool) -> None:
     what = a.keyword(
-        "enable",
-        "identity",
-        "nat-traversal",
-        "keepalive",
-        "key",
-        "policy",
-        "client",
-        "peer",
+        "enable", "identity", "nat-traversal", "keepalive", "key", "policy", "client", "peer",
         "limit",
     )
     isakmp = st.config.isakmp

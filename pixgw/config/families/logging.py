@@ -5,40 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, cast
 
-from pixgw.config.model import (
-    Logging,
-    LoggingHost,
-    PixConfig,
-)
-from pixgw.config.syntax import (
-    Args,
-    Bad,
-    Handler,
-    Sections,
-    State,
-    fail,
-    parse_level,
-    parse_port,
-)
+from pixgw.config.model import Logging, LoggingHost, PixConfig
+from pixgw.config.syntax import Args, Bad, Handler, Sections, State, fail, parse_level, parse_port
 
 
 def _logging(st: State, a: Args, negated: bool) -> None:
     what = a.keyword(
-        "on",
-        "console",
-        "buffered",
-        "trap",
-        "monitor",
-        "timestamp",
-        "queue",
-        "facility",
-        "host",
-        "history",
-        "standby",
-        "message",
-        "device-id",
-        "fac",
-        "class",
+        "on", "console", "buffered", "trap", "monitor", "timestamp", "queue", "facility", "host",
+        "history", "standby", "message", "device-id", "fac", "class",
     )
     log = st.config.logging
     if what in ("history", "standby", "message", "device-id", "class", "fac"):

@@ -2,16 +2,8 @@
 
 from __future__ import annotations
 
-from pixgw.config.model import (
-    ManagementAccess,
-    PixConfig,
-)
-from pixgw.config.syntax import (
-    Args,
-    Handler,
-    Sections,
-    State,
-)
+from pixgw.config.model import ManagementAccess, PixConfig
+from pixgw.config.syntax import Args, Handler, Sections, State
 
 
 def _management(st: State, a: Args, negated: bool, which: str) -> None:

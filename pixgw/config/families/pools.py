@@ -2,18 +2,8 @@
 
 from __future__ import annotations
 
-from pixgw.config.model import (
-    IpLocalPool,
-    PixConfig,
-)
-from pixgw.config.syntax import (
-    Args,
-    Handler,
-    Sections,
-    State,
-    fail,
-    parse_address,
-)
+from pixgw.config.model import IpLocalPool, PixConfig
+from pixgw.config.syntax import Args, Handler, Sections, State, fail, parse_address, removed
 
 MAX_POOL_SIZE = 65536
 
@@ -22,9 +12,7 @@ def ip_local_pool(st: State, a: Args, negated: bool) -> None:
     a.keyword("pool")
     name = a.name("pool name")
     st.declare("pool", name)
-    if negated:
-        a.position = len(a.words)
-        st.pools.pop(name, None)
+    if removed(a, st.pools, name, negated):
         return
     span = a.word("address range")
     first_word, dash, last_word = span.partition("-")

@@ -6,17 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, cast
 
-from pixgw.config.model import (
-    PixConfig,
-    VpdnGroup,
-    VpdnUsername,
-)
-from pixgw.config.syntax import (
-    Args,
-    Handler,
-    Sections,
-    State,
-)
+from pixgw.config.model import PixConfig, VpdnGroup, VpdnUsername
+from pixgw.config.syntax import Args, Handler, Sections, State, removed
 
 
 def _vpdn(st: State, a: Args, negated: bool) -> None:
@@ -34,9 +25,7 @@ def _vpdn(st: State, a: Args, negated: bool) -> None:
         return
     if what == "username":
         name = a.name("username")
-        if negated:
-            a.position = len(a.words)
-            st.vpdn_usernames.pop(name, None)
+        if removed(a, st.vpdn_usernames, name, negated):
             return
         a.keyword("password")
         password = a.word("password")
