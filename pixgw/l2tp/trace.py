@@ -2,13 +2,11 @@
 
 The PIX 6.3 reference shows no ``debug vpdn`` output; the wording follows the Cisco VPDN debug
 style of the same era (``Tnl 4 L2TP: I SCCRQ from zaahmed-pc tnl 19``,
-``Tnl/Cl 4/4 L2TP: Session state change from wait-connect to established``). The core calls
-these; :mod:`pixgw.cli.vpdn` re-exports them. No secret is ever formatted here.
+``Tnl/Cl 4/4 L2TP: Session state change from wait-connect to established``). The core writes
+them through its log sink; :mod:`pixgw.cli.vpdn` re-exports them. No secret is formatted here.
 """
 
 from __future__ import annotations
-
-from pixgw.syslog import debug
 
 __all__ = ["error_line", "event_line", "packet_line", "prefix"]
 
@@ -47,15 +45,3 @@ def error_line(tunnel_id: int | None, session_id: int | None, text: str) -> str:
     if tunnel_id is None:
         return f"L2TP: {text}"
     return f"{prefix(tunnel_id, session_id)} {text}"
-
-
-def log_packet(line: str) -> None:
-    debug("vpdn packet", line)
-
-
-def log_event(line: str) -> None:
-    debug("vpdn event", line)
-
-
-def log_error(line: str) -> None:
-    debug("vpdn error", line)

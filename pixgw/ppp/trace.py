@@ -1,8 +1,8 @@
 """The wording of the PIX ``debug ppp io``, ``debug ppp error`` and ``debug ppp uauth`` lines.
 
 PIX 6.3 prints PPP debugging per virtual interface; these functions build the lines (pure, no
-secrets: passwords, challenges and responses are never shown) and :func:`pixgw.syslog.debug`
-sends them to the CLI connections that asked for the category.
+secrets: passwords, challenges and responses are never shown); the PPP session writes them
+through its log sink (``trace=``) to the CLI connections that asked for the category.
 """
 
 from __future__ import annotations
