@@ -2,7 +2,7 @@
 
 PIX 6.3 prints PPP debugging per virtual interface; these functions build the lines (pure, no
 secrets: passwords, challenges and responses are never shown); the PPP session writes them
-through its log sink (``trace=``) to the CLI connections that asked for the category.
+through its log sink (``log=``) to the CLI connections that asked for the category.
 """
 
 from __future__ import annotations
