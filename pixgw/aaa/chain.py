@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from twisted.cred.checkers import ICredentialsChecker
 from twisted.internet.defer import Deferred, fail
 from twisted.plugin import getPlugins
 from twisted.python.failure import Failure
@@ -18,9 +19,7 @@ import pixgw.plugins
 from pixgw.aaa.accounting import RadiusAccounting
 from pixgw.aaa.interfaces import (
     AuthenticationServerUnreachable,
-    Authorization,
     BackendSettingsError,
-    ClientInfo,
     IAccounting,
     IAuthenticator,
     IAuthenticatorFactory,
@@ -29,7 +28,7 @@ from pixgw.aaa.radius import RadiusClient, servers_of
 from pixgw.config.model import PixConfig
 
 __all__ = [
-    "AuthenticatorChain",
+    "CheckerChain",
     "authenticator_factories",
     "build_accounting",
     "build_authenticator",
@@ -37,26 +36,30 @@ __all__ = [
 ]
 
 
-@implementer(IAuthenticator)
-class AuthenticatorChain:
-    """Tries its members in order; moves on only on AuthenticationServerUnreachable."""
+@implementer(ICredentialsChecker)
+class CheckerChain:
+    """A group's servers as one twisted.cred checker: tries its members in order, moving on only
+    when one is unreachable (AuthenticationServerUnreachable); a refusal is final."""
 
     def __init__(self, name: str, members: Sequence[Any]) -> None:
         self.name = name
         self.members = list(members)
+        self.credentialInterfaces = tuple(
+            dict.fromkeys(i for m in self.members for i in m.credentialInterfaces)
+        )
 
-    def authenticate(self, credentials: Any, client: ClientInfo) -> Deferred[Authorization]:
-        return self._try(0, credentials, client)
+    def requestAvatarId(self, credentials: Any) -> Deferred[Any]:
+        return self._try(0, credentials)
 
-    def _try(self, index: int, credentials: Any, client: ClientInfo) -> Deferred[Authorization]:
+    def _try(self, index: int, credentials: Any) -> Deferred[Any]:
         if index >= len(self.members):
             return fail(AuthenticationServerUnreachable(f"{self.name}: no server answered"))
-        d: Deferred[Authorization] = self.members[index].authenticate(credentials, client)
+        d: Deferred[Any] = self.members[index].requestAvatarId(credentials)
 
-        def unreachable(failure: Failure) -> Deferred[Authorization]:
+        def unreachable(failure: Failure) -> Deferred[Any]:
             if not isinstance(failure.value, AuthenticationServerUnreachable):
                 return fail(failure)
-            return self._try(index + 1, credentials, client)
+            return self._try(index + 1, credentials)
 
         d.addErrback(unreachable)
         return d

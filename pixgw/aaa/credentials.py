@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from zope.interface import Attribute, Interface, implementer
 
+from pixgw.aaa.interfaces import ClientInfo
 from pixgw.ppp import mschap
 
 __all__ = [
@@ -71,6 +72,7 @@ class IMsChapV2Credentials(IPppCredentials):
 class PapCredentials:
     username: str
     password: str = field(repr=False)
+    client: ClientInfo | None = field(default=None, compare=False, repr=False)
 
     def check_password(self, password: str) -> bool:
         return hmac.compare_digest(self.password.encode("utf-8"), password.encode("utf-8"))
@@ -83,6 +85,7 @@ class ChapMd5Credentials:
     identifier: int
     challenge: bytes
     response: bytes
+    client: ClientInfo | None = field(default=None, compare=False, repr=False)
 
     def expected_response(self, password: str) -> bytes:
         return hashlib.md5(  # noqa: S324 - RFC 1994 CHAP is MD5 by definition
@@ -102,6 +105,7 @@ class MsChapV1Credentials:
     challenge: bytes
     response: bytes
     identifier: int = 0
+    client: ClientInfo | None = field(default=None, compare=False, repr=False)
 
     @property
     def nt_response(self) -> bytes:
@@ -131,6 +135,7 @@ class MsChapV2Credentials:
     peer_challenge: bytes
     nt_response: bytes
     identifier: int = 0
+    client: ClientInfo | None = field(default=None, compare=False, repr=False)
 
     def check_nt_hash(self, nt_hash: bytes) -> bool:
         if (

@@ -140,7 +140,9 @@ class SessionUsage:
 
 
 class IAuthenticator(Interface):
-    """One ``aaa-server`` group (or the local user list) answering PPP authentications."""
+    """One ``aaa-server`` group (or the local user list) answering PPP authentications: what the
+    gateway calls. The shipped backends are twisted.cred checkers behind one
+    :class:`pixgw.aaa.realm.PortalAuthenticator` (local users, RADIUS, LDAP, failover chains)."""
 
     name = Attribute("the group name, 'LOCAL' for local users")
 
@@ -177,7 +179,9 @@ class IAuthenticatorFactory(Interface):
     def build(
         config: PixConfig, group: AaaServerGroup | None, reactor: Any
     ) -> IAuthenticator:
-        """An authenticator for ``group`` (None: local users). Raises BackendSettingsError."""
+        """An authenticator for ``group`` (None: local users), usually a
+        ``PortalAuthenticator(group.name, checker)`` over the backend's ICredentialsChecker.
+        Raises BackendSettingsError."""
 
 
 def group_options(group: AaaServerGroup | None) -> dict[str, str]:

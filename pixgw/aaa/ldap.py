@@ -20,6 +20,7 @@ from typing import Any
 from ldaptor.protocols import pureldap
 from ldaptor.protocols.ldap import ldaperrors, ldapsyntax
 from ldaptor.protocols.ldap.ldapclient import LDAPClient
+from twisted.cred.checkers import ICredentialsChecker
 from twisted.cred.error import UnauthorizedLogin
 from twisted.internet import defer, ssl
 from twisted.internet.defer import Deferred
@@ -28,19 +29,25 @@ from twisted.internet.error import ConnectError, ConnectionLost, TimeoutError
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from pixgw.aaa.chain import AuthenticatorChain
-from pixgw.aaa.credentials import MsChapV1Credentials, MsChapV2Credentials, PapCredentials
+from pixgw.aaa.chain import CheckerChain
+from pixgw.aaa.credentials import (
+    IMsChapV1Credentials,
+    IMsChapV2Credentials,
+    IPapCredentials,
+    MsChapV1Credentials,
+    MsChapV2Credentials,
+    PapCredentials,
+)
 from pixgw.aaa.interfaces import (
     AuthenticationServerUnreachable,
     Authorization,
     BackendSettingsError,
-    ClientInfo,
-    IAuthenticator,
 )
+from pixgw.aaa.realm import CheckedLogin, PortalAuthenticator
 from pixgw.config.model import AaaServerGroup, PixConfig
 from pixgw.syslog import debug
 
-__all__ = ["LdapAuthenticator", "LdapSettings", "build_ldap_authenticator", "escape_filter_value"]
+__all__ = ["LdapChecker", "LdapSettings", "build_ldap_authenticator", "escape_filter_value"]
 
 
 def escape_filter_value(value: str) -> str:
@@ -103,14 +110,20 @@ def _equality(attribute: str, value: str) -> Any:
     )
 
 
-@implementer(IAuthenticator)
-class LdapAuthenticator:
+@implementer(ICredentialsChecker)
+class LdapChecker:
+    """One LDAP server of a group as a twisted.cred checker (a :class:`CheckerChain` over the
+    group's hosts gives failover): the user found and proven is a :class:`CheckedLogin`
+    carrying its authorization."""
+
+    credentialInterfaces = (IPapCredentials, IMsChapV1Credentials, IMsChapV2Credentials)
+
     def __init__(self, settings: LdapSettings, reactor: Any, name: str = "LDAP") -> None:
         self.settings = settings
         self.reactor = reactor
         self.name = name
 
-    def authenticate(self, credentials: Any, client: ClientInfo) -> Deferred[Authorization]:
+    def requestAvatarId(self, credentials: Any) -> Deferred[Any]:
         d = Deferred.fromCoroutine(self._authenticate(credentials))
         d.addTimeout(self.settings.timeout * 3, self.reactor)
 
@@ -119,7 +132,10 @@ class LdapAuthenticator:
                 raise AuthenticationServerUnreachable(f"LDAP {self.settings.host}: no answer")
             return failure
 
-        return d.addErrback(timed_out)
+        def checked(authorization: Authorization) -> CheckedLogin:
+            return CheckedLogin(authorization.username, authorization.server, authorization)
+
+        return d.addCallbacks(checked, timed_out)
 
     def _tls_options(self) -> Any:
         if self.settings.ca_file:
@@ -260,18 +276,13 @@ class _LdapClientFactory:
 
 def build_ldap_authenticator(
     config: PixConfig, group: AaaServerGroup | None, reactor: Any
-) -> AuthenticatorChain:
+) -> PortalAuthenticator:
     if group is None or not group.hosts:
         raise BackendSettingsError("ldap needs 'aaa-server GROUP (IF) host ADDRESS'")
     options = dict(group.options)
-    return AuthenticatorChain(
-        group.name,
-        [
-            LdapAuthenticator(
-                LdapSettings.from_options(str(h.address), options, float(h.timeout)),
-                reactor,
-                group.name,
-            )
-            for h in group.hosts
-        ],
-    )
+    checkers = [
+        LdapChecker(LdapSettings.from_options(str(h.address), options, float(h.timeout)),
+                    reactor, group.name)
+        for h in group.hosts
+    ]
+    return PortalAuthenticator(group.name, CheckerChain(group.name, checkers))

@@ -18,7 +18,6 @@ from typing import Any
 
 from twisted.cred.checkers import ICredentialsChecker
 from twisted.cred.error import UnauthorizedLogin
-from twisted.cred.portal import IRealm, Portal
 from twisted.internet.defer import Deferred, fail, succeed
 from zope.interface import implementer
 
@@ -32,15 +31,12 @@ from pixgw.aaa.credentials import (
     MsChapV2Credentials,
     PapCredentials,
 )
-from pixgw.aaa.interfaces import Authorization, ClientInfo, IAuthenticator
 from pixgw.aaa.pixhash import user_hash_matches
+from pixgw.aaa.realm import CheckedLogin, PortalAuthenticator
 from pixgw.config.model import PixConfig
 from pixgw.ppp import mschap
 
 __all__ = [
-    "AuthorizationRealm",
-    "CheckedLogin",
-    "IAuthorization",
     "LocalAuthenticator",
     "LocalUser",
     "LocalUsersChecker",
@@ -94,18 +90,6 @@ def local_users(config: PixConfig) -> dict[str, LocalUser]:
     for v in config.vpdn.usernames:
         users[v.name] = LocalUser(v.name, cleartext=v.password)
     return users
-
-
-@dataclass(frozen=True)
-class CheckedLogin:
-    """A checker's avatar id: the user and what the check produced for authorization."""
-
-    username: str
-    server: str = "LOCAL"
-    authorization: Authorization | None = None  # set by remote backends (RADIUS, LDAP)
-    mschapv2_authenticator_response: str | None = None
-    mppe_send_key: bytes | None = field(default=None, repr=False)
-    mppe_recv_key: bytes | None = field(default=None, repr=False)
 
 
 @implementer(ICredentialsChecker)
@@ -180,48 +164,9 @@ class LocalUsersChecker:
         return False
 
 
-class IAuthorization(IAuthenticator):
-    """The avatar interface asked of the portal (the realm answers an Authorization)."""
-
-
-@implementer(IRealm)
-class AuthorizationRealm:
-    """Turns a checked login into the frozen :class:`Authorization` the gateway applies."""
-
-    def requestAvatar(
-        self, avatarId: Any, mind: Any, *interfaces: Any
-    ) -> tuple[Any, Authorization, Any]:
-        login: CheckedLogin = avatarId
-        if login.authorization is not None:
-            return IAuthorization, login.authorization, lambda: None
-        authorization = Authorization(
-            username=login.username,
-            mschapv2_authenticator_response=login.mschapv2_authenticator_response,
-            mppe_send_key=login.mppe_send_key,
-            mppe_recv_key=login.mppe_recv_key,
-            server=login.server,
-        )
-        return IAuthorization, authorization, lambda: None
-
-
-def login_through(portal: Portal, credentials: Any) -> Deferred[Authorization]:
-    d: Deferred[Any] = portal.login(credentials, None, IAuthorization)
-    result: Deferred[Authorization] = d.addCallback(_avatar)
-    return result
-
-
-def _avatar(answer: Any) -> Authorization:
-    authorization: Authorization = answer[1]
-    return authorization
-
-
-@implementer(IAuthenticator)
-class LocalAuthenticator:
-    name = "LOCAL"
+class LocalAuthenticator(PortalAuthenticator):
+    """The ``username`` and ``vpdn username`` lines as an authenticator (group ``LOCAL``)."""
 
     def __init__(self, config: PixConfig, users: dict[str, LocalUser] | None = None) -> None:
-        checker = LocalUsersChecker(users if users is not None else local_users(config))
-        self.portal = Portal(AuthorizationRealm(), [checker])
-
-    def authenticate(self, credentials: Any, client: ClientInfo) -> Deferred[Authorization]:
-        return login_through(self.portal, credentials)
+        super().__init__("LOCAL", LocalUsersChecker(users if users is not None else
+                                                    local_users(config)))

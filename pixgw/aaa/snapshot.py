@@ -8,11 +8,12 @@ from ipaddress import IPv4Address
 from typing import Any
 
 from pixgw.aaa.accounting import RadiusAccounting
-from pixgw.aaa.chain import AuthenticatorChain
+from pixgw.aaa.chain import CheckerChain
 from pixgw.aaa.interfaces import Authorization
-from pixgw.aaa.ldap import LdapAuthenticator
+from pixgw.aaa.ldap import LdapChecker
 from pixgw.aaa.local import local_users
-from pixgw.aaa.radius import RadiusAuthenticator, RadiusCounters
+from pixgw.aaa.radius import RadiusChecker, RadiusCounters
+from pixgw.aaa.realm import PortalAuthenticator
 from pixgw.config.model import PixConfig
 from pixgw.status import AaaServerStatus, AaaStatusSnapshot, UauthDetail
 
@@ -20,7 +21,10 @@ __all__ = ["aaa_status", "uauth_detail"]
 
 
 def _leaves(authenticator: Any) -> Iterable[Any]:
-    if isinstance(authenticator, AuthenticatorChain):
+    """The server checkers behind an authenticator (its portal's checker, chains unfolded)."""
+    if isinstance(authenticator, PortalAuthenticator):
+        yield from _leaves(authenticator.checker)
+    elif isinstance(authenticator, CheckerChain):
         for member in authenticator.members:
             yield from _leaves(member)
     else:
@@ -51,7 +55,7 @@ def aaa_status(
     servers: list[AaaServerStatus] = []
     for top in authenticators:
         for leaf in _leaves(top):
-            if isinstance(leaf, RadiusAuthenticator):
+            if isinstance(leaf, RadiusChecker):
                 s = leaf.server
                 c = leaf.client.counters.get(s.label, RadiusCounters())
                 dead = c.dead_until > leaf.client.reactor.seconds()
@@ -81,7 +85,7 @@ def aaa_status(
                         round_trip_ms=int((c.last_round_trip or 0.0) * 1000),
                     )
                 )
-            elif isinstance(leaf, LdapAuthenticator):
+            elif isinstance(leaf, LdapChecker):
                 servers.append(
                     AaaServerStatus(
                         group=leaf.name,

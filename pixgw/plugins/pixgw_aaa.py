@@ -8,11 +8,12 @@ from typing import Any
 from twisted.plugin import IPlugin
 from zope.interface import implementer
 
-from pixgw.aaa.chain import AuthenticatorChain
+from pixgw.aaa.chain import CheckerChain
 from pixgw.aaa.interfaces import BackendSettingsError, IAuthenticatorFactory
 from pixgw.aaa.ldap import build_ldap_authenticator
 from pixgw.aaa.local import LocalAuthenticator
-from pixgw.aaa.radius import RadiusAuthenticator, RadiusClient, servers_of
+from pixgw.aaa.radius import RadiusChecker, RadiusClient, servers_of
+from pixgw.aaa.realm import PortalAuthenticator
 from pixgw.config.model import AaaServerGroup, PixConfig
 
 
@@ -44,10 +45,8 @@ class RadiusBackend:
             deadtime_minutes=group.deadtime,
         )
         nas_identifier = str(getattr(config, "hostname", "") or "")
-        return AuthenticatorChain(
-            group.name,
-            [RadiusAuthenticator(client, s, group.name, nas_identifier) for s in servers],
-        )
+        checkers = [RadiusChecker(client, s, group.name, nas_identifier) for s in servers]
+        return PortalAuthenticator(group.name, CheckerChain(group.name, checkers))
 
 
 @implementer(IPlugin, IAuthenticatorFactory)

@@ -19,12 +19,13 @@ from twisted.internet.task import Clock
 from pixgw.aaa.credentials import MsChapV2Credentials, PapCredentials
 from pixgw.aaa.interfaces import ClientInfo
 from pixgw.aaa.radius import (
-    RadiusAuthenticator,
+    RadiusChecker,
     RadiusClient,
     RadiusServer,
     decode_attributes,
     load_dictionary,
 )
+from pixgw.aaa.realm import PortalAuthenticator
 
 SECRET = b"fuzz"
 DICT = load_dictionary()
@@ -76,7 +77,9 @@ def test_client_survives_signed_garbage(code: int, body: bytes, with_ma: bool, v
     )
     out: list[Any] = []
     client._port = object()  # already "listening"
-    RadiusAuthenticator(client, server).authenticate(creds, ClientInfo()).addBoth(out.append)
+    PortalAuthenticator("RADIUS", RadiusChecker(client, server)).authenticate(
+        creds, ClientInfo()
+    ).addBoth(out.append)
     (request,) = transport.sent
     client.datagramReceived(signed_reply(request, code, body, with_ma), ("127.0.0.1", 1812))
     client.datagramReceived(body, ("127.0.0.1", 1812))

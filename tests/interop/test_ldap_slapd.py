@@ -15,7 +15,8 @@ from twisted.internet.defer import Deferred
 
 from pixgw.aaa.credentials import MsChapV2Credentials, PapCredentials
 from pixgw.aaa.interfaces import AuthenticationServerUnreachable, Authorization, ClientInfo
-from pixgw.aaa.ldap import LdapAuthenticator, LdapSettings, escape_filter_value
+from pixgw.aaa.ldap import LdapChecker, LdapSettings, escape_filter_value
+from pixgw.aaa.realm import PortalAuthenticator
 from pixgw.ppp import mschap
 from tests import runid
 from tests.interop.servers import (
@@ -69,7 +70,9 @@ def settings(**kw: Any) -> LdapSettings:
 
 
 def login(s: LdapSettings, creds: Any) -> Any:
-    return run(LdapAuthenticator(s, reactor).authenticate(creds, ClientInfo()))
+    return run(
+        PortalAuthenticator("LDAP", LdapChecker(s, reactor)).authenticate(creds, ClientInfo())
+    )
 
 
 def test_pap_search_then_bind(slapd: Slapd) -> None:
@@ -187,7 +190,7 @@ def test_ppp_mschapv2_peer_through_gateway_to_slapd(slapd: Slapd) -> None:
     try:
         service = settings(login_dn=LDAP_ADMIN, login_password=LDAP_ADMIN_PASSWORD)
         bench.gateway.authenticate = CredAuthenticate(
-            LdapAuthenticator(service, _RealTcpFakeTime(bench.clock), "DIR")
+            PortalAuthenticator("DIR", LdapChecker(service, _RealTcpFakeTime(bench.clock), "DIR"))
         )
         bob = bench.client(1, "bob", "bob-pw")
         bob.connect()

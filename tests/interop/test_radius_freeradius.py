@@ -16,7 +16,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
 
 from pixgw.aaa.accounting import RadiusAccounting
-from pixgw.aaa.chain import AuthenticatorChain
+from pixgw.aaa.chain import CheckerChain
 from pixgw.aaa.credentials import (
     ChapMd5Credentials,
     MsChapV1Credentials,
@@ -24,7 +24,8 @@ from pixgw.aaa.credentials import (
     PapCredentials,
 )
 from pixgw.aaa.interfaces import AccountingSession, Authorization, ClientInfo, SessionUsage
-from pixgw.aaa.radius import RadiusAuthenticator, RadiusClient, RadiusServer
+from pixgw.aaa.radius import RadiusChecker, RadiusClient, RadiusServer
+from pixgw.aaa.realm import PortalAuthenticator
 from pixgw.ppp import mschap
 from tests import runid
 from tests.interop.servers import (
@@ -96,7 +97,11 @@ def client() -> Iterator[RadiusClient]:
 
 
 def authenticate(client: RadiusClient, creds: Any, srv: RadiusServer | None = None) -> Any:
-    return run(RadiusAuthenticator(client, srv or server()).authenticate(creds, CLIENT))
+    return run(
+        PortalAuthenticator("RADIUS", RadiusChecker(client, srv or server())).authenticate(
+            creds, CLIENT
+        )
+    )
 
 
 def test_pap_accept_with_attributes(freeradius: FreeRadius, client: RadiusClient) -> None:
@@ -158,12 +163,15 @@ def test_mschapv2_wrong_password(freeradius: FreeRadius, client: RadiusClient) -
 
 
 def test_failover_from_a_silent_first_host(freeradius: FreeRadius, client: RadiusClient) -> None:
-    chain = AuthenticatorChain(
+    chain = PortalAuthenticator(
         "RADIUS",
-        [
-            RadiusAuthenticator(client, server("127.0.0.2")),  # nothing listens there
-            RadiusAuthenticator(client, server()),
-        ],
+        CheckerChain(
+            "RADIUS",
+            [
+                RadiusChecker(client, server("127.0.0.2")),  # nothing listens there
+                RadiusChecker(client, server()),
+            ],
+        ),
     )
     result = run(chain.authenticate(PapCredentials("alice", "alice-pw"), CLIENT))
     assert isinstance(result, Authorization), result
@@ -256,7 +264,7 @@ def test_radius_group_from_the_config(freeradius: FreeRadius) -> None:
         assert isinstance(result, Authorization), result
         assert result.server == "RADIUS 127.0.0.1"
     finally:
-        auth.members[0].client.stop()
+        auth.checker.members[0].client.stop()
 
 
 class _RealUdpFakeTime:
@@ -290,7 +298,7 @@ def test_ppp_mschapv2_peer_through_gateway_to_freeradius(
     acct_client = RadiusClient(mixed)
     try:
         bench.gateway.authenticate = CredAuthenticate(
-            RadiusAuthenticator(radius_client, server(), "RAD")
+            PortalAuthenticator("RAD", RadiusChecker(radius_client, server(), "RAD"))
         )
         accounting = RadiusAccounting(acct_client, [server()], mixed, spool_dir=tmp_path)
         bench.gateway.accounting = CredAccounting(accounting, mixed)

@@ -22,7 +22,7 @@ from twisted.internet.task import Clock, deferLater
 from twisted.trial.unittest import TestCase
 
 from pixgw.aaa.accounting import RadiusAccounting
-from pixgw.aaa.chain import AuthenticatorChain
+from pixgw.aaa.chain import CheckerChain
 from pixgw.aaa.credentials import ChapMd5Credentials, MsChapV2Credentials, PapCredentials
 from pixgw.aaa.interfaces import (
     AccountingSession,
@@ -32,13 +32,14 @@ from pixgw.aaa.interfaces import (
     SessionUsage,
 )
 from pixgw.aaa.radius import (
-    RadiusAuthenticator,
+    RadiusChecker,
     RadiusClient,
     RadiusServer,
     decode_attributes,
     encode_attributes,
     load_dictionary,
 )
+from pixgw.aaa.realm import PortalAuthenticator
 from pixgw.ppp import mschap
 
 real_reactor: Any = _reactor
@@ -151,7 +152,9 @@ class RadiusClientTests(TestCase):
             ]
 
         peer, server = self.peer(script)
-        auth = RadiusAuthenticator(self.client, server, nas_identifier="pix")
+        auth = PortalAuthenticator(
+            "RADIUS", RadiusChecker(self.client, server, nas_identifier="pix")
+        )
         (result,) = await self.settle(
             auth.authenticate(PapCredentials("nemo", "arctangent"), CLIENT)
         )
@@ -179,7 +182,7 @@ class RadiusClientTests(TestCase):
 
     async def test_chap_attributes_and_reject_is_unauthorized(self) -> None:
         peer, server = self.peer(lambda *a: (3, [("Reply-Message", "go away")]))
-        auth = RadiusAuthenticator(self.client, server)
+        auth = PortalAuthenticator("RADIUS", RadiusChecker(self.client, server))
         creds = ChapMd5Credentials("bob", 9, b"c" * 16, b"r" * 16)
         (result,) = await self.settle(auth.authenticate(creds, CLIENT))
         assert result.check(UnauthorizedLogin)
@@ -207,7 +210,9 @@ class RadiusClientTests(TestCase):
 
         _, server = self.peer(script)
         (result,) = await self.settle(
-            RadiusAuthenticator(self.client, server).authenticate(creds, CLIENT)
+            PortalAuthenticator("RADIUS", RadiusChecker(self.client, server)).authenticate(
+                creds, CLIENT
+            )
         )
         assert isinstance(result, Authorization), result
         assert result.mschapv2_authenticator_response == s_string
@@ -216,7 +221,9 @@ class RadiusClientTests(TestCase):
 
     async def test_reply_without_message_authenticator_is_dropped(self) -> None:
         peer, server = self.peer(lambda *a: (2, []), with_ma=False)
-        d = RadiusAuthenticator(self.client, server).authenticate(PapCredentials("a", "b"), CLIENT)
+        d = PortalAuthenticator("RADIUS", RadiusChecker(self.client, server)).authenticate(
+            PapCredentials("a", "b"), CLIENT
+        )
         out = await self.settle(d, rounds=20)
         assert out == []  # the forged-looking Accept was not taken
         assert self.client.counters["127.0.0.1"].dropped == 1
@@ -230,7 +237,9 @@ class RadiusClientTests(TestCase):
     async def test_retransmits_keep_id_and_authenticator(self) -> None:
         answers: Iterator[Any] = iter([None, None, (2, [])])
         peer, server = self.peer(lambda *a: next(answers))
-        d = RadiusAuthenticator(self.client, server).authenticate(PapCredentials("a", "b"), CLIENT)
+        d = PortalAuthenticator("RADIUS", RadiusChecker(self.client, server)).authenticate(
+            PapCredentials("a", "b"), CLIENT
+        )
         await self.settle(Deferred(), rounds=5)
         assert len(peer.requests) == 1
         self.clock.advance(5)
@@ -245,9 +254,12 @@ class RadiusClientTests(TestCase):
     async def test_chain_fails_over_to_second_server_but_not_after_a_reject(self) -> None:
         dead = self.dead_server()
         peer, live = self.peer(lambda *a: (2, []))
-        chain = AuthenticatorChain(
+        chain = PortalAuthenticator(
             "RADIUS",
-            [RadiusAuthenticator(self.client, dead), RadiusAuthenticator(self.client, live)],
+            CheckerChain(
+                "RADIUS",
+                [RadiusChecker(self.client, dead), RadiusChecker(self.client, live)],
+            ),
         )
         d = chain.authenticate(PapCredentials("a", "b"), CLIENT)
         for _ in range(3):
@@ -259,12 +271,15 @@ class RadiusClientTests(TestCase):
         # a reject from the first server is final
         _, rejecting = self.peer(lambda *a: (3, []))
         peer2, accepting = self.peer(lambda *a: (2, []))
-        chain = AuthenticatorChain(
+        chain = PortalAuthenticator(
             "RADIUS",
-            [
-                RadiusAuthenticator(self.client, rejecting),
-                RadiusAuthenticator(self.client, accepting),
-            ],
+            CheckerChain(
+                "RADIUS",
+                [
+                    RadiusChecker(self.client, rejecting),
+                    RadiusChecker(self.client, accepting),
+                ],
+            ),
         )
         (result,) = await self.settle(chain.authenticate(PapCredentials("a", "b"), CLIENT))
         assert result.check(UnauthorizedLogin)
@@ -324,7 +339,7 @@ class RadiusClientTests(TestCase):
             max_failed_attempts=2,
             deadtime=600,
         )
-        auth = RadiusAuthenticator(self.client, dead)
+        auth = PortalAuthenticator("RADIUS", RadiusChecker(self.client, dead))
         for _ in range(2):
             out: list[Any] = []
             auth.authenticate(PapCredentials("a", "b"), CLIENT).addBoth(out.append)

@@ -25,7 +25,7 @@ vpdn username carol password carolpw
 def test_show_aaa_server_block() -> None:
     config = parse(CONFIG).config
     radius = build_authenticator(config, "RAD", reactor=Clock())
-    leaf = radius.members[0]
+    leaf = radius.checker.members[0]
     counters = leaf.client.counter(leaf.server)
     counters.requests, counters.accepts, counters.rejects = 5, 3, 2
     counters.last_round_trip = 0.012

@@ -10,10 +10,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from twisted.cred.checkers import ICredentialsChecker
 from twisted.internet.task import Clock
 from zope.interface.verify import verifyObject
 
-from pixgw.aaa.chain import AuthenticatorChain, authenticator_factories, build_authenticator
+from pixgw.aaa.chain import CheckerChain, authenticator_factories, build_authenticator
 from pixgw.aaa.interfaces import (
     AuthDecision,
     BackendSettingsError,
@@ -22,6 +23,7 @@ from pixgw.aaa.interfaces import (
     IAuthenticatorFactory,
 )
 from pixgw.aaa.local import LocalAuthenticator
+from pixgw.aaa.realm import PortalAuthenticator
 from pixgw.aaa_seam import CredAuthenticate, terminate_cause
 from pixgw.config.parser import parse
 from pixgw.ppp import mschap
@@ -50,8 +52,10 @@ def test_build_authenticator_by_group() -> None:
     local = build_authenticator(config, None, reactor=Clock())
     assert isinstance(local, LocalAuthenticator) and verifyObject(IAuthenticator, local)
     radius = build_authenticator(config, "RAD", reactor=Clock())
-    assert isinstance(radius, AuthenticatorChain) and len(radius.members) == 2
-    assert radius.members[0].server.auth_port == 1645  # the PIX default
+    assert isinstance(radius, PortalAuthenticator) and isinstance(radius.checker, CheckerChain)
+    assert len(radius.checker.members) == 2 and verifyObject(IAuthenticator, radius)
+    assert verifyObject(ICredentialsChecker, radius.checker.members[0])
+    assert radius.checker.members[0].server.auth_port == 1645  # the PIX default
     ldap = build_authenticator(config, "DIR", reactor=Clock())
     assert verifyObject(IAuthenticator, ldap)
     with pytest.raises(BackendSettingsError, match="no aaa-server group NOPE"):

@@ -3,10 +3,10 @@ RFC 3579 §3.2 Message-Authenticator on every request and required on every Acce
 2548 MS-CHAP attributes and MPPE keys, RFC 5080 §2.2.1 retransmissions), one concept a module:
 :mod:`~pixgw.aaa.radius.codec` (the packet, pure and fuzzable), :mod:`~pixgw.aaa.radius.client`
 (Twisted UDP, retransmission, failover, counters) and :mod:`~pixgw.aaa.radius.authorization`
-(the authenticator: requests from credentials, authorizations from Access-Accepts)."""
+(the checker: requests from credentials, authorizations from Access-Accepts)."""
 
 from pixgw.aaa.radius.authorization import (
-    RadiusAuthenticator,
+    RadiusChecker,
     authorization_from_accept,
     client_attributes,
     request_attributes,
@@ -40,7 +40,7 @@ __all__ = [
     "ACCESS_REQUEST",
     "ACCOUNTING_REQUEST",
     "ACCOUNTING_RESPONSE",
-    "RadiusAuthenticator",
+    "RadiusChecker",
     "RadiusClient",
     "RadiusCounters",
     "RadiusReply",

@@ -1,4 +1,4 @@
-"""RADIUS as an authenticator: the Access-Request for PAP, CHAP-MD5, MS-CHAP v1/v2 credentials
+"""RADIUS as a twisted.cred checker: the Access-Request for PAP, CHAP-MD5, MS-CHAP v1/v2 credentials
 and the client (RFC 2865 §5, RFC 2868 Tunnel-*, RFC 2548 MS-CHAP attributes), and what an
 Access-Accept grants (RFC 2865 §5.8/§5.25/§5.27/§5.28, RFC 2548 §2.4 MPPE keys) as an
 :class:`~pixgw.aaa.interfaces.Authorization`."""
@@ -10,12 +10,17 @@ from collections.abc import Iterable
 from ipaddress import IPv4Address
 from typing import Any
 
+from twisted.cred.checkers import ICredentialsChecker
 from twisted.cred.error import UnauthorizedLogin
 from twisted.internet.defer import Deferred, fail
 from zope.interface import implementer
 
 from pixgw.aaa.credentials import (
     ChapMd5Credentials,
+    IChapMd5Credentials,
+    IMsChapV1Credentials,
+    IMsChapV2Credentials,
+    IPapCredentials,
     MsChapV1Credentials,
     MsChapV2Credentials,
     PapCredentials,
@@ -24,7 +29,6 @@ from pixgw.aaa.interfaces import (
     AuthenticationServerUnreachable,
     Authorization,
     ClientInfo,
-    IAuthenticator,
 )
 from pixgw.aaa.radius.client import (
     RadiusClient,
@@ -38,6 +42,7 @@ from pixgw.aaa.radius.codec import (
     salt_decrypt,
     unhide,
 )
+from pixgw.aaa.realm import CheckedLogin
 
 
 def request_attributes(
@@ -175,9 +180,15 @@ def authorization_from_accept(
     )
 
 
-@implementer(IAuthenticator)
-class RadiusAuthenticator:
-    """One RADIUS server of a group (a chain over the group's hosts gives failover)."""
+@implementer(ICredentialsChecker)
+class RadiusChecker:
+    """One RADIUS server of a group as a twisted.cred checker (a :class:`CheckerChain` over the
+    group's hosts gives failover): an Access-Accept is a :class:`CheckedLogin` carrying the
+    authorization it grants."""
+
+    credentialInterfaces = (
+        IPapCredentials, IChapMd5Credentials, IMsChapV1Credentials, IMsChapV2Credentials,
+    )
 
     def __init__(
         self,
@@ -191,9 +202,10 @@ class RadiusAuthenticator:
         self.name = name
         self.nas_identifier = nas_identifier
 
-    def authenticate(self, credentials: Any, client: ClientInfo) -> Deferred[Authorization]:
+    def requestAvatarId(self, credentials: Any) -> Deferred[Any]:
         try:
-            attrs = request_attributes(credentials, client, self.nas_identifier)
+            attrs = request_attributes(credentials, credentials.client or ClientInfo(),
+                                       self.nas_identifier)
         except UnauthorizedLogin as e:
             return fail(e)
         counters = self.client.counter(self.server)
@@ -203,15 +215,16 @@ class RadiusAuthenticator:
             )
         d = self.client.request(self.server, ACCESS_REQUEST, attrs)
 
-        def answered(reply: RadiusReply) -> Authorization:
+        def answered(reply: RadiusReply) -> CheckedLogin:
             if reply.code == ACCESS_ACCEPT:
-                return authorization_from_accept(reply, credentials, self.server)
+                authorization = authorization_from_accept(reply, credentials, self.server)
+                return CheckedLogin(credentials.username, authorization.server, authorization)
             message = "".join(str(v) for v in reply.attributes.get("Reply-Message", []))
             if reply.code == ACCESS_CHALLENGE:
                 raise UnauthorizedLogin("Access-Challenge is not supported for PPP")
             raise UnauthorizedLogin(message or "Access-Reject")
 
-        result: Deferred[Authorization] = d.addCallback(answered)
+        result: Deferred[CheckedLogin] = d.addCallback(answered)
         return result
 
 
