@@ -12,12 +12,12 @@ from ipaddress import IPv4Address
 
 from pixgw.config.model import PixConfig
 from pixgw.ike import constants as c
-from pixgw.ike.core import (
+from pixgw.ike.events import ChildSaEstablished, Endpoint
+from pixgw.ike.exchanges.common import (
     HALF_OPEN_BUSY_LIFETIME,
     HALF_OPEN_RETRANSMIT_BYTES_PER_SECOND,
     RETRANSMIT_INTERVAL,
 )
-from pixgw.ike.events import ChildSaEstablished, Endpoint
 from pixgw.testing.ike_initiator import IkeInitiator, InitiatorProfile, Phase1Offer
 from tests.protocol.ike_harness import (
     GATEWAY,
@@ -260,7 +260,7 @@ def test_a_transform_with_an_attribute_we_do_not_know_is_never_chosen() -> None:
 
 
 def test_refusals_are_answered_at_most_so_many_a_second() -> None:
-    from pixgw.ike.core import REFUSALS_ANSWERED_PER_SECOND
+    from pixgw.ike.exchanges.common import REFUSALS_ANSWERED_PER_SECOND
 
     refused = Phase1Offer(c.ENC_DES, None, c.HASH_MD5, c.AUTH_PSK, 1)
     offer = IkeInitiator(InitiatorProfile(psk=b"s3cret", phase1=(refused,)),

@@ -22,7 +22,6 @@ from pixgw.config.model import (
     TransformSet,
 )
 from pixgw.ike import constants as c
-from pixgw.ike.core import QUICK_MODE_LIFETIME
 from pixgw.ike.events import (
     QUICK_MODE_ABANDONED,
     ChildSaDeleted,
@@ -30,6 +29,8 @@ from pixgw.ike.events import (
     Endpoint,
     IkeSaDeleted,
 )
+from pixgw.ike.exchanges import quick_mode as quick_mode_exchange
+from pixgw.ike.exchanges.common import QUICK_MODE_LIFETIME
 from pixgw.ike.message import decode_message
 from pixgw.testing.ike_initiator import EspOffer, IkeInitiator, InitiatorProfile, Phase1Offer
 from tests.protocol.ike_harness import (
@@ -985,14 +986,14 @@ def test_a_new_spi_skips_those_of_child_sas_and_pending_quick_modes() -> None:
         answers = iter([taken, fresh])
         return lambda n: next(answers)
 
-    responder._random = scripted()
-    assert responder._spi() == fresh  # taken by the child SA (and its quick mode)
-    responder._random = os.urandom
+    responder.random = scripted()
+    assert quick_mode_exchange.spi(responder) == fresh  # taken by the child SA (and its quick mode)
+    responder.random = os.urandom
     responder.delete_child_sa(event.child_sa_id, 1001.0)
-    responder._random = scripted()
-    assert responder._spi() == fresh  # the quick mode is still remembered (duplicates)
-    responder._random = os.urandom
+    responder.random = scripted()
+    assert quick_mode_exchange.spi(responder) == fresh  # the quick mode is still remembered
+    responder.random = os.urandom
     responder.handle_timer(1000.0 + 3600.0)  # the quick mode's memory expires
-    assert responder._quick == {}
-    responder._random = scripted()
-    assert responder._spi() == taken  # free again
+    assert responder.quick == {}
+    responder.random = scripted()
+    assert quick_mode_exchange.spi(responder) == taken  # free again
