@@ -252,7 +252,7 @@ class IkeResponder:
                     self.count(half_open_expired=1)
                     self.debug(f"ISAKMP (0): deleting half-open SA with {sa.remote.address}")
                     self.delete_ike(sa, now, "half-open exchange expired", notify_peer=False,
-                                     emit=False)
+                                    emit=False)
                 continue
             if sa.dpd_next_at is not None and sa.dpd_next_at <= now:
                 informational.dpd_tick(self, sa, now)
@@ -414,7 +414,7 @@ class IkeResponder:
             return
         if header.exchange_type == c.EXCH_AGGRESSIVE and header.responder_cookie == ZERO_COOKIE:
             self.debug(f"ISAKMP (0): aggressive mode from {remote.address} not supported, "
-                        f"dropped")
+                       f"dropped")
             self.count(proposals_refused=1)
             return
         sa = self.sas.get(header.cookies)
@@ -465,11 +465,11 @@ class IkeResponder:
             if inner.cookies != header.cookies:
                 raise MalformedMessage("reassembled message of other cookies")
             self.debug(f"ISAKMP (0): reassembled {len(whole)} bytes from "
-                        f"{payloads[0].number} fragments of {remote.address}")
+                       f"{payloads[0].number} fragments of {remote.address}")
         return whole
 
     def answer_duplicate(self, last: Retransmission | None, local: Endpoint,
-                          remote: Endpoint) -> None:
+                         remote: Endpoint) -> None:
         self.count(retransmissions_answered=1)
         if last is not None:
             self.debug(f"ISAKMP (0): retransmitting last message to {remote.address}")
@@ -488,7 +488,7 @@ class IkeResponder:
         last.next_at = last.next_at + RETRANSMIT_INTERVAL if last.remaining > 0 else None
 
     def send(self, data: bytes, local: Endpoint, remote: Endpoint, now: float, *,
-              retransmit: bool, sa: IsakmpSa | None = None) -> Retransmission:
+             retransmit: bool, sa: IsakmpSa | None = None) -> Retransmission:
         fragments: tuple[bytes, ...] = ()
         if sa is not None and sa.peer_fragmentation and len(data) > THRESHOLD:
             header, _ = decode_header(data)
@@ -518,7 +518,7 @@ class IkeResponder:
                 return False
             self._evict(victim, now)
         while self.half_open and (len(self.half_open) >= limits.limit_half_open
-                                   or self.half_open_bytes >= HALF_OPEN_MAX_BYTES):
+                                  or self.half_open_bytes >= HALF_OPEN_MAX_BYTES):
             self._evict(next(iter(self.half_open)), now)
         return True
 
@@ -567,7 +567,7 @@ class IkeResponder:
 
 
     def decrypt(self, sa: IsakmpSa, iv: bytes, header: Header, body: bytes
-                 ) -> tuple[tuple[Payload, ...], bytes, list[tuple[int, int, int]]]:
+                ) -> tuple[tuple[Payload, ...], bytes, list[tuple[int, int, int]]]:
         cipher, keys = sa.cipher, sa.keys
         if cipher is None or keys is None:
             raise MalformedMessage("no keys")
@@ -595,9 +595,9 @@ class IkeResponder:
             # message 3 never came: the inbound SA installed with message 2 goes again
             e = ex.child
             self.debug(f"ISAKMP (0): quick mode {ex.message_id} with {e.remote.address} not "
-                        f"completed, its inbound SA 0x{e.inbound.spi:x} removed")
+                       f"completed, its inbound SA 0x{e.inbound.spi:x} removed")
             self.events.append(ChildSaDeleted(e.ike_sa_id, e.child_sa_id, e.inbound.spi,
-                                               e.outbound.spi, QUICK_MODE_ABANDONED))
+                                              e.outbound.spi, QUICK_MODE_ABANDONED))
 
 
 
@@ -612,7 +612,7 @@ class IkeResponder:
     # --- deletion -------------------------------------------------------------------------------
 
     def delete_ike(self, sa: IsakmpSa, now: float, reason: str, *, notify_peer: bool,
-                    emit: bool = True) -> None:
+                   emit: bool = True) -> None:
         if notify_peer and sa.authenticated_at is not None:
             informational.send(self, sa, [DeletePayload(c.DOI_IPSEC, c.PROTO_ISAKMP, 16,
                                                         (sa.ike_sa_id,))], now)
@@ -637,7 +637,7 @@ class IkeResponder:
             self.events.append(IkeSaDeleted(sa.ike_sa_id, sa.remote, reason))
 
     def delete_child(self, child_id: int, now: float, reason: str, *,
-                      notify_peer: bool = True) -> None:
+                     notify_peer: bool = True) -> None:
         record = self.children.pop(child_id, None)
         if record is None:
             return
@@ -662,9 +662,9 @@ class IkeResponder:
         for spi, dest, conn in ((e.inbound.spi, e.local.address, e.child_sa_id),
                                 (e.outbound.spi, e.remote.address, e.child_sa_id + 1)):
             self.pix(602302, f"deleting SA, (sa) sa_dest= {dest}, sa_prot= 50, "
-                      f"sa_spi= 0x{spi:x}({spi}), sa_trans= {transform}, sa_conn_id= {conn}")
+                     f"sa_spi= 0x{spi:x}({spi}), sa_trans= {transform}, sa_conn_id= {conn}")
         self.events.append(ChildSaDeleted(e.ike_sa_id, child_id, e.inbound.spi, e.outbound.spi,
-                                           reason))
+                                          reason))
 
 
 # --- helpers ------------------------------------------------------------------------------------

@@ -61,7 +61,7 @@ ENCAPS_NAMES: dict[int, Encapsulation] = {
     c.ENCAPS_UDP_TUNNEL: "udp-tunnel", c.ENCAPS_UDP_TUNNEL_DRAFT: "udp-tunnel",
 }
 MS_VERSIONS = {2: "MSWIN2K", 3: "MSWINXP", 4: "MSWINXP-SP2", 5: "MSVISTA", 6: "MSWIN7",
-                7: "MSWIN7", 8: "MSWIN7", 9: "MSWIN8+"}
+               7: "MSWIN7", 8: "MSWIN7", 9: "MSWIN8+"}
 
 
 @dataclass(frozen=True)

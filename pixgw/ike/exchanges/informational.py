@@ -40,7 +40,7 @@ def process(core: IkeResponder, sa: IsakmpSa, msg: Inbound) -> None:
         for p in decode_payloads(header.next_payload, body):
             if isinstance(p, NotifyPayload):
                 core.debug(f"ISAKMP (0): processing NOTIFY payload {p.message_type} "
-                            f"protocol {p.protocol} (unauthenticated, ignored)")
+                           f"protocol {p.protocol} (unauthenticated, ignored)")
         return
     if sa.state is not MainModeState.QM_IDLE or sa.choice is None or sa.cipher is None:
         core.count(malformed=1)
@@ -54,7 +54,7 @@ def process(core: IkeResponder, sa: IsakmpSa, msg: Inbound) -> None:
     if not isinstance(payloads[0], HashPayload):
         return
     if not hmac.compare_digest(payloads[0].data, core.prf_a(sa, mid.to_bytes(4, "big")
-                                                             + rest)):
+                                                            + rest)):
         core.count(authentication_failed=1)
         core.debug("ISAKMP (0): informational HASH does not verify, message dropped")
         return
@@ -71,7 +71,7 @@ def process(core: IkeResponder, sa: IsakmpSa, msg: Inbound) -> None:
 
 def _notify_received(core: IkeResponder, sa: IsakmpSa, p: NotifyPayload, now: float) -> None:
     core.debug(f"ISAKMP (0): processing NOTIFY payload {p.message_type} protocol "
-                f"{p.protocol}")
+               f"{p.protocol}")
     if p.message_type == c.N_R_U_THERE and len(p.data) == 4:
         send(core, sa, [NotifyPayload(c.DOI_IPSEC, c.PROTO_ISAKMP,
                                                     c.N_R_U_THERE_ACK, sa.ike_sa_id, p.data)],

@@ -86,7 +86,7 @@ def message_1(core: IkeResponder, msg: Inbound) -> IsakmpSa | None:
                  None)
     if owner is not None and owner not in core.config.isakmp.enabled_interfaces:
         core.debug(f"ISAKMP: isakmp not enabled on interface {owner}, message from "
-                    f"{remote.address} dropped")
+                   f"{remote.address} dropped")
         core.count(proposals_refused=1)
         return None
     decoded = core.first_decoded.get((header.next_payload, body))
@@ -137,7 +137,7 @@ def message_1(core: IkeResponder, msg: Inbound) -> IsakmpSa | None:
     if choice is None:
         core.count(proposals_refused=1)
         core.pix(713900, f"IKE peer {remote.address}: no offered ISAKMP transform is "
-                  f"acceptable ({bounded(refusals)})")
+                 f"acceptable ({bounded(refusals)})")
         if not core.refusal_budget.take(1, now):  # a flood of refused offers: fewer answers
             core.count(refusals_unanswered=1)
             return None
@@ -231,7 +231,7 @@ def message_3(core: IkeResponder, sa: IsakmpSa, msg: Inbound) -> bool:
         key = core.config.isakmp.key_for(remote.address)
         if key is None:
             core.pix(713900, f"IKE peer {remote.address}: no pre-shared key configured for "
-                      f"this address")
+                     f"this address")
             core.count(authentication_failed=1)
             core.delete_ike(sa, now, "no pre-shared key", notify_peer=False, emit=False)
             return False
@@ -260,9 +260,9 @@ def message_3(core: IkeResponder, sa: IsakmpSa, msg: Inbound) -> bool:
         if found.detected:
             where = "peer" if found.peer_behind_nat else "this end"
             core.debug(f"ISAKMP (0): NAT-Traversal ({sa.natt.name}): NAT detected, "
-                        f"{where} is behind a NAT device")
+                       f"{where} is behind a NAT device")
             core.pix(713901, f"IKE peer {remote.address}/{remote.port}: NAT detected "
-                      f"({where} behind NAT, {sa.natt.name}); ESP will use UDP 4500")
+                     f"({where} behind NAT, {sa.natt.name}); ESP will use UDP 4500")
         else:
             core.debug(f"ISAKMP (0): NAT-Traversal ({sa.natt.name}): no NAT detected")
     reply = encode_message(Header(sa.cky_i, sa.cky_r, 0, c.ISAKMP_VERSION, c.EXCH_MAIN, 0, 0),
@@ -334,8 +334,8 @@ def message_5(core: IkeResponder, sa: IsakmpSa, msg: Inbound) -> bool:
         answer.extend(CertPayload(c.CERT_X509_SIG, der) for der in source.own_chain())
         answer.append(SigPayload(crypto.rsa_sign_raw(key, hash_r)))
     core.debug(f"ISAKMP (0): ID payload next-payload : {answer[1].payload_type} type : "
-                f"{our_id.id_type} protocol : {our_id.protocol} port : {our_id.port} "
-                f"length : {len(idir_b) + 4}")
+               f"{our_id.id_type} protocol : {our_id.protocol} port : {our_id.port} "
+               f"length : {len(idir_b) + 4}")
     plaintext_out = encode_payloads(answer)
     encrypted = cipher.encrypt(keys.encryption_key, sa.iv, plaintext_out)
     sa.iv = encrypted[-cipher.block_size :]
@@ -384,7 +384,7 @@ def _verify_signature(core: IkeResponder, sa: IsakmpSa, payloads: Sequence[Paylo
         authentication_failed(core, sa, now, "no certificate or signature from the peer")
         return False
     verdict = core.certificates.verify_peer(chain, identity,
-                                             datetime.fromtimestamp(now, tz=UTC))
+                                            datetime.fromtimestamp(now, tz=UTC))
     if not verdict.accepted:
         authentication_failed(core, sa, now, f"certificate refused: {verdict.reason}")
         return False

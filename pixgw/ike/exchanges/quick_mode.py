@@ -163,7 +163,7 @@ def _message_1(core: IkeResponder, sa: IsakmpSa, msg: Inbound) -> None:
     inbound_spi = spi(core)
     spi_int = int.from_bytes(inbound_spi, "big")
     core.ipsec_debug(f"IPSEC(spi_response): getting spi 0x{spi_int:x}({spi_int}) for "
-                      f"SA from {remote.address} to {local.address} for prot 3")
+                     f"SA from {remote.address} to {local.address} for prot 3")
     nr = core.random(NONCE_BYTES)
     answer: list[Payload] = [
         SaPayload(sa_payload.doi, sa_payload.situation,
@@ -296,10 +296,10 @@ def _message_3(core: IkeResponder, sa: IsakmpSa, ex: QuickModeExchange, msg: Inb
         ("outbound", event.outbound.spi, sa.remote.address, child_id + 1),
     ):
         core.debug(f"        {direction} SA has spi {spi_value} and conn_id {conn} and "
-                    f"flags 0")
+                   f"flags 0")
         core.pix(602301, f"sa created, (sa) sa_dest= {dest}, sa_prot= 50, sa_spi= "
-                  f"0x{spi_value:x}({spi_value}), sa_trans= {transform}, "
-                  f"sa_conn_id= {conn}")
+                 f"0x{spi_value:x}({spi_value}), sa_trans= {transform}, "
+                 f"sa_conn_id= {conn}")
     core.pix(702211, f"ISAKMP Phase 2 exchange completed (local {sa.local.address} "
               f"(responder), remote {sa.remote.address})")
     core.events.append(event)
