@@ -45,20 +45,14 @@ class GatewayView:
 
     def __init__(self, gateway: Gateway) -> None:
         self._gw = gateway
+        self.log_router: PixLogRouter = gateway.log_router  # both fixed for the process
+        self.dataplane_name: str = gateway.dataplane_name
 
     # --- the system -------------------------------------------------------------------------------
 
     @property
     def config(self) -> PixConfig:
         return self._gw.config
-
-    @property
-    def log_router(self) -> PixLogRouter:
-        return self._gw.log_router
-
-    @property
-    def dataplane_name(self) -> str:
-        return self._gw.dataplane_name
 
     @property
     def pki(self) -> Any:

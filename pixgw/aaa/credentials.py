@@ -67,6 +67,10 @@ class IMsChapV2Credentials(IPppCredentials):
         """RFC 2759 §8.1 GenerateNTResponse check from the 16-byte NT hash."""
 
 
+# every PPP authentication protocol's credentials (a checker that takes them all says so)
+PPP_CREDENTIALS = (IPapCredentials, IChapMd5Credentials, IMsChapV1Credentials, IMsChapV2Credentials)
+
+
 @implementer(IPapCredentials)
 @dataclass(frozen=True)
 class PapCredentials:

@@ -22,11 +22,8 @@ from twisted.internet.defer import Deferred, fail, succeed
 from zope.interface import implementer
 
 from pixgw.aaa.credentials import (
+    PPP_CREDENTIALS,
     ChapMd5Credentials,
-    IChapMd5Credentials,
-    IMsChapV1Credentials,
-    IMsChapV2Credentials,
-    IPapCredentials,
     MsChapV1Credentials,
     MsChapV2Credentials,
     PapCredentials,
@@ -94,12 +91,7 @@ def local_users(config: PixConfig) -> dict[str, LocalUser]:
 
 @implementer(ICredentialsChecker)
 class LocalUsersChecker:
-    credentialInterfaces = (
-        IPapCredentials,
-        IChapMd5Credentials,
-        IMsChapV1Credentials,
-        IMsChapV2Credentials,
-    )
+    credentialInterfaces = PPP_CREDENTIALS
 
     def __init__(self, users: dict[str, LocalUser]) -> None:
         self._users = users

@@ -16,11 +16,8 @@ from twisted.internet.defer import Deferred, fail
 from zope.interface import implementer
 
 from pixgw.aaa.credentials import (
+    PPP_CREDENTIALS,
     ChapMd5Credentials,
-    IChapMd5Credentials,
-    IMsChapV1Credentials,
-    IMsChapV2Credentials,
-    IPapCredentials,
     MsChapV1Credentials,
     MsChapV2Credentials,
     PapCredentials,
@@ -186,9 +183,7 @@ class RadiusChecker:
     group's hosts gives failover): an Access-Accept is a :class:`CheckedLogin` carrying the
     authorization it grants."""
 
-    credentialInterfaces = (
-        IPapCredentials, IChapMd5Credentials, IMsChapV1Credentials, IMsChapV2Credentials,
-    )
+    credentialInterfaces = PPP_CREDENTIALS
 
     def __init__(
         self,
