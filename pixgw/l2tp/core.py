@@ -1,5 +1,11 @@
 """The L2TP network server (LNS): tunnels, sessions and data, sans-I/O.
 
+This module keeps the registry (tunnels by id and by peer, their channels and deadlines), reads
+datagrams, runs the timers and dispatches each control message through the tunnel and session
+tables to its handler: :mod:`pixgw.l2tp.tunnel_messages` (SCCRQ, SCCCN, StopCCN, HELLO) and
+:mod:`pixgw.l2tp.call_messages` (ICRQ, ICCN, CDN, WEN, SLI); the events it gives the gateway are
+:mod:`pixgw.l2tp.events`.
+
 RFC 2661, LNS side:
 
 - §5.1 / §6.1-§6.3: control connection establishment (SCCRQ -> SCCRP -> SCCCN), with tunnel
@@ -31,19 +37,27 @@ four events of the session layer there is :class:`TunnelEstablished` (ignorable)
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv4Address
-from typing import NamedTuple
+from typing import Protocol
 
 from pixgw import syslog
 from pixgw.config.model import VpdnGroup
 from pixgw.deadlines import Deadlines
+from pixgw.l2tp import call_messages, tunnel_messages
 from pixgw.l2tp.avp import Avp, AvpType, decode_avps, encode_avps, result_code_value
-from pixgw.l2tp.channel import ControlChannel
+from pixgw.l2tp.events import (
+    Event,
+    PppFrameReceived,
+    SessionClosed,
+    SessionEstablished,
+    SessionKey,
+    TunnelClosed,
+    TunnelEstablished,
+    TunnelKey,
+)
 from pixgw.l2tp.message import (
     CdnResult,
     ControlMessage,
@@ -57,7 +71,7 @@ from pixgw.l2tp.message import (
     message_name,
 )
 from pixgw.l2tp.peer import L2tpPeer
-from pixgw.l2tp.session import SESSION_TABLE, L2tpSession, SessionAction, SessionState
+from pixgw.l2tp.session import L2tpSession, SessionState
 from pixgw.l2tp.trace import (
     error_line,
     event_line,
@@ -70,6 +84,7 @@ from pixgw.l2tp.tunnel import (
     TunnelState,
     control_message_types,
 )
+from pixgw.l2tp.values import avp_text, challenge_response
 from pixgw.status import L2tpCounters, L2tpSessionStatus, L2tpTunnelStatus
 from pixgw.syslog import LogSink
 from pixgw.wire import MalformedMessage
@@ -88,8 +103,6 @@ __all__ = [
     "challenge_response",
 ]
 
-FRAMING_SYNC = 1
-FRAMING_ASYNC = 2
 MAX_IDS_TRIES = 64
 
 #: Messages that belong to a session (§4.1: an unknown M AVP in them ends only the session).
@@ -106,11 +119,6 @@ SESSION_MESSAGES = frozenset(
         MessageType.SLI,
     }
 )
-
-
-def challenge_response(message_type: int, secret: bytes, challenge: bytes) -> bytes:
-    """§4.4.3: MD5 over the message type (one octet), the secret and the challenge."""
-    return hashlib.md5(bytes((message_type,)) + secret + challenge, usedforsecurity=False).digest()
 
 
 # --- settings, keys, events ------------------------------------------------------------------
@@ -149,102 +157,11 @@ class L2tpSettings:
         return cls(**values)  # type: ignore[arg-type]
 
 
-@dataclass(frozen=True)
-class TunnelKey:
-    """A tunnel, by our tunnel id (unique in the LNS)."""
-
-    tunnel_id: int
-
-
-class SessionKey(NamedTuple):
-    """A session, by our tunnel id and our session (call) id. A NamedTuple, not a frozen
-    dataclass: it is hashed several times per PPP frame (the gateway's registries), and a
-    tuple's hash is computed in C."""
-
-    tunnel_id: int
-    session_id: int
-
-    @property
-    def tunnel(self) -> TunnelKey:
-        return TunnelKey(self.tunnel_id)
-
-
-@dataclass(frozen=True)
-class TunnelEstablished:
-    key: TunnelKey
-    peer: L2tpPeer
-    remote_tunnel_id: int
-    remote_host_name: str
-
-
-@dataclass(frozen=True)
-class SessionEstablished:
-    """An ICCN completed a call: PPP may start. Everything the gateway logs (603106) is here or
-    in the PPP layer."""
-
-    key: SessionKey
-    peer: L2tpPeer
-    tunnel_id: int
-    remote_tunnel_id: int
-    session_id: int
-    remote_session_id: int
-    remote_host_name: str
-    calling_number: str = ""
-    called_number: str = ""
-    call_serial_number: int = 0
-    tx_connect_speed: int = 0
-    framing_type: int = 0
-    sequencing_required: bool = False
-    interface: str = "outside"
-
-
-@dataclass(frozen=True)
-class PppFrameReceived:
-    key: SessionKey
-    frame: bytes
-
-
-@dataclass(frozen=True)
-class SessionClosed:
-    """A session ended (CDN either way, its tunnel ended, or it was refused before ICCN:
-    ``was_established`` says whether a :class:`SessionEstablished` came before)."""
-
-    key: SessionKey
-    peer: L2tpPeer
-    result_code: int
-    error_code: int | None = None
-    message: str = ""
-    by_peer: bool = False
-    was_established: bool = False
-
-
-@dataclass(frozen=True)
-class TunnelClosed:
-    """A tunnel ended: StopCCN either way, or the peer stopped acknowledging (``reason``)."""
-
-    key: TunnelKey
-    peer: L2tpPeer
-    remote_tunnel_id: int
-    result_code: int
-    error_code: int | None = None
-    message: str = ""
-    by_peer: bool = False
-    reason: str = ""
-    was_established: bool = False
-
-
-Event = TunnelEstablished | SessionEstablished | PppFrameReceived | SessionClosed | TunnelClosed
-
-
 # --- state -----------------------------------------------------------------------------------
 
 
 def _same_client(a: L2tpPeer, b: L2tpPeer) -> bool:
     return a.address == b.address and a.outer_port == b.outer_port and a.l2tp_port == b.l2tp_port
-
-
-def _text(avp: Avp | None) -> str:
-    return avp.value.decode("utf-8", "replace") if avp is not None else ""
 
 
 class L2tpLns:
@@ -255,16 +172,16 @@ class L2tpLns:
     ) -> None:
         self._log = log  # PIX syslog messages and debug vpdn lines (the process's publisher)
         self.settings = settings
-        self._random_bytes = random_bytes
-        self._tunnels: dict[int, L2tpTunnel] = {}
-        self._by_remote: dict[tuple[L2tpPeer, int], int] = {}
-        self._by_child: dict[int | None, set[int]] = {}  # child SA id -> tunnel ids
-        self._events: deque[Event] = deque()
+        self.random_bytes = random_bytes
+        self.tunnels: dict[int, L2tpTunnel] = {}
+        self.by_remote: dict[tuple[L2tpPeer, int], int] = {}
+        self.by_child: dict[int | None, set[int]] = {}  # child SA id -> tunnel ids
+        self.events: deque[Event] = deque()
         self._outgoing: list[tuple[bytes, L2tpPeer]] = []
         # Tunnels whose control channel may have something to send: the ones a message, a queue
         # or an ack touched since the last flush (every tunnel after a timer), so that flushing
         # costs what changed, not the number of tunnels.
-        self._dirty: set[int] = set()
+        self.dirty: set[int] = set()
         # Timers: one deadline per tunnel (pixgw.deadlines, the structure the gateway keeps its
         # PPP deadlines in). A tunnel's deadline is recomputed only when something that can bring
         # it forward touched the tunnel (a control message in or out, a state change:
@@ -277,16 +194,16 @@ class L2tpLns:
 
     # --- public API ----------------------------------------------------------------------
 
-    def _vpdn_error(self, line: str) -> None:
+    def vpdn_error(self, line: str) -> None:
         self._log.debug("vpdn error", line)
 
-    def _vpdn_event(self, line: str) -> None:
+    def vpdn_event(self, line: str) -> None:
         self._log.debug("vpdn event", line)
 
     def _vpdn_packet(self, line: str) -> None:
         self._log.debug("vpdn packet", line)
 
-    def _pix(self, message_id: int, text: str) -> None:
+    def pix(self, message_id: int, text: str) -> None:
         self._log.pix_log(message_id, text)
 
     def receive_datagram(self, data: bytes, peer: L2tpPeer, now: float) -> None:
@@ -295,8 +212,8 @@ class L2tpLns:
         try:
             message = decode(data)
         except MalformedMessage as exc:
-            self._count("malformed")
-            self._vpdn_error(error_line(None, None, f"Malformed packet from {peer.address}: {exc}"))
+            self.count("malformed")
+            self.vpdn_error(error_line(None, None, f"Malformed packet from {peer.address}: {exc}"))
             return
         if isinstance(message, DataMessage):
             self._receive_data(message, len(data), peer, now)
@@ -305,11 +222,11 @@ class L2tpLns:
 
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, L2tpPeer]]:
         self._now = now
-        if self._dirty:
-            dirty, self._dirty = self._dirty, set()
+        if self.dirty:
+            dirty, self.dirty = self.dirty, set()
             self._rearm |= dirty  # a flush moves the channel's retransmission/ack deadlines
             for tunnel_id in sorted(dirty):
-                tunnel = self._tunnels.get(tunnel_id)
+                tunnel = self.tunnels.get(tunnel_id)
                 if tunnel is not None:
                     self._flush(tunnel, now)
         if not self._outgoing:
@@ -319,9 +236,9 @@ class L2tpLns:
 
     def get_timer(self) -> float | None:
         deadlines = self._deadlines
-        if self._rearm or self._dirty:  # touched, or touched and not yet flushed
-            for tunnel_id in self._rearm | self._dirty:
-                tunnel = self._tunnels.get(tunnel_id)
+        if self._rearm or self.dirty:  # touched, or touched and not yet flushed
+            for tunnel_id in self._rearm | self.dirty:
+                tunnel = self.tunnels.get(tunnel_id)
                 if tunnel is not None:
                     deadlines.set(tunnel_id, self._tunnel_deadline(tunnel))
             self._rearm.clear()
@@ -353,23 +270,23 @@ class L2tpLns:
         self.get_timer()  # hints for whatever changed since the caller last asked
         due = self._deadlines.pop_due(now)
         # retransmissions and delayed acks fall due by time: flush the due tunnels
-        self._dirty.update(due)
+        self.dirty.update(due)
         self._rearm.update(due)
         for tunnel_id in sorted(due):
-            tunnel = self._tunnels.get(tunnel_id)
+            tunnel = self.tunnels.get(tunnel_id)
             if tunnel is None:
                 continue
             if tunnel.linger_until is not None:
                 if now >= tunnel.linger_until:
-                    self._forget(tunnel)
+                    self.forget(tunnel)
                     continue
             elif tunnel.state is TunnelState.IDLE:
                 if now >= tunnel.changed_at + self.settings.setup_timeout:
-                    self._forget(tunnel)  # its SCCRQ never became deliverable
+                    self.forget(tunnel)  # its SCCRQ never became deliverable
                     continue
             elif tunnel.state is TunnelState.WAIT_CTL_CONN:
                 if now >= tunnel.changed_at + self.settings.setup_timeout:
-                    self._stop_tunnel(
+                    self.stop_tunnel(
                         tunnel, StopCcnResult.GENERAL_ERROR, None, "no SCCCN in time", now
                     )
             elif tunnel.state is TunnelState.ESTABLISHED:
@@ -378,7 +295,7 @@ class L2tpLns:
                         session.state is SessionState.WAIT_CONNECT
                         and now >= session.changed_at + self.settings.setup_timeout
                     ):
-                        self._disconnect(
+                        self.disconnect(
                             tunnel, session, CdnResult.NOT_ESTABLISHED_IN_TIME, None, "", now
                         )
                 if (
@@ -387,20 +304,20 @@ class L2tpLns:
                     and tunnel.channel.idle
                 ):
                     tunnel.last_hello = now
-                    self._send_control(
+                    self.send_control(
                         tunnel, 0, [Avp.of_u16(AvpType.MESSAGE_TYPE, MessageType.HELLO)]
                     )
-                    self._vpdn_event(event_line(tunnel.tunnel_id, None, "O HELLO (keepalive)"))
-            if tunnel.tunnel_id in self._tunnels:
+                    self.vpdn_event(event_line(tunnel.tunnel_id, None, "O HELLO (keepalive)"))
+            if tunnel.tunnel_id in self.tunnels:
                 self._flush(tunnel, now)
 
     def next_event(self) -> Event | None:
-        return self._events.popleft() if self._events else None
+        return self.events.popleft() if self.events else None
 
     def send_ppp(self, session_key: SessionKey, frame: bytes, now: float) -> None:
         """A PPP frame (as given: with or without FF 03) as a data message to the LAC."""
         self._now = now
-        tunnel = self._tunnels.get(session_key.tunnel_id)
+        tunnel = self.tunnels.get(session_key.tunnel_id)
         if tunnel is None or tunnel.state is not TunnelState.ESTABLISHED:
             return
         session = tunnel.sessions.get(session_key.session_id)
@@ -420,12 +337,12 @@ class L2tpLns:
     ) -> None:
         """Send a CDN (e.g. PPP ended); a :class:`SessionClosed` follows."""
         self._now = now
-        tunnel = self._tunnels.get(session_key.tunnel_id)
+        tunnel = self.tunnels.get(session_key.tunnel_id)
         if tunnel is None or tunnel.linger_until is not None:
             return
         session = tunnel.sessions.get(session_key.session_id)
         if session is not None:
-            self._disconnect(tunnel, session, result_code, None, message, now)
+            self.disconnect(tunnel, session, result_code, None, message, now)
 
     def close_tunnel(
         self, tunnel_key: TunnelKey, result_code: int, now: float, message: str = ""
@@ -433,9 +350,9 @@ class L2tpLns:
         """Send a StopCCN (``clear vpdn tunnel``); :class:`SessionClosed` and
         :class:`TunnelClosed` events follow."""
         self._now = now
-        tunnel = self._tunnels.get(tunnel_key.tunnel_id)
+        tunnel = self.tunnels.get(tunnel_key.tunnel_id)
         if tunnel is not None and tunnel.linger_until is None:
-            self._stop_tunnel(tunnel, result_code, None, message, now)
+            self.stop_tunnel(tunnel, result_code, None, message, now)
 
     def tunnel_keys(self) -> tuple[TunnelKey, ...]:
         return tuple(TunnelKey(t.tunnel_id) for t in self._live_tunnels())
@@ -514,30 +431,30 @@ class L2tpLns:
 
     def session_open(self, key: SessionKey) -> bool:
         """Whether the session is still there, on a tunnel not shutting down (a lookup)."""
-        tunnel = self._tunnels.get(key.tunnel_id)
+        tunnel = self.tunnels.get(key.tunnel_id)
         return (
             tunnel is not None and tunnel.linger_until is None and key.session_id in tunnel.sessions
         )
 
     def tunnel_keys_on_child(self, child_sa_id: int) -> tuple[TunnelKey, ...]:
         """The live tunnels riding on one child SA (an index, not a scan)."""
-        on_child = sorted(self._by_child.get(child_sa_id, ()))
-        return tuple(TunnelKey(t) for t in on_child if self._tunnels[t].linger_until is None)
+        on_child = sorted(self.by_child.get(child_sa_id, ()))
+        return tuple(TunnelKey(t) for t in on_child if self.tunnels[t].linger_until is None)
 
     def peer_of(self, key: TunnelKey) -> L2tpPeer | None:
-        tunnel = self._tunnels.get(key.tunnel_id)
+        tunnel = self.tunnels.get(key.tunnel_id)
         return tunnel.peer if tunnel is not None else None
 
     # --- receiving -----------------------------------------------------------------------
 
-    def _count(self, name: str) -> None:
+    def count(self, name: str) -> None:
         self._counters[name] += 1
 
     def _live_tunnels(self) -> list[L2tpTunnel]:
-        return [t for t in self._tunnels.values() if t.linger_until is None]
+        return [t for t in self.tunnels.values() if t.linger_until is None]
 
     def _find(self, tunnel_id: int, peer: L2tpPeer) -> L2tpTunnel | None:
-        tunnel = self._tunnels.get(tunnel_id)
+        tunnel = self.tunnels.get(tunnel_id)
         if tunnel is None:
             return None
         if tunnel.peer is peer:  # the dataplane keeps one L2tpPeer per SA and port: per packet
@@ -545,22 +462,22 @@ class L2tpLns:
         if not _same_client(tunnel.peer, peer):
             return None
         if tunnel.peer != peer:  # same client through a new SA (rekey): follow it
-            self._by_remote.pop((tunnel.peer, tunnel.remote_tunnel_id), None)
+            self.by_remote.pop((tunnel.peer, tunnel.remote_tunnel_id), None)
             self._unindex_child(tunnel)
-            self._by_child.setdefault(peer.child_sa_id, set()).add(tunnel.tunnel_id)
+            self.by_child.setdefault(peer.child_sa_id, set()).add(tunnel.tunnel_id)
             tunnel.peer = peer
-            self._by_remote[(peer, tunnel.remote_tunnel_id)] = tunnel.tunnel_id
+            self.by_remote[(peer, tunnel.remote_tunnel_id)] = tunnel.tunnel_id
         return tunnel
 
     def _receive_data(self, message: DataMessage, size: int, peer: L2tpPeer, now: float) -> None:
         tunnel = self._find(message.tunnel_id, peer)
         if tunnel is None or tunnel.linger_until is not None:
-            self._count("unknown_tunnel")
+            self.count("unknown_tunnel")
             return
         session = tunnel.sessions.get(message.session_id)
         if session is None or session.state is not SessionState.ESTABLISHED:
-            self._count("unknown_session")
-            self._vpdn_error(
+            self.count("unknown_session")
+            self.vpdn_error(
                 error_line(tunnel.tunnel_id, message.session_id, "Data for an unknown session")
             )
             return
@@ -570,13 +487,13 @@ class L2tpLns:
         if message.ns is not None:
             behind = ((message.ns - session.data_nr) & 0xFFFF) >= 0x8000
             if session.packets_received and behind:
-                self._count("data_out_of_order")
+                self.count("data_out_of_order")
                 return
             session.data_nr = (message.ns + 1) & 0xFFFF
             session.sequencing = True
         session.packets_received += 1
         session.bytes_received += len(message.payload)
-        self._events.append(
+        self.events.append(
             PppFrameReceived(SessionKey(tunnel.tunnel_id, session.session_id), message.payload)
         )
 
@@ -584,7 +501,7 @@ class L2tpLns:
         self, message: ControlMessage, size: int, peer: L2tpPeer, now: float
     ) -> None:
         if message.tunnel_id == 0:
-            tunnel = self._tunnel_for_sccrq(message, peer, now)
+            tunnel = tunnel_messages.tunnel_for_sccrq(self, message, peer, now)
         else:
             tunnel = self._find(message.tunnel_id, peer)
         if tunnel is None:
@@ -592,99 +509,16 @@ class L2tpLns:
         tunnel.packets_received += 1
         tunnel.bytes_received += size
         tunnel.last_heard = now
-        self._dirty.add(tunnel.tunnel_id)
+        self.dirty.add(tunnel.tunnel_id)
         for delivered in tunnel.channel.receive(message, now):
-            if tunnel.tunnel_id not in self._tunnels:
+            if tunnel.tunnel_id not in self.tunnels:
                 break
             self._handle_control(tunnel, delivered, now)
 
-    def _tunnel_for_sccrq(
-        self, message: ControlMessage, peer: L2tpPeer, now: float
-    ) -> L2tpTunnel | None:
-        """A message to tunnel 0 is an SCCRQ (a retransmitted one finds its tunnel) or a StopCCN
-        from a LAC that never learnt our tunnel id (it finds the tunnel by its Assigned Tunnel
-        ID); anything else is dropped."""
-        try:
-            avps, _ = decode_avps(message.avp_bytes, secret=self.settings.secret)
-        except MalformedMessage as exc:
-            self._count("malformed")
-            self._vpdn_error(error_line(None, None, f"Malformed SCCRQ from {peer.address}: {exc}"))
-            return None
-        first = avps[0] if avps else None
-        if first is None or first.attribute_type != AvpType.MESSAGE_TYPE or first.vendor_id:
-            self._count("unknown_tunnel")
-            return None
-        is_stop = first.value == MessageType.STOPCCN.to_bytes(2, "big")
-        if first.value != MessageType.SCCRQ.to_bytes(2, "big") and not is_stop:
-            self._count("unknown_tunnel")
-            return None
-        assigned = next((a for a in avps if a.attribute_type == AvpType.ASSIGNED_TUNNEL_ID), None)
-        try:
-            remote_id = assigned.u16() if assigned is not None else 0
-        except MalformedMessage:
-            remote_id = 0
-        existing_id = self._by_remote.get((peer, remote_id)) if remote_id else None
-        existing = self._tunnels.get(existing_id) if existing_id is not None else None
-        if is_stop:
-            if existing is None:
-                self._count("unknown_tunnel")
-            return existing
-        if (
-            existing is not None
-            and existing.linger_until is None
-            and existing.state is TunnelState.ESTABLISHED
-            and now - existing.changed_at >= self.settings.restart_after
-        ):
-            # Long after its SCCCN, this is no late retransmission: the client restarted
-            # (sleep, reboot) with the same tunnel id. End the old tunnel without a StopCCN
-            # (it would reach the client's new tunnel of the same id) and start afresh.
-            self._vpdn_event(
-                event_line(existing.tunnel_id, None, "Peer restarted, tunnel replaced")
-            )
-            self._end_tunnel(
-                existing,
-                StopCcnResult.GENERAL_REQUEST,
-                None,
-                "",
-                now,
-                by_peer=True,
-                reason="peer restarted",
-            )
-            self._forget(existing)
-            existing = None
-        if existing is not None and (existing.linger_until is None or existing.channel.nr == 1):
-            return existing  # a retransmitted SCCRQ: the channel acknowledges it again
-        # else a new control connection (a client reconnecting with the same tunnel id)
-        if message.ns != 0:
-            self._count("unexpected")  # an SCCRQ opens the connection with Ns 0 (§5.8)
-            return None
-        tunnel_id = None
-        if len(self._tunnels) < self.settings.max_tunnels:
-            tunnel_id = self._new_id(set(self._tunnels))
-        if tunnel_id is None:
-            self._count("unexpected")
-            self._vpdn_error(
-                error_line(None, None, f"No tunnel for {peer.address}: too many tunnels")
-            )
-            return None
-        channel = ControlChannel(
-            local_rws=self.settings.receive_window,
-            retransmit_initial=self.settings.retransmit_initial,
-            retransmit_cap=self.settings.retransmit_cap,
-            max_retries=self.settings.max_retries,
-            ack_delay=self.settings.ack_delay,
-        )
-        channel.remote_tunnel_id = remote_id
-        tunnel = L2tpTunnel(tunnel_id, remote_id, peer, channel, TunnelState.IDLE, now, now)
-        self._tunnels[tunnel_id] = tunnel
-        self._by_child.setdefault(peer.child_sa_id, set()).add(tunnel_id)
-        if remote_id:
-            self._by_remote[(peer, remote_id)] = tunnel_id
-        return tunnel
 
-    def _new_id(self, used: set[int]) -> int | None:
+    def new_id(self, used: set[int]) -> int | None:
         for _ in range(MAX_IDS_TRIES):
-            candidate = int.from_bytes(self._random_bytes(2), "big")
+            candidate = int.from_bytes(self.random_bytes(2), "big")
             if candidate and candidate not in used:
                 return candidate
         return next((i for i in range(1, 0x10000) if i not in used), None)
@@ -698,8 +532,8 @@ class L2tpLns:
                 raise MalformedMessage("the first AVP is not the Message Type")
             message_type = avps[0].u16()
         except MalformedMessage as exc:
-            self._count("malformed")
-            self._vpdn_error(
+            self.count("malformed")
+            self.vpdn_error(
                 error_line(tunnel.tunnel_id, None, f"Malformed control message: {exc}")
             )
             return
@@ -712,7 +546,7 @@ class L2tpLns:
                 unknown_mandatory.append(avp)
         session_id = message.session_id
         if message_type == MessageType.SCCRQ and tunnel.state is TunnelState.IDLE:
-            tunnel.remote_host_name = _text(by_type.get(AvpType.HOST_NAME))[:64]
+            tunnel.remote_host_name = avp_text(by_type.get(AvpType.HOST_NAME))[:64]
         self._vpdn_packet(
             packet_line(
                 "I",
@@ -728,7 +562,7 @@ class L2tpLns:
         )
         if message_type not in _MESSAGE_TYPES:
             if avps[0].mandatory:
-                self._stop_tunnel(
+                self.stop_tunnel(
                     tunnel,
                     StopCcnResult.GENERAL_ERROR,
                     ErrorCode.OUT_OF_RANGE,
@@ -736,371 +570,48 @@ class L2tpLns:
                     now,
                 )
             else:
-                self._count("unexpected")
+                self.count("unexpected")
             return
         action = TUNNEL_TABLE[(tunnel.state, message_type)]
         if action is TunnelAction.OUT_OF_ORDER:
             self._fsm_error(tunnel, message_name(message_type), now)
             return
         if action is TunnelAction.NOT_FOR_LNS:
-            self._count("unexpected")
-            self._vpdn_error(
+            self.count("unexpected")
+            self.vpdn_error(
                 error_line(tunnel.tunnel_id, None, "Unexpected control message ignored")
             )
             return
         try:
-            _HANDLERS[message_type](self, tunnel, message, by_type, unknown_mandatory, now)
+            _HANDLERS[message_type](self, tunnel, message, by_type, unknown_mandatory, now=now)
         except MalformedMessage as exc:
-            self._count("malformed")
-            self._vpdn_error(error_line(tunnel.tunnel_id, None, f"Bad AVP value: {exc}"))
+            self.count("malformed")
+            self.vpdn_error(error_line(tunnel.tunnel_id, None, f"Bad AVP value: {exc}"))
             if (
                 tunnel.state in (TunnelState.IDLE, TunnelState.WAIT_CTL_CONN)
                 and tunnel.linger_until is None
             ):
-                self._stop_tunnel(
+                self.stop_tunnel(
                     tunnel, StopCcnResult.GENERAL_ERROR, ErrorCode.BAD_LENGTH, str(exc), now
                 )
 
     # --- tunnel messages -----------------------------------------------------------------
 
-    def _on_sccrq(
-        self,
-        tunnel: L2tpTunnel,
-        message: ControlMessage,
-        avps: dict[int, Avp],
-        unknown: list[Avp],
-        now: float,
-    ) -> None:
-        tunnel.remote_host_name = _text(avps.get(AvpType.HOST_NAME))[:64]
-        rws = avps.get(AvpType.RECEIVE_WINDOW_SIZE)
-        if rws is not None:
-            tunnel.channel.peer_rws = max(1, rws.u16())
-        self._vpdn_event(
-            event_line(
-                tunnel.tunnel_id,
-                None,
-                f"New tunnel created for remote {tunnel.remote_host_name}, "
-                f"address {tunnel.peer.address}",
-            )
-        )
-        missing = [
-            name
-            for name, t in (
-                ("Protocol Version", AvpType.PROTOCOL_VERSION),
-                ("Host Name", AvpType.HOST_NAME),
-                ("Framing Capabilities", AvpType.FRAMING_CAPABILITIES),
-                ("Assigned Tunnel ID", AvpType.ASSIGNED_TUNNEL_ID),
-            )
-            if t not in avps
-        ]
-        if unknown:
-            self._reject_unknown(tunnel, None, unknown, now)
-            return
-        if missing:
-            self._stop_tunnel(
-                tunnel,
-                StopCcnResult.GENERAL_ERROR,
-                ErrorCode.BAD_LENGTH,
-                f"missing {missing[0]} AVP",
-                now,
-            )
-            return
-        if avps[AvpType.ASSIGNED_TUNNEL_ID].u16() == 0:
-            self._stop_tunnel(
-                tunnel, StopCcnResult.GENERAL_ERROR, ErrorCode.OUT_OF_RANGE, "tunnel id 0", now
-            )
-            return
-        if avps[AvpType.PROTOCOL_VERSION].value != b"\x01\x00":
-            self._stop_tunnel(
-                tunnel, StopCcnResult.BAD_PROTOCOL_VERSION, None, "version 1.0 only", now
-            )
-            return
-        peer_challenge = avps.get(AvpType.CHALLENGE)
-        secret = self.settings.secret
-        reply = [
-            Avp.of_u16(AvpType.MESSAGE_TYPE, MessageType.SCCRP),
-            Avp(AvpType.PROTOCOL_VERSION, b"\x01\x00"),
-            Avp.of_u32(AvpType.FRAMING_CAPABILITIES, FRAMING_SYNC | FRAMING_ASYNC),
-            Avp.of_u32(AvpType.BEARER_CAPABILITIES, 0),
-            Avp.of_u16(AvpType.FIRMWARE_REVISION, self.settings.firmware_revision, mandatory=False),
-            Avp(AvpType.HOST_NAME, self.settings.host_name.encode()),
-            Avp(AvpType.VENDOR_NAME, self.settings.vendor_name.encode(), mandatory=False),
-            Avp.of_u16(AvpType.ASSIGNED_TUNNEL_ID, tunnel.tunnel_id),
-            Avp.of_u16(AvpType.RECEIVE_WINDOW_SIZE, tunnel.channel.local_rws),
-        ]
-        if peer_challenge is not None:
-            if secret is None or not peer_challenge.value:
-                self._stop_tunnel(
-                    tunnel,
-                    StopCcnResult.NOT_AUTHORIZED,
-                    None,
-                    "challenge without a tunnel secret",
-                    now,
-                )
-                return
-            self._vpdn_event(
-                event_line(
-                    tunnel.tunnel_id, None, f"Got a challenge in SCCRQ, {tunnel.remote_host_name}"
-                )
-            )
-            reply.append(
-                Avp(
-                    AvpType.CHALLENGE_RESPONSE,
-                    challenge_response(MessageType.SCCRP, secret, peer_challenge.value),
-                )
-            )
-        if secret is not None:
-            tunnel.challenge = self._random_bytes(16)
-            reply.append(Avp(AvpType.CHALLENGE, tunnel.challenge))
-        self._send_control(tunnel, 0, reply)
-        self._set_tunnel_state(tunnel, TunnelState.WAIT_CTL_CONN, now)
 
-    def _on_scccn(
-        self,
-        tunnel: L2tpTunnel,
-        message: ControlMessage,
-        avps: dict[int, Avp],
-        unknown: list[Avp],
-        now: float,
-    ) -> None:
-        if unknown:
-            self._reject_unknown(tunnel, None, unknown, now)
-            return
-        if tunnel.challenge is not None and self.settings.secret is not None:
-            response = avps.get(AvpType.CHALLENGE_RESPONSE)
-            expected = challenge_response(MessageType.SCCCN, self.settings.secret, tunnel.challenge)
-            if response is None or not hmac.compare_digest(response.value, expected):
-                self._vpdn_error(
-                    error_line(
-                        tunnel.tunnel_id,
-                        None,
-                        f"Tunnel authentication failed for {tunnel.remote_host_name}",
-                    )
-                )
-                self._stop_tunnel(
-                    tunnel,
-                    StopCcnResult.NOT_AUTHORIZED,
-                    None,
-                    "tunnel authentication failed",
-                    now,
-                )
-                return
-        self._set_tunnel_state(tunnel, TunnelState.ESTABLISHED, now)
-        self._events.append(
-            TunnelEstablished(
-                TunnelKey(tunnel.tunnel_id),
-                tunnel.peer,
-                tunnel.remote_tunnel_id,
-                tunnel.remote_host_name,
-            )
-        )
 
-    def _on_stopccn(
-        self,
-        tunnel: L2tpTunnel,
-        message: ControlMessage,
-        avps: dict[int, Avp],
-        unknown: list[Avp],
-        now: float,
-    ) -> None:
-        result, error, text = _result(avps.get(AvpType.RESULT_CODE))
-        self._vpdn_event(
-            event_line(
-                tunnel.tunnel_id,
-                None,
-                f"Received StopCCN from {tunnel.remote_host_name}, result {result}"
-                + (f", error {error}" if error is not None else "")
-                + (f", {text}" if text else ""),
-            )
-        )
-        tunnel.channel.ack_now(now)
-        self._dirty.add(tunnel.tunnel_id)
-        self._end_tunnel(tunnel, result, error, text, now, by_peer=True)
 
-    def _on_hello(
-        self,
-        tunnel: L2tpTunnel,
-        message: ControlMessage,
-        avps: dict[int, Avp],
-        unknown: list[Avp],
-        now: float,
-    ) -> None:
-        if unknown:
-            self._stop_tunnel(
-                tunnel,
-                StopCcnResult.GENERAL_ERROR,
-                ErrorCode.UNKNOWN_MANDATORY_AVP,
-                "unknown mandatory AVP in HELLO",
-                now,
-            )
 
     # --- session messages ----------------------------------------------------------------
 
-    def _on_icrq(
-        self,
-        tunnel: L2tpTunnel,
-        message: ControlMessage,
-        avps: dict[int, Avp],
-        unknown: list[Avp],
-        now: float,
-    ) -> None:
-        assigned = avps.get(AvpType.ASSIGNED_SESSION_ID)
-        remote_session_id = assigned.u16() if assigned is not None else 0
-        serial = avps.get(AvpType.CALL_SERIAL_NUMBER)
-        if remote_session_id == 0:
-            self._vpdn_error(
-                error_line(tunnel.tunnel_id, None, "ICRQ without an Assigned Session ID")
-            )
-            self._count("malformed")
-            return
-        local_id = self._new_id(set(tunnel.sessions))
-        if local_id is None:
-            return
-        session = L2tpSession(
-            local_id,
-            remote_session_id,
-            SessionState.IDLE,
-            now,
-            call_serial_number=serial.u32() if serial is not None and len(serial.value) == 4 else 0,
-            calling_number=_text(avps.get(AvpType.CALLING_NUMBER))[:64],
-            called_number=_text(avps.get(AvpType.CALLED_NUMBER))[:64],
-        )
-        tunnel.sessions[local_id] = session
-        if unknown:
-            self._reject_unknown(tunnel, session, unknown, now)
-            return
-        active = sum(
-            1
-            for s in tunnel.sessions.values()
-            if s.state in (SessionState.WAIT_CONNECT, SessionState.ESTABLISHED)
-        )
-        if active >= self.settings.sessions_per_tunnel:
-            self._count("sessions_refused")
-            self._pix(
-                603110,
-                f"Failed to establish L2TP session, tunnel_id = {tunnel.tunnel_id}, "
-                f"remote_peer_ip = {tunnel.peer.address}, user = {tunnel.remote_host_name}. "
-                "Multiple sessions per tunnel are not supported",
-            )
-            self._disconnect(
-                tunnel,
-                session,
-                CdnResult.NO_FACILITIES_TEMPORARY,
-                ErrorCode.INSUFFICIENT_RESOURCES,
-                "one session per tunnel",
-                now,
-            )
-            return
-        self._send_control(
-            tunnel,
-            remote_session_id,
-            [
-                Avp.of_u16(AvpType.MESSAGE_TYPE, MessageType.ICRP),
-                Avp.of_u16(AvpType.ASSIGNED_SESSION_ID, local_id),
-            ],
-        )
-        self._set_session_state(tunnel, session, SessionState.WAIT_CONNECT, now)
 
-    def _on_iccn(
-        self,
-        tunnel: L2tpTunnel,
-        message: ControlMessage,
-        avps: dict[int, Avp],
-        unknown: list[Avp],
-        now: float,
-    ) -> None:
-        session = tunnel.sessions.get(message.session_id)
-        if (
-            session is None
-            or SESSION_TABLE[(session.state, MessageType.ICCN)] is SessionAction.NO_CALL
-        ):
-            self._count("unexpected")
-            self._vpdn_error(error_line(tunnel.tunnel_id, message.session_id, "ICCN for no call"))
-            return
-        if unknown:
-            self._reject_unknown(tunnel, session, unknown, now)
-            return
-        speed = avps.get(AvpType.TX_CONNECT_SPEED)
-        framing = avps.get(AvpType.FRAMING_TYPE)
-        session.sequencing = AvpType.SEQUENCING_REQUIRED in avps
-        self._set_session_state(tunnel, session, SessionState.ESTABLISHED, now)
-        self._events.append(
-            SessionEstablished(
-                key=SessionKey(tunnel.tunnel_id, session.session_id),
-                peer=tunnel.peer,
-                tunnel_id=tunnel.tunnel_id,
-                remote_tunnel_id=tunnel.remote_tunnel_id,
-                session_id=session.session_id,
-                remote_session_id=session.remote_session_id,
-                remote_host_name=tunnel.remote_host_name,
-                calling_number=session.calling_number,
-                called_number=session.called_number,
-                call_serial_number=session.call_serial_number,
-                tx_connect_speed=speed.u32() if speed is not None and len(speed.value) == 4 else 0,
-                framing_type=framing.u32()
-                if framing is not None and len(framing.value) == 4
-                else 0,
-                sequencing_required=session.sequencing,
-                interface=self.settings.interface,
-            )
-        )
 
-    def _on_cdn(
-        self,
-        tunnel: L2tpTunnel,
-        message: ControlMessage,
-        avps: dict[int, Avp],
-        unknown: list[Avp],
-        now: float,
-    ) -> None:
-        session = tunnel.sessions.get(message.session_id)
-        if session is None:
-            assigned = avps.get(AvpType.ASSIGNED_SESSION_ID)
-            if assigned is not None and len(assigned.value) == 2:
-                remote = assigned.u16()
-                session = next(
-                    (s for s in tunnel.sessions.values() if s.remote_session_id == remote), None
-                )
-        if session is None:
-            self._count("unknown_session")
-            return
-        result, error, text = _result(avps.get(AvpType.RESULT_CODE))
-        self._vpdn_event(
-            event_line(
-                tunnel.tunnel_id,
-                session.session_id,
-                f"Received CDN, result {result}"
-                + (f", error {error}" if error is not None else ""),
-            )
-        )
-        self._end_session(tunnel, session, result, error, text, now, by_peer=True)
 
-    def _on_session_info(
-        self,
-        tunnel: L2tpTunnel,
-        message: ControlMessage,
-        avps: dict[int, Avp],
-        unknown: list[Avp],
-        now: float,
-    ) -> None:
-        """WEN and SLI: accepted (acknowledged); an LNS without HDLC framing has no use for
-        the ACCM or the error counters."""
-        session = tunnel.sessions.get(message.session_id)
-        if session is not None and unknown:
-            self._disconnect(
-                tunnel,
-                session,
-                CdnResult.GENERAL_ERROR,
-                ErrorCode.UNKNOWN_MANDATORY_AVP,
-                "unknown mandatory AVP",
-                now,
-            )
 
     # --- sending and teardown --------------------------------------------------------------
 
-    def _send_control(self, tunnel: L2tpTunnel, remote_session_id: int, avps: list[Avp]) -> None:
+    def send_control(self, tunnel: L2tpTunnel, remote_session_id: int, avps: list[Avp]) -> None:
         tunnel.channel.queue(remote_session_id, encode_avps(avps))
-        self._dirty.add(tunnel.tunnel_id)
+        self.dirty.add(tunnel.tunnel_id)
 
     def _flush(self, tunnel: L2tpTunnel, now: float) -> None:
         for message in tunnel.channel.messages_to_send(now):
@@ -1122,8 +633,8 @@ class L2tpLns:
                 )
             )
             self._emit(tunnel, datagram)
-        if tunnel.channel.failed and tunnel.tunnel_id in self._tunnels:
-            self._vpdn_error(
+        if tunnel.channel.failed and tunnel.tunnel_id in self.tunnels:
+            self.vpdn_error(
                 error_line(
                     tunnel.tunnel_id,
                     None,
@@ -1131,7 +642,7 @@ class L2tpLns:
                 )
             )
             if tunnel.linger_until is None:
-                self._end_tunnel(
+                self.end_tunnel(
                     tunnel,
                     StopCcnResult.GENERAL_ERROR,
                     None,
@@ -1140,9 +651,9 @@ class L2tpLns:
                     by_peer=False,
                     reason="retransmission limit",
                 )
-            self._forget(tunnel)
+            self.forget(tunnel)
         elif tunnel.stop_sent and tunnel.channel.idle and tunnel.channel.deadline() is None:
-            self._forget(tunnel)  # our StopCCN was acknowledged
+            self.forget(tunnel)  # our StopCCN was acknowledged
 
     def _emit(self, tunnel: L2tpTunnel, datagram: bytes) -> None:
         tunnel.packets_sent += 1
@@ -1152,8 +663,8 @@ class L2tpLns:
     def _next_hello(self, tunnel: L2tpTunnel) -> float:
         return max(tunnel.last_heard, tunnel.last_hello) + self.settings.hello_interval
 
-    def _set_tunnel_state(self, tunnel: L2tpTunnel, state: TunnelState, now: float) -> None:
-        self._vpdn_event(
+    def set_tunnel_state(self, tunnel: L2tpTunnel, state: TunnelState, now: float) -> None:
+        self.vpdn_event(
             event_line(
                 tunnel.tunnel_id, None, f"Tunnel state change from {tunnel.state} to {state}"
             )
@@ -1162,10 +673,10 @@ class L2tpLns:
         tunnel.changed_at = now
         self._rearm.add(tunnel.tunnel_id)
 
-    def _set_session_state(
+    def set_session_state(
         self, tunnel: L2tpTunnel, session: L2tpSession, state: SessionState, now: float
     ) -> None:
-        self._vpdn_event(
+        self.vpdn_event(
             event_line(
                 tunnel.tunnel_id,
                 session.session_id,
@@ -1176,26 +687,26 @@ class L2tpLns:
         session.changed_at = now
         self._rearm.add(tunnel.tunnel_id)
 
-    def _reject_unknown(
+    def reject_unknown(
         self, tunnel: L2tpTunnel, session: L2tpSession | None, unknown: list[Avp], now: float
     ) -> None:
         """RFC 2661 §4.1: a mandatory AVP we do not know ends what it came in: the call (CDN)
         for a session message, else the tunnel (StopCCN); general error, code 8."""
         text = f"unknown mandatory AVP {unknown[0].vendor_id}:{unknown[0].attribute_type}"
         if session is None:
-            self._stop_tunnel(
+            self.stop_tunnel(
                 tunnel, StopCcnResult.GENERAL_ERROR, ErrorCode.UNKNOWN_MANDATORY_AVP, text, now
             )
         else:
-            self._disconnect(
+            self.disconnect(
                 tunnel, session, CdnResult.GENERAL_ERROR, ErrorCode.UNKNOWN_MANDATORY_AVP, text, now
             )
 
     def _fsm_error(self, tunnel: L2tpTunnel, what: str, now: float) -> None:
-        self._vpdn_error(error_line(tunnel.tunnel_id, None, f"{what} in state {tunnel.state}"))
-        self._stop_tunnel(tunnel, StopCcnResult.FSM_ERROR, None, f"{what} unexpected", now)
+        self.vpdn_error(error_line(tunnel.tunnel_id, None, f"{what} in state {tunnel.state}"))
+        self.stop_tunnel(tunnel, StopCcnResult.FSM_ERROR, None, f"{what} unexpected", now)
 
-    def _disconnect(  # noqa: PLR0917
+    def disconnect(  # noqa: PLR0917
         self,
         tunnel: L2tpTunnel,
         session: L2tpSession,
@@ -1205,7 +716,7 @@ class L2tpLns:
         now: float,
     ) -> None:
         """Send a CDN for *session* and end it."""
-        self._send_control(
+        self.send_control(
             tunnel,
             session.remote_session_id,
             [
@@ -1214,12 +725,12 @@ class L2tpLns:
                 Avp.of_u16(AvpType.ASSIGNED_SESSION_ID, session.session_id),
             ],
         )
-        self._vpdn_event(
+        self.vpdn_event(
             event_line(tunnel.tunnel_id, session.session_id, f"O CDN, result {result}")
         )
-        self._end_session(tunnel, session, result, error, text, now, by_peer=False)
+        self.end_session(tunnel, session, result, error, text, now, by_peer=False)
 
-    def _end_session(  # noqa: PLR0917
+    def end_session(  # noqa: PLR0917
         self,
         tunnel: L2tpTunnel,
         session: L2tpSession,
@@ -1233,9 +744,9 @@ class L2tpLns:
         tunnel.sessions.pop(session.session_id, None)
         was = session.state is SessionState.ESTABLISHED
         announced = session.state is not SessionState.IDLE
-        self._set_session_state(tunnel, session, SessionState.CLOSED, now)
+        self.set_session_state(tunnel, session, SessionState.CLOSED, now)
         if announced:
-            self._events.append(
+            self.events.append(
                 SessionClosed(
                     SessionKey(tunnel.tunnel_id, session.session_id),
                     tunnel.peer,
@@ -1247,11 +758,11 @@ class L2tpLns:
                 )
             )
 
-    def _stop_tunnel(
+    def stop_tunnel(
         self, tunnel: L2tpTunnel, result: int, error: int | None, text: str, now: float
     ) -> None:
         """Send a StopCCN and end the tunnel."""
-        self._vpdn_event(
+        self.vpdn_event(
             event_line(
                 tunnel.tunnel_id,
                 None,
@@ -1259,7 +770,7 @@ class L2tpLns:
                 + (f", error {error}" if error is not None else ""),
             )
         )
-        self._send_control(
+        self.send_control(
             tunnel,
             0,
             [
@@ -1268,9 +779,9 @@ class L2tpLns:
                 Avp(AvpType.RESULT_CODE, result_code_value(result, error, text)),
             ],
         )
-        self._end_tunnel(tunnel, result, error, text, now, by_peer=False)
+        self.end_tunnel(tunnel, result, error, text, now, by_peer=False)
 
-    def _end_tunnel(
+    def end_tunnel(
         self,
         tunnel: L2tpTunnel,
         result: int,
@@ -1282,13 +793,13 @@ class L2tpLns:
         reason: str = "",
     ) -> None:
         for session in list(tunnel.sessions.values()):
-            self._end_session(tunnel, session, result, error, text, now, by_peer=by_peer)
+            self.end_session(tunnel, session, result, error, text, now, by_peer=by_peer)
         was_established = tunnel.state is TunnelState.ESTABLISHED
-        self._set_tunnel_state(tunnel, TunnelState.SHUTTING_DOWN, now)
+        self.set_tunnel_state(tunnel, TunnelState.SHUTTING_DOWN, now)
         tunnel.linger_until = now + self.settings.stop_linger
         self._rearm.add(tunnel.tunnel_id)
         tunnel.stop_sent = not by_peer
-        self._events.append(
+        self.events.append(
             TunnelClosed(
                 TunnelKey(tunnel.tunnel_id),
                 tunnel.peer,
@@ -1303,42 +814,35 @@ class L2tpLns:
         )
 
     def _unindex_child(self, tunnel: L2tpTunnel) -> None:
-        on_child = self._by_child.get(tunnel.peer.child_sa_id)
+        on_child = self.by_child.get(tunnel.peer.child_sa_id)
         if on_child is not None:
             on_child.discard(tunnel.tunnel_id)
             if not on_child:
-                del self._by_child[tunnel.peer.child_sa_id]
+                del self.by_child[tunnel.peer.child_sa_id]
 
-    def _forget(self, tunnel: L2tpTunnel) -> None:
-        if self._tunnels.pop(tunnel.tunnel_id, None) is not None:
+    def forget(self, tunnel: L2tpTunnel) -> None:
+        if self.tunnels.pop(tunnel.tunnel_id, None) is not None:
             self._unindex_child(tunnel)
             self._deadlines.cancel(tunnel.tunnel_id)
         by_remote_key = (tunnel.peer, tunnel.remote_tunnel_id)
-        if self._by_remote.get(by_remote_key) == tunnel.tunnel_id:
-            del self._by_remote[by_remote_key]
+        if self.by_remote.get(by_remote_key) == tunnel.tunnel_id:
+            del self.by_remote[by_remote_key]
 
 
-def _result(avp: Avp | None) -> tuple[int, int | None, str]:
-    if avp is None or len(avp.value) < 2:
-        return 0, None, ""
-    result = int.from_bytes(avp.value[:2], "big")
-    error = int.from_bytes(avp.value[2:4], "big") if len(avp.value) >= 4 else None
-    text = avp.value[4:].decode("utf-8", "replace")[:128] if len(avp.value) > 4 else ""
-    return result, error, text
-
-
-_Handler = Callable[[L2tpLns, L2tpTunnel, ControlMessage, dict[int, Avp], list[Avp], float], None]
+class _Handler(Protocol):
+    def __call__(self, lns: L2tpLns, tunnel: L2tpTunnel, message: ControlMessage,
+                 avps: dict[int, Avp], unknown: list[Avp], /, *, now: float) -> None: ...
 
 _MESSAGE_TYPES = frozenset(control_message_types())
 # the handler of each message an LNS takes; TUNNEL_TABLE has decided it may run
 _HANDLERS: dict[int, _Handler] = {
-    MessageType.SCCRQ: L2tpLns._on_sccrq,
-    MessageType.SCCCN: L2tpLns._on_scccn,
-    MessageType.STOPCCN: L2tpLns._on_stopccn,
-    MessageType.HELLO: L2tpLns._on_hello,
-    MessageType.ICRQ: L2tpLns._on_icrq,
-    MessageType.ICCN: L2tpLns._on_iccn,
-    MessageType.CDN: L2tpLns._on_cdn,
-    MessageType.WEN: L2tpLns._on_session_info,
-    MessageType.SLI: L2tpLns._on_session_info,
+    MessageType.SCCRQ: tunnel_messages.on_sccrq,
+    MessageType.SCCCN: tunnel_messages.on_scccn,
+    MessageType.STOPCCN: tunnel_messages.on_stopccn,
+    MessageType.HELLO: tunnel_messages.on_hello,
+    MessageType.ICRQ: call_messages.on_icrq,
+    MessageType.ICCN: call_messages.on_iccn,
+    MessageType.CDN: call_messages.on_cdn,
+    MessageType.WEN: call_messages.on_session_info,
+    MessageType.SLI: call_messages.on_session_info,
 }

@@ -153,7 +153,7 @@ def test_xl2tpd_sets_up_a_tunnel_and_call(tmp_path, addresses, secret):
         # clear vpdn tunnel: StopCCN, acknowledged by xl2tpd, the tunnel is forgotten
         lns.lns.close_tunnel(up.key.tunnel, 6, lns.now(), "cleared")
         lns.flush()
-        assert lns.run_until(lambda: not lns.lns._tunnels, 10)
+        assert lns.run_until(lambda: not lns.lns.tunnels, 10)
         assert any(isinstance(e, TunnelClosed) and not e.by_peer for e in lns.events)
         log = (tmp_path / "xl2tpd.log").read_text()
         assert "Connection established" in log

@@ -201,7 +201,7 @@ def test_stopccn_from_the_lac():
     assert link.lns.tunnel_status() == ()
     # the stopped tunnel lingers to acknowledge a retransmitted StopCCN, then goes
     link.advance(40)
-    assert link.lns._tunnels == {}
+    assert link.lns.tunnels == {}
 
 
 def test_clear_vpdn_tunnel_sends_stopccn():
@@ -214,7 +214,7 @@ def test_clear_vpdn_tunnel_sends_stopccn():
     assert link.lac.stop_result == b"\x00\x06\x00\x00cleared"
     assert kinds(link.events)[-2:] == ["SessionClosed", "TunnelClosed"]
     assert not link.events[-1].by_peer
-    assert link.lns._tunnels == {}  # acknowledged: forgotten at once
+    assert link.lns.tunnels == {}  # acknowledged: forgotten at once
 
 
 def test_close_session_sends_cdn_and_cdn_from_the_lac_closes():
@@ -340,7 +340,7 @@ def test_icrq_before_scccn_is_an_fsm_error():
     # deliver only the SCCRQ; then an ICRQ as if the tunnel were up
     for data in link.lac.datagrams_to_send(0.0):
         link.lns.receive_datagram(data, PEER, 0.0)
-    tunnel_id = next(iter(link.lns._tunnels))
+    tunnel_id = next(iter(link.lns.tunnels))
     icrq = encode_avps(
         [
             Avp.of_u16(AvpType.MESSAGE_TYPE, MessageType.ICRQ),
@@ -549,7 +549,7 @@ def test_sccrq_with_a_nonzero_ns_opens_nothing():
     lns = L2tpLns(L2tpSettings(), random_bytes=counting_random())
     for data in lac.datagrams_to_send(0.0):
         lns.receive_datagram(data, PEER, 0.0)
-    assert lns._tunnels == {} and lns.counters().unexpected == 1
+    assert lns.tunnels == {} and lns.counters().unexpected == 1
     assert lns.get_timer() is None
 
 

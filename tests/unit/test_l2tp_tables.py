@@ -64,7 +64,7 @@ def _waiting_for_scccn() -> tuple[Link, int]:
     link.lac.start_tunnel(0.0)
     for data in link.lac.datagrams_to_send(0.0):  # the SCCRQ only
         link.lns.receive_datagram(data, PEER, 0.0)
-    return link, next(iter(link.lns._tunnels))
+    return link, next(iter(link.lns.tunnels))
 
 
 def _stop_result(link: Link, tunnel_id: int, message_type: int) -> bytes | None:
