@@ -8,25 +8,18 @@ from typing import TYPE_CHECKING
 
 from pixgw.l2tp.avp import Avp, AvpType
 from pixgw.l2tp.events import SessionEstablished, SessionKey
-from pixgw.l2tp.message import CdnResult, ControlMessage, ErrorCode, MessageType
+from pixgw.l2tp.message import CdnResult, ErrorCode, MessageType
 from pixgw.l2tp.session import SESSION_TABLE, L2tpSession, SessionAction, SessionState
 from pixgw.l2tp.trace import error_line, event_line
-from pixgw.l2tp.tunnel import L2tpTunnel
+from pixgw.l2tp.tunnel import Incoming
 from pixgw.l2tp.values import avp_text, result_of
 
 if TYPE_CHECKING:  # the LNS hands itself in; it imports this module, not the reverse
     from pixgw.l2tp.core import L2tpLns
 
 
-def on_icrq(
-    lns: L2tpLns,
-    tunnel: L2tpTunnel,
-    message: ControlMessage,
-    avps: dict[int, Avp],
-    unknown: list[Avp],
-    *,
-    now: float,
-) -> None:
+def on_icrq(lns: L2tpLns, m: Incoming) -> None:
+    tunnel, avps, unknown, now = m.tunnel, m.avps, m.unknown, m.now
     assigned = avps.get(AvpType.ASSIGNED_SESSION_ID)
     remote_session_id = assigned.u16() if assigned is not None else 0
     serial = avps.get(AvpType.CALL_SERIAL_NUMBER)
@@ -85,15 +78,8 @@ def on_icrq(
     lns.set_session_state(tunnel, session, SessionState.WAIT_CONNECT, now)
 
 
-def on_iccn(
-    lns: L2tpLns,
-    tunnel: L2tpTunnel,
-    message: ControlMessage,
-    avps: dict[int, Avp],
-    unknown: list[Avp],
-    *,
-    now: float,
-) -> None:
+def on_iccn(lns: L2tpLns, m: Incoming) -> None:
+    tunnel, message, avps, unknown, now = m.tunnel, m.message, m.avps, m.unknown, m.now
     session = tunnel.sessions.get(message.session_id)
     if (
         session is None
@@ -131,15 +117,8 @@ def on_iccn(
     )
 
 
-def on_cdn(
-    lns: L2tpLns,
-    tunnel: L2tpTunnel,
-    message: ControlMessage,
-    avps: dict[int, Avp],
-    unknown: list[Avp],
-    *,
-    now: float,
-) -> None:
+def on_cdn(lns: L2tpLns, m: Incoming) -> None:
+    tunnel, message, avps, now = m.tunnel, m.message, m.avps, m.now
     session = tunnel.sessions.get(message.session_id)
     if session is None:
         assigned = avps.get(AvpType.ASSIGNED_SESSION_ID)
@@ -163,15 +142,8 @@ def on_cdn(
     lns.end_session(tunnel, session, result, error, text, now, by_peer=True)
 
 
-def on_session_info(
-    lns: L2tpLns,
-    tunnel: L2tpTunnel,
-    message: ControlMessage,
-    avps: dict[int, Avp],
-    unknown: list[Avp],
-    *,
-    now: float,
-) -> None:
+def on_session_info(lns: L2tpLns, m: Incoming) -> None:
+    tunnel, message, unknown, now = m.tunnel, m.message, m.unknown, m.now
     """WEN and SLI: accepted (acknowledged); an LNS without HDLC framing has no use for
     the ACCM or the error counters."""
     session = tunnel.sessions.get(message.session_id)

@@ -41,7 +41,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv4Address
-from typing import Protocol
 
 from pixgw import syslog
 from pixgw.config.model import VpdnGroup
@@ -79,6 +78,7 @@ from pixgw.l2tp.trace import (
 )
 from pixgw.l2tp.tunnel import (
     TUNNEL_TABLE,
+    Incoming,
     L2tpTunnel,
     TunnelAction,
     TunnelState,
@@ -583,7 +583,8 @@ class L2tpLns:
             )
             return
         try:
-            _HANDLERS[message_type](self, tunnel, message, by_type, unknown_mandatory, now=now)
+            incoming = Incoming(tunnel, message, by_type, unknown_mandatory, now)
+            _HANDLERS[message_type](self, incoming)
         except MalformedMessage as exc:
             self.count("malformed")
             self.vpdn_error(error_line(tunnel.tunnel_id, None, f"Bad AVP value: {exc}"))
@@ -829,9 +830,7 @@ class L2tpLns:
             del self.by_remote[by_remote_key]
 
 
-class _Handler(Protocol):
-    def __call__(self, lns: L2tpLns, tunnel: L2tpTunnel, message: ControlMessage,
-                 avps: dict[int, Avp], unknown: list[Avp], /, *, now: float) -> None: ...
+_Handler = Callable[[L2tpLns, Incoming], None]
 
 _MESSAGE_TYPES = frozenset(control_message_types())
 # the handler of each message an LNS takes; TUNNEL_TABLE has decided it may run

@@ -8,12 +8,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 
+from pixgw.l2tp.avp import Avp
 from pixgw.l2tp.channel import ControlChannel
-from pixgw.l2tp.message import MessageType
+from pixgw.l2tp.message import ControlMessage, MessageType
 from pixgw.l2tp.peer import L2tpPeer
 from pixgw.l2tp.session import L2tpSession
 
-__all__ = ["TUNNEL_TABLE", "L2tpTunnel", "TunnelAction", "TunnelState", "control_message_types"]
+__all__ = [
+    "TUNNEL_TABLE", "Incoming", "L2tpTunnel", "TunnelAction", "TunnelState",
+    "control_message_types",
+]
 
 
 class TunnelState(StrEnum):
@@ -80,3 +84,15 @@ class L2tpTunnel:
     packets_received: int = 0
     bytes_sent: int = 0
     bytes_received: int = 0
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A control message read on a tunnel, as its handler takes it: the recognised AVPs by type,
+    the unrecognised mandatory ones (the table's reject outcome), and when it came."""
+
+    tunnel: L2tpTunnel
+    message: ControlMessage
+    avps: dict[int, Avp]
+    unknown: list[Avp]
+    now: float

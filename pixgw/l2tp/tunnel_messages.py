@@ -14,7 +14,7 @@ from pixgw.l2tp.events import TunnelEstablished, TunnelKey
 from pixgw.l2tp.message import ControlMessage, ErrorCode, MessageType, StopCcnResult
 from pixgw.l2tp.peer import L2tpPeer
 from pixgw.l2tp.trace import error_line, event_line
-from pixgw.l2tp.tunnel import L2tpTunnel, TunnelState
+from pixgw.l2tp.tunnel import Incoming, L2tpTunnel, TunnelState
 from pixgw.l2tp.values import FRAMING_ASYNC, FRAMING_SYNC, avp_text, challenge_response, result_of
 from pixgw.wire import MalformedMessage
 
@@ -107,15 +107,8 @@ def tunnel_for_sccrq(
     return tunnel
 
 
-def on_sccrq(
-    lns: L2tpLns,
-    tunnel: L2tpTunnel,
-    message: ControlMessage,
-    avps: dict[int, Avp],
-    unknown: list[Avp],
-    *,
-    now: float,
-) -> None:
+def on_sccrq(lns: L2tpLns, m: Incoming) -> None:
+    tunnel, avps, unknown, now = m.tunnel, m.avps, m.unknown, m.now
     tunnel.remote_host_name = avp_text(avps.get(AvpType.HOST_NAME))[:64]
     rws = avps.get(AvpType.RECEIVE_WINDOW_SIZE)
     if rws is not None:
@@ -201,15 +194,8 @@ def on_sccrq(
     lns.set_tunnel_state(tunnel, TunnelState.WAIT_CTL_CONN, now)
 
 
-def on_scccn(
-    lns: L2tpLns,
-    tunnel: L2tpTunnel,
-    message: ControlMessage,
-    avps: dict[int, Avp],
-    unknown: list[Avp],
-    *,
-    now: float,
-) -> None:
+def on_scccn(lns: L2tpLns, m: Incoming) -> None:
+    tunnel, avps, unknown, now = m.tunnel, m.avps, m.unknown, m.now
     if unknown:
         lns.reject_unknown(tunnel, None, unknown, now)
         return
@@ -243,15 +229,8 @@ def on_scccn(
     )
 
 
-def on_stopccn(
-    lns: L2tpLns,
-    tunnel: L2tpTunnel,
-    message: ControlMessage,
-    avps: dict[int, Avp],
-    unknown: list[Avp],
-    *,
-    now: float,
-) -> None:
+def on_stopccn(lns: L2tpLns, m: Incoming) -> None:
+    tunnel, avps, now = m.tunnel, m.avps, m.now
     result, error, text = result_of(avps.get(AvpType.RESULT_CODE))
     lns.vpdn_event(
         event_line(
@@ -267,15 +246,8 @@ def on_stopccn(
     lns.end_tunnel(tunnel, result, error, text, now, by_peer=True)
 
 
-def on_hello(
-    lns: L2tpLns,
-    tunnel: L2tpTunnel,
-    message: ControlMessage,
-    avps: dict[int, Avp],
-    unknown: list[Avp],
-    *,
-    now: float,
-) -> None:
+def on_hello(lns: L2tpLns, m: Incoming) -> None:
+    tunnel, unknown, now = m.tunnel, m.unknown, m.now
     if unknown:
         lns.stop_tunnel(
             tunnel,
