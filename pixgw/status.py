@@ -76,6 +76,10 @@ class IkeCounters:
     refused_oversized: int = 0  # a first message larger than any client's
     retransmissions_suppressed: int = 0  # over the half-open retransmission bytes/s
     refusals_unanswered: int = 0  # NO-PROPOSAL-CHOSEN over its answers a second
+    # what one peer holding the group key may do to others (issue 27)
+    child_sa_refused: int = 0  # a quick mode past isakmp limit child-sa of its phase 1
+    delete_spis_ignored: int = 0  # SPIs of a Delete past the first MAX_DELETE_SPIS
+    delete_spis_not_own: int = 0  # SPIs of a Delete that name no SA of the sending peer
 
 @dataclass(frozen=True)
 class IsakmpStats:
@@ -90,6 +94,7 @@ class IsakmpStats:
     limit_half_open: int
     limit_half_open_per_peer: int
     limit_sa: int
+    limit_child_sa: int = 0
     fragments_pending: int = 0
     fragments_refused: int = 0  # a peer over its reassembly bound
     fragments_evicted: int = 0  # the oldest message, for room

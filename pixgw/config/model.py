@@ -244,6 +244,8 @@ class IsakmpKey:
 DEFAULT_LIMIT_HALF_OPEN = 5000
 DEFAULT_LIMIT_HALF_OPEN_PER_PEER = 5  # strongSwan's block_threshold
 DEFAULT_LIMIT_SA = 10000
+# IPsec SA pairs one phase-1 SA may hold (a client holds 1, 2 while it rekeys): issue 27
+DEFAULT_LIMIT_CHILD_SA = 8
 
 
 @dataclass(frozen=True)
@@ -260,6 +262,7 @@ class Isakmp:
     limit_half_open: int = DEFAULT_LIMIT_HALF_OPEN
     limit_half_open_per_peer: int = DEFAULT_LIMIT_HALF_OPEN_PER_PEER
     limit_sa: int = DEFAULT_LIMIT_SA
+    limit_child_sa: int = DEFAULT_LIMIT_CHILD_SA
 
     def key_for(self, peer: IPv4Address) -> IsakmpKey | None:
         """The most specific key whose address/netmask covers *peer* (longest mask wins)."""

@@ -352,6 +352,7 @@ class IkeResponder:
             sources_negotiating=len(self.unauthenticated_by_source),
             limit_half_open=limits.limit_half_open,
             limit_half_open_per_peer=limits.limit_half_open_per_peer, limit_sa=limits.limit_sa,
+            limit_child_sa=limits.limit_child_sa,
             fragments_pending=self._reassembly.pending,
             fragments_refused=self._reassembly.refused,
             fragments_evicted=self._reassembly.evicted,

@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any, cast
 
 from pixgw.config.model import (
+    DEFAULT_LIMIT_CHILD_SA,
     DEFAULT_LIMIT_HALF_OPEN,
     DEFAULT_LIMIT_HALF_OPEN_PER_PEER,
     DEFAULT_LIMIT_SA,
@@ -27,6 +28,7 @@ _ISAKMP_LIMITS: dict[str, tuple[str, int, int]] = {
     "half-open": ("limit_half_open", DEFAULT_LIMIT_HALF_OPEN, 100000),
     "half-open-per-peer": ("limit_half_open_per_peer", DEFAULT_LIMIT_HALF_OPEN_PER_PEER, 1000),
     "sa": ("limit_sa", DEFAULT_LIMIT_SA, 100000),
+    "child-sa": ("limit_child_sa", DEFAULT_LIMIT_CHILD_SA, 64),
 }
 
 
@@ -60,7 +62,7 @@ def _isakmp(st: State, a: Args, negated: bool) -> None:
         a.end()
         st.set(isakmp=replace(isakmp, nat_traversal=None if negated else seconds))
     elif what == "limit":
-        which = a.keyword("half-open", "half-open-per-peer", "sa")
+        which = a.keyword(*_ISAKMP_LIMITS)
         field_name, default, top = _ISAKMP_LIMITS[which]
         value = default if negated and a.peek() is None else a.integer(f"limit {which}", 1, top)
         a.end()
@@ -146,6 +148,7 @@ def render(c: PixConfig, s: Sections) -> None:
         ("half-open", isakmp.limit_half_open, DEFAULT_LIMIT_HALF_OPEN),
         ("half-open-per-peer", isakmp.limit_half_open_per_peer, DEFAULT_LIMIT_HALF_OPEN_PER_PEER),
         ("sa", isakmp.limit_sa, DEFAULT_LIMIT_SA),
+        ("child-sa", isakmp.limit_child_sa, DEFAULT_LIMIT_CHILD_SA),
     ):
         if value != default:
             lines.append(f"isakmp limit {keyword} {value}")

@@ -51,6 +51,8 @@ FIRST_MESSAGE_CACHE = 64
 # client's refusal is logged whole, error 789 needs it), then how many more
 LOG_ITEMS = 16
 DPD_RETRIES = 5
+# SPIs one Delete may name (a client deletes one or two pairs; the rest are counted, ignored)
+MAX_DELETE_SPIS = 16
 NONCE_BYTES = 32
 ZERO_COOKIE = bytes(8)
 N_CONNECTED = 16384
@@ -83,6 +85,7 @@ class ChildSaRecord:
     event: ChildSaEstablished
     created: float
     expires_at: float
+    peer_id: tuple[int, bytes] | None = None  # the ID its phase 1 proved (Deletes match it)
 
 
 def discard(index: dict[Any, set[Any]], key: Any, value: Any) -> None:

@@ -14,6 +14,7 @@ from pixgw.ike.events import (
 )
 from pixgw.ike.exchanges.common import (
     DPD_RETRIES,
+    MAX_DELETE_SPIS,
     Inbound,
 )
 from pixgw.ike.message import (
@@ -89,19 +90,36 @@ def _notify_received(core: IkeResponder, sa: IsakmpSa, p: NotifyPayload, now: fl
 
 def _delete_received(core: IkeResponder, sa: IsakmpSa, p: DeletePayload, now: float) -> None:
     if p.protocol == c.PROTO_ISAKMP:
-        if any(spi == sa.ike_sa_id for spi in p.spis):
+        if sa.ike_sa_id in p.spis[:MAX_DELETE_SPIS]:
             core.pix(702201, f"ISAKMP Phase 1 delete received (local {sa.local.address} "
                       f"(responder), remote {sa.remote.address})")
             core.delete_ike(sa, now, "deleted by peer", notify_peer=False)
         return
     if p.protocol != c.PROTO_ESP or p.spi_size != 4:
         return
-    for spi_b in p.spis:
-        spi = int.from_bytes(spi_b, "big")
-        for child_id in sorted(core.children_by_address.get(sa.remote.address, ())):
-            e = core.children[child_id].event
-            if spi in (e.outbound.spi, e.inbound.spi):
-                core.delete_child(child_id, now, "deleted by peer", notify_peer=False)
+    if len(p.spis) > MAX_DELETE_SPIS:
+        core.count(delete_spis_ignored=len(p.spis) - MAX_DELETE_SPIS)
+    wanted = {int.from_bytes(spi_b, "big") for spi_b in p.spis[:MAX_DELETE_SPIS]}
+    found: set[int] = set()
+    for child_id in sorted(own_children(core, sa)):
+        e = core.children[child_id].event
+        named = wanted & {e.outbound.spi, e.inbound.spi}
+        if named:
+            found |= named
+            core.delete_child(child_id, now, "deleted by peer", notify_peer=False)
+    if wanted - found:  # another peer's SA (a client behind the same NAT), or one already gone
+        core.count(delete_spis_not_own=len(wanted - found))
+
+
+def own_children(core: IkeResponder, sa: IsakmpSa) -> set[int]:
+    """The child SAs a Delete under *sa* may name: its own, and those its peer made under another
+    phase-1 SA (a phase 1 rekeyed, alive or gone): the same proven ID from the same address and
+    port. Clients behind one NAT share the address and often the ID (a private address): the
+    port alone tells them apart, whether or not they said they do NAT-T."""
+    mine = set(core.children_by_sa.get(sa.ike_sa_id, ()))
+    candidates = core.children_by_endpoint.get((sa.remote.address, sa.remote.port), ())
+    mine.update(i for i in candidates if core.children[i].peer_id == sa.peer_id)
+    return mine
 
 
 def send(core: IkeResponder, sa: IsakmpSa, payloads: list[Payload], now: float) -> None:

@@ -80,6 +80,18 @@ def process(core: IkeResponder, sa: IsakmpSa, msg: Inbound) -> None:
     if pending >= MAX_PENDING_QUICK_MODES:
         core.debug("ISAKMP: too many quick modes in progress, dropped")
         return
+    limit = core.config.isakmp.limit_child_sa
+    waiting = sum(1 for mid in core.quick_of_sa.get(sa.ike_sa_id, ())
+                  if core.quick[(sa.ike_sa_id, mid)].state is QuickModeState.QM_AUTH_AWAIT)
+    if len(core.children_by_sa.get(sa.ike_sa_id, ())) + waiting >= limit:
+        # one client's phase 1 holds one pair (two while it rekeys): a peer that asks for more
+        # is refused before any key work, and told so under the phase-1 SA
+        core.count(child_sa_refused=1)
+        core.rate_log("child-sa", f"IKE peer {sa.remote.address}: quick mode refused, its "
+                                  f"ISAKMP SA holds {limit} IPsec SAs (isakmp limit child-sa)")
+        informational.send(core, sa, [NotifyPayload(c.DOI_IPSEC, c.PROTO_ESP,
+                                                     c.N_NO_PROPOSAL_CHOSEN)], msg.now)
+        return
     _message_1(core, sa, msg)
 
 
@@ -278,7 +290,8 @@ def _message_3(core: IkeResponder, sa: IsakmpSa, ex: QuickModeExchange, msg: Inb
     child_id = event.child_sa_id
     choice = ex.choice
     cipher_name, integrity = event.inbound.cipher, event.inbound.integrity
-    core.children[child_id] = ChildSaRecord(event, now, now + choice.lifetime_seconds)
+    core.children[child_id] = ChildSaRecord(event, now, now + choice.lifetime_seconds,
+                                            sa.peer_id)
     core.child_deadlines.set(child_id, now + choice.lifetime_seconds)
     core.children_by_address.setdefault(event.remote.address, set()).add(child_id)
     core.children_by_sa.setdefault(event.ike_sa_id, set()).add(child_id)
