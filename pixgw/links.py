@@ -83,6 +83,15 @@ class ActiveSession:
     sid: int = 0
     timer_epoch: int = -1  # the PPP session's timer_epoch when the timer was last set
     closing: bool = False
+    spoofed: int = 0  # IP packets whose source was not the address assigned to the link
+
+
+def _from_client(active: ActiveSession, packet: bytes) -> bool:
+    """An IPv4 packet whose source is the address the link was given (a user may not speak for
+    another user's pool address, nor for anyone else)."""
+    address = active.address
+    return (address is not None and len(packet) >= 20 and packet[0] >> 4 == 4
+            and packet[12:16] == address.packed)
 
 
 def l2tp_group(config: PixConfig) -> VpdnGroup | None:
@@ -250,6 +259,9 @@ class PppLinks:
                     again = True  # the LNS has datagrams to flush
             while (event := active.ppp.next_event()) is not None:
                 if isinstance(event, IpPacketReceived):  # to the TUN: no core has more to do
+                    if not _from_client(active, event.packet):
+                        active.spoofed += 1  # another user's address, or none of ours
+                        continue
                     if self._dataplane is not None:
                         self._dataplane.send_ip(event.packet)
                     continue

@@ -251,6 +251,7 @@ class PppInterfaceStatus:
     ipcp_state: str = "INITIAL"
     mru: int = 1500
     mppe_key_strength: str = "None"
+    spoofed_packets: int = 0  # dropped: source not the client's address (issue 27)
 
 
 @dataclass(frozen=True)

@@ -102,7 +102,8 @@ class GatewayView:
         )
 
     def ppp_interfaces(self) -> Sequence[PppInterfaceStatus]:
-        return tuple(a.ppp.status() for a in self._gw.links.ordered())
+        return tuple(replace(a.ppp.status(), spoofed_packets=a.spoofed)
+                     for a in self._gw.links.ordered())
 
     def uauth_status(self) -> UauthStatus:
         return self._gw.links.uauth_status()

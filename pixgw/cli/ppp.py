@@ -44,6 +44,8 @@ def render_pppinterface(interfaces: Sequence[PppInterfaceStatus]) -> str:
                     f"Client ip address is {address}",
                     f"Transmitted Pkts: {ppp.transmitted_packets}, "
                     f"Received Pkts: {ppp.received_packets}, Error Pkts: {ppp.error_packets}",
+                    *([f"Dropped Pkts (source not the client ip address): {ppp.spoofed_packets}"]
+                      if ppp.spoofed_packets else []),
                     f"MPPE key strength is {ppp.mppe_key_strength}",
                     "  MPPE_Encrypt_Pkts: 0, MPPE_Encrypt_Bytes: 0",
                     "  MPPE_Decrypt_Pkts: 0, MPPE_Decrypt_Bytes: 0",

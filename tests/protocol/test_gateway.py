@@ -16,6 +16,7 @@ from twisted.internet.defer import Deferred, succeed
 
 from pixgw import syslog
 from pixgw.aaa.interfaces import AuthDecision, ClientInfo
+from pixgw.cli.ppp import render_pppinterface
 from pixgw.config.parser import parse
 from pixgw.dataplane.interfaces import L2tpPeer
 from pixgw.dataplane.memory import MemoryDataplane
@@ -290,6 +291,36 @@ def test_pool_exhausted_refuses_the_third_client() -> None:
             IPv4Address("198.51.100.11"),
         }
         assert bench.view.pool_status()[0].in_use == 2
+    finally:
+        bench.close()
+
+
+def test_a_user_cannot_send_as_another_users_address() -> None:
+    """Issue 27: a packet whose source is not the link's own address (another user's pool
+    address, anyone's) is dropped and counted on that link; its own still goes inside."""
+    bench = Bench()
+    try:
+        alice, bob = bench.client(1), bench.client(2)
+        alice.connect()
+        bob.connect()
+        assert (alice.ppp.address, bob.ppp.address) == (
+            IPv4Address("198.51.100.10"), IPv4Address("198.51.100.11"))
+
+        def packet(source: str) -> bytes:
+            return (bytes.fromhex("4500001c000000004001") + bytes(2)
+                    + IPv4Address(source).packed + bytes([203, 0, 113, 9]) + bytes(8))
+
+        for source in ("198.51.100.11", "192.0.2.77", "203.0.113.9"):
+            alice.ppp.send_ip(packet(source))
+        alice.ppp.send_ip(b"\x45\x00")  # not even a header
+        alice.ppp.send_ip(packet("198.51.100.10"))
+        bench.settle()
+        assert bench.dataplane.sent_ip == [packet("198.51.100.10")]
+        by_id = {p.interface_id: p for p in bench.view.ppp_interfaces()}
+        assert (by_id[1].spoofed_packets, by_id[2].spoofed_packets) == (4, 0)
+        text = render_pppinterface(bench.view.ppp_interfaces())
+        assert "Dropped Pkts (source not the client ip address): 4" in text
+        assert text.count("Dropped Pkts") == 1  # bob's block has no such line
     finally:
         bench.close()
 
