@@ -229,6 +229,10 @@ class L2tpCounters:
     unexpected: int = 0
     data_out_of_order: int = 0
     sessions_refused: int = 0
+    # what one peer holding the group key may do to others (issue 27)
+    tunnels_per_sa_refused: int = 0  # SCCRQ past the tunnels one IPsec SA may carry
+    peer_window_clamped: int = 0  # a peer's Receive Window Size above what we hold for it
+    queue_overflow: int = 0  # tunnels ended: the peer asked for more than it acknowledged
 
 # === ppp / uauth / pools =========================================================================
 

@@ -25,6 +25,7 @@ from pixgw.status import (
     IpsecSaStatus,
     IsakmpSaStatus,
     IsakmpStats,
+    L2tpCounters,
     L2tpSessionStatus,
     L2tpTunnelStatus,
     PppInterfaceStatus,
@@ -100,6 +101,9 @@ class GatewayView:
             else replace(call, username=active.username, ppp_interface_id=active.interface_id)
             for call in calls
         )
+
+    def l2tp_counters(self) -> L2tpCounters:
+        return self._gw.l2tp.counters()
 
     def ppp_interfaces(self) -> Sequence[PppInterfaceStatus]:
         return tuple(replace(a.ppp.status(), spoofed_packets=a.spoofed)

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from pixgw.cli.commands import CliError, CommandContext, CommandTable
 from pixgw.l2tp.trace import error_line, event_line, packet_line
-from pixgw.status import L2tpSessionStatus, L2tpTunnelStatus
+from pixgw.status import L2tpCounters, L2tpSessionStatus, L2tpTunnelStatus
 
 __all__ = [
     "VpdnStatusSource",
@@ -120,10 +120,12 @@ class VpdnStatusSource(Protocol):
         """StopCCN to one tunnel (by our id) or all (None); returns how many were cleared."""
         ...
 
+    def l2tp_counters(self) -> L2tpCounters: ...
+
 
 def _source(context: CommandContext) -> VpdnStatusSource:
     gateway = context.gateway
-    names = ("l2tp_tunnel_status", "l2tp_session_status", "clear_vpdn_tunnel")
+    names = ("l2tp_tunnel_status", "l2tp_session_status", "clear_vpdn_tunnel", "l2tp_counters")
     if not all(hasattr(gateway, n) for n in names):
         raise CliError("ERROR: no gateway")
     return gateway  # type: ignore[return-value]
@@ -138,6 +140,22 @@ def _tunnel_filter(args: Sequence[str], usage: str) -> int | None:
     if len(words) == 2 and words[0] == "id" and words[1].isdigit():
         return int(words[1])
     raise CliError(f"Usage: {usage}")
+
+
+def render_vpdn_statistics(k: L2tpCounters) -> str:
+    """``show vpdn statistics`` (an extension): what the LNS dropped or refused, by reason."""
+    rows: list[tuple[str, int]] = [
+        ("Malformed datagrams", k.malformed),
+        ("For no tunnel", k.unknown_tunnel),
+        ("For no session", k.unknown_session),
+        ("Unexpected control messages", k.unexpected),
+        ("Data out of order", k.data_out_of_order),
+        ("Calls refused (sessions per tunnel)", k.sessions_refused),
+        ("Tunnels refused (per IPsec SA)", k.tunnels_per_sa_refused),
+        ("Peer receive windows clamped", k.peer_window_clamped),
+        ("Tunnels ended (control queue full)", k.queue_overflow),
+    ]
+    return "\n".join(["L2TP statistics", *(f"  {name + ':':<38}{value}" for name, value in rows)])
 
 
 def register(table: CommandTable) -> None:
@@ -163,6 +181,9 @@ def register(table: CommandTable) -> None:
     def show_vpdn(ctx: CommandContext, args: Sequence[str]) -> str:
         source = _source(ctx)
         return render_vpdn(source.l2tp_tunnel_status(), source.l2tp_session_status())
+
+    def show_statistics(ctx: CommandContext, args: Sequence[str]) -> str:
+        return render_vpdn_statistics(_source(ctx).l2tp_counters())
 
     def clear_tunnel(ctx: CommandContext, args: Sequence[str]) -> str:
         words = [a.lower() for a in args]
@@ -190,6 +211,7 @@ def register(table: CommandTable) -> None:
         usage="[l2tp] [id <sess_id>]",
     )
     table.register("show vpdn", show_vpdn, "Show the VPDN tunnels and sessions")
+    table.register("show vpdn statistics", show_statistics, "Show what L2TP dropped or refused")
     table.register(
         "clear vpdn tunnel",
         clear_tunnel,

@@ -70,6 +70,7 @@ class ControlChannel:
         retransmit_cap: float = 8.0,
         max_retries: int = 5,
         ack_delay: float = 0.25,
+        max_unsent: int = 64,
     ) -> None:
         self.local_rws = max(1, local_rws)
         self.peer_rws = max(1, peer_rws)
@@ -77,6 +78,8 @@ class ControlChannel:
         self.retransmit_cap = max(retransmit_cap, retransmit_initial)
         self.max_retries = max_retries
         self.ack_delay = ack_delay
+        self.max_unsent = max_unsent
+        self.overflowed = False  # the peer asked for more replies than it acknowledged
         self.remote_tunnel_id = 0
         self.ns = 0  # Ns of the next new message
         self.nr = 0  # next Ns expected from the peer
@@ -114,6 +117,11 @@ class ControlChannel:
         """A control message (not a ZLB) to deliver reliably."""
         if self.failed:
             return
+        if len(self.unsent) >= self.max_unsent:
+            # a peer that keeps asking and never acknowledges: the channel gives up on it (the
+            # core ends the tunnel) instead of queueing without bound
+            self.failed = self.overflowed = True
+            return
         self.unsent.append(_Pending(session_id, avp_bytes))
         self.counters.unsent_max = max(self.counters.unsent_max, len(self.unsent))
 
@@ -141,7 +149,8 @@ class ControlChannel:
                 self.counters.retransmit_time_max, self._timeout
             )
             self._retransmit_at = now + self._timeout
-            out.extend(p for p in self.resend if p not in out)
+            queued = {id(p) for p in out}
+            out.extend(p for p in self.resend if id(p) not in queued)
         while self.unsent and len(self.resend) < self.peer_rws:
             pending = self.unsent.popleft()
             pending.ns = self.ns

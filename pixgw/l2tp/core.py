@@ -145,6 +145,10 @@ class L2tpSettings:
     local_address: IPv4Address | None = None
     restart_after: float = 10.0  # an SCCRQ this long after SCCCN on the same id: a new tunnel
     max_tunnels: int = 16384  # half-open ones included; SCCRQs beyond are dropped and counted
+    # one VPN user (every user holds the group key) may not take what the others need:
+    tunnels_per_sa: int = 4  # L2TP tunnels one IPsec SA carries (a client has one)
+    peer_window_max: int = 16  # the peer's Receive Window Size is held to this (a PIX uses 16)
+    max_unsent: int = 64  # control messages queued for a peer that does not acknowledge them
 
     @classmethod
     def from_vpdn_group(
@@ -635,13 +639,13 @@ class L2tpLns:
             )
             self._emit(tunnel, datagram)
         if tunnel.channel.failed and tunnel.tunnel_id in self.tunnels:
-            self.vpdn_error(
-                error_line(
-                    tunnel.tunnel_id,
-                    None,
-                    f"Tunnel to {tunnel.peer.address} timed out, no acknowledgement",
-                )
-            )
+            overflowed = tunnel.channel.overflowed
+            if overflowed:
+                self.count("queue_overflow")
+            why = ("asks more than it acknowledges" if overflowed
+                   else "timed out, no acknowledgement")
+            self.vpdn_error(error_line(tunnel.tunnel_id, None,
+                                       f"Tunnel to {tunnel.peer.address} {why}"))
             if tunnel.linger_until is None:
                 self.end_tunnel(
                     tunnel,
@@ -650,7 +654,7 @@ class L2tpLns:
                     "",
                     now,
                     by_peer=False,
-                    reason="retransmission limit",
+                    reason="control queue overflow" if overflowed else "retransmission limit",
                 )
             self.forget(tunnel)
         elif tunnel.stop_sent and tunnel.channel.idle and tunnel.channel.deadline() is None:

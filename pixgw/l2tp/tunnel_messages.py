@@ -82,6 +82,12 @@ def tunnel_for_sccrq(
     if message.ns != 0:
         lns.count("unexpected")  # an SCCRQ opens the connection with Ns 0 (§5.8)
         return None
+    carried = lns.by_child.get(peer.child_sa_id, ()) if peer.child_sa_id is not None else ()
+    if len(carried) >= lns.settings.tunnels_per_sa:
+        lns.count("tunnels_per_sa_refused")
+        lns.vpdn_error(error_line(None, None, f"No tunnel for {peer.address}: its IPsec SA "
+                                              f"carries {len(carried)} tunnels already"))
+        return None
     tunnel_id = None
     if len(lns.tunnels) < lns.settings.max_tunnels:
         tunnel_id = lns.new_id(set(lns.tunnels))
@@ -97,6 +103,7 @@ def tunnel_for_sccrq(
         retransmit_cap=lns.settings.retransmit_cap,
         max_retries=lns.settings.max_retries,
         ack_delay=lns.settings.ack_delay,
+        max_unsent=lns.settings.max_unsent,
     )
     channel.remote_tunnel_id = remote_id
     tunnel = L2tpTunnel(tunnel_id, remote_id, peer, channel, TunnelState.IDLE, now, now)
@@ -112,7 +119,10 @@ def on_sccrq(lns: L2tpLns, m: Incoming) -> None:
     tunnel.remote_host_name = avp_text(avps.get(AvpType.HOST_NAME))[:64]
     rws = avps.get(AvpType.RECEIVE_WINDOW_SIZE)
     if rws is not None:
-        tunnel.channel.peer_rws = max(1, rws.u16())
+        asked = rws.u16()
+        if asked > lns.settings.peer_window_max:  # §5.8 lets us send fewer than it takes
+            lns.count("peer_window_clamped")
+        tunnel.channel.peer_rws = max(1, min(asked, lns.settings.peer_window_max))
     lns.vpdn_event(
         event_line(
             tunnel.tunnel_id,

@@ -15,7 +15,7 @@ from pixgw.cli.vpdn import (
     render_vpdn_session,
     render_vpdn_tunnel,
 )
-from pixgw.status import L2tpSessionStatus, L2tpTunnelStatus
+from pixgw.status import L2tpCounters, L2tpSessionStatus, L2tpTunnelStatus
 
 REFERENCE = Path("/work/shared/reference/pix63-l2tp-ipsec-reference.txt")
 
@@ -143,6 +143,9 @@ class FakeGateway:
         self.cleared.append(tunnel_id)
         return 1 if tunnel_id in (None, 4) else 0
 
+    def l2tp_counters(self) -> L2tpCounters:
+        return L2tpCounters(malformed=2, tunnels_per_sa_refused=7)
+
 
 def test_commands():
     table = CommandTable()
@@ -154,6 +157,9 @@ def test_commands():
     assert "No active L2TP tunnels" in str(table.run(ctx, "show vpdn tunnel id 5"))
     assert flat(str(table.run(ctx, "show vpdn session"))) == REFERENCE_SESSION
     assert "Call id 4" in str(table.run(ctx, "show vpdn"))
+    stats = str(table.run(ctx, "show vpdn statistics"))
+    assert "  Malformed datagrams:                  2" in stats
+    assert "  Tunnels refused (per IPsec SA):       7" in stats
     table.run(ctx, "clear vpdn tunnel all")
     table.run(ctx, "clear vpdn tunnel id 4")
     assert gateway.cleared == [None, 4]
