@@ -95,6 +95,9 @@ class XfrmDataplane:
         self._l2tp: socket.socket | None = None
         self._readers: list[FdPacketReader] = []
         self._children: dict[int, ChildSaEstablished] = {}
+        # outer address -> its child SAs, oldest first: the L2TP socket names a datagram's SA
+        # by lookup, not by a scan of every SA per datagram
+        self._by_address: dict[IPv4Address, dict[int, None]] = {}
         self._pending: dict[int, ChildSaEstablished] = {}  # inbound SA only (quick mode 2 sent)
         self._l2tp_received: L2tpReceived | None = None
         self._listener: LifetimeListener | None = None
@@ -154,10 +157,11 @@ class XfrmDataplane:
         address = IPv4Address(host)
         outer = 0
         child_id: int | None = None
-        for event in self._children.values():
-            if event.remote.address == address:
-                outer = event.remote.port if event.encapsulation.startswith("udp") else 0
-                child_id = event.child_sa_id
+        on_address = self._by_address.get(address)
+        if on_address:  # the newest SA of that address (a rekey's new pair takes over)
+            child_id = next(reversed(on_address))
+            event = self._children[child_id]
+            outer = event.remote.port if event.encapsulation.startswith("udp") else 0
         if self._l2tp_received is not None:
             # The kernel already removed ESP; child_sa_id is informational here.
             self._l2tp_received(L2tpPeer(child_id, address, outer, port), data)
@@ -281,6 +285,7 @@ class XfrmDataplane:
         pending = self._pending.pop(event.child_sa_id, None)
         inbound = pending is None or pending.inbound.spi != event.inbound.spi
         self._children[event.child_sa_id] = event
+        self._by_address.setdefault(event.remote.address, {})[event.child_sa_id] = None
         try:
             self._install(xs, event=event, inbound=inbound, outbound=True)
         except OSError as error:
@@ -352,6 +357,11 @@ class XfrmDataplane:
                     )
                 )
         child = self._children.pop(event.child_sa_id, None)
+        if child is not None:
+            on_address = self._by_address.get(child.remote.address, {})
+            on_address.pop(event.child_sa_id, None)
+            if not on_address:
+                self._by_address.pop(child.remote.address, None)
         if child is None or self._xs is None:
             return
         xs = self._xs
@@ -362,7 +372,7 @@ class XfrmDataplane:
         for source, destination, spi in pairs:
             with contextlib.suppress(XfrmError):
                 xs.request(partial(encode_delsa, source=source, destination=destination, spi=spi))
-        if not any(c.remote.address == child.remote.address for c in self._children.values()):
+        if child.remote.address not in self._by_address:
             with contextlib.suppress(XfrmError):
                 xs.request(
                     lambda seq: encode_delpolicy(

@@ -411,3 +411,58 @@ def test_xfrm_inbound_sa_with_message_2_outbound_and_policy_with_message_3():
     dp.install_child_sa(third)
     assert xs.requests == [("newsa", A1, 0x1005), ("newsa", A2, 0x2005), ("policy", None, None)]
     dp._xs = None
+
+
+def test_an_l2tp_datagram_is_attributed_to_the_newest_sa_of_its_address_by_lookup():
+    """Issue 27: the L2TP socket's datagram names its child SA through an address index (not a
+    scan of every SA per datagram); a rekey's new pair takes over, and its removal falls back."""
+    from twisted.internet.task import Clock
+
+    from pixgw.dataplane.interfaces import L2tpPeer
+    from pixgw.ike.events import ChildSaDeleted, ChildSaEstablished, Endpoint, TrafficSelector
+
+    class Requests:
+        def __init__(self):
+            self.sent = 0
+
+        def request(self, build):
+            self.sent += 1
+
+    class Socket:
+        def __init__(self):
+            self.queue: list[tuple[bytes, tuple[str, int]]] = []
+
+        def recvfrom(self, size):
+            return self.queue.pop(0)
+
+    def child(child_id: int, remote: IPv4Address, spi: int) -> ChildSaEstablished:
+        sa = EspSaParameters(spi, "esp-aes", "esp-sha-hmac", bytes(16), bytes(20))
+        return ChildSaEstablished(
+            ike_sa_id=bytes(16), child_sa_id=child_id, local=Endpoint(A1, 4500),
+            remote=Endpoint(remote, 4500), inbound=sa, outbound=sa, encapsulation="udp-transport",
+            local_selector=TrafficSelector(A1, A1, 17, 1701),
+            remote_selector=TrafficSelector(remote, remote, 17, 1701), lifetime_seconds=3600,
+            lifetime_kilobytes=4608000, crypto_map="m", crypto_map_sequence=10,
+            remote_behind_nat=True)
+
+    a3 = IPv4Address("192.0.2.3")
+    dp = xfrm.XfrmDataplane(Clock(), local_address=A1)
+    dp._xs = Requests()
+    dp._l2tp = Socket()
+    got: list[L2tpPeer] = []
+    dp._l2tp_received = lambda peer, data: got.append(peer)
+    for c in (child(1, A2, 0x101), child(3, a3, 0x103), child(5, A2, 0x105)):
+        dp.install_child_sa(c)
+
+    def peer_of(address: IPv4Address) -> int | None:
+        dp._l2tp.queue.append((b"l2tp", (str(address), 1701)))
+        dp._read_l2tp(2048)
+        return got[-1].child_sa_id
+
+    assert (peer_of(A2), peer_of(a3)) == (5, 3)
+    assert got[-1].outer_port == 4500
+    dp.remove_child_sa(ChildSaDeleted(bytes(16), 5, 0x105, 0x105, "rekeyed"))
+    assert peer_of(A2) == 1
+    dp.remove_child_sa(ChildSaDeleted(bytes(16), 1, 0x101, 0x101, "gone"))
+    assert peer_of(A2) is None and peer_of(a3) == 3
+    assert dp._by_address == {a3: {3: None}}
