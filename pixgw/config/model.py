@@ -409,6 +409,9 @@ class VpdnGroup:
     authentication_aaa: str | None = None  # ``client authentication aaa GROUP``
     accounting: str | None = None  # ``client accounting GROUP``
     l2tp_tunnel_hello: int = 60  # seconds, ``l2tp tunnel hello S`` (10..300)
+    # extensions (issue 27): what one client may hold, ``l2tp tunnel|session limit N``
+    l2tp_tunnel_limit: int = 4  # L2TP tunnels one IPsec SA carries
+    l2tp_session_limit: int = 1  # calls in one tunnel (the PIX takes one)
 
 
 @dataclass(frozen=True)

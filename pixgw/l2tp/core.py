@@ -154,7 +154,11 @@ class L2tpSettings:
     def from_vpdn_group(
         cls, group: VpdnGroup, *, hostname: str | None = None, **overrides: object
     ) -> L2tpSettings:
-        values: dict[str, object] = {"hello_interval": float(group.l2tp_tunnel_hello)}
+        values: dict[str, object] = {
+            "hello_interval": float(group.l2tp_tunnel_hello),
+            "tunnels_per_sa": group.l2tp_tunnel_limit,
+            "sessions_per_tunnel": group.l2tp_session_limit,
+        }
         if hostname:
             values["host_name"] = hostname
         values.update(overrides)

@@ -92,3 +92,25 @@ def test_a_retransmission_round_does_not_grow_with_the_square_of_the_window() ->
     lns.handle_timer(timer)
     again = lns.datagrams_to_send(timer)
     assert 1 <= len(again) <= 16
+
+
+def test_the_limits_come_from_the_vpdn_group() -> None:
+    from pixgw.config.parser import parse
+
+    config = parse(
+        "ip local pool vpn 198.51.100.10-198.51.100.20\n"
+        "vpdn group g accept dialin l2tp\n"
+        "vpdn group g client configuration address local vpn\n"
+        "vpdn group g l2tp tunnel limit 2\n"
+        "vpdn group g l2tp session limit 3\n"
+    ).config
+    (group,) = config.vpdn.groups
+    settings = L2tpSettings.from_vpdn_group(group)
+    assert (settings.tunnels_per_sa, settings.sessions_per_tunnel) == (2, 3)
+    defaults = L2tpSettings.from_vpdn_group(replace(group, l2tp_tunnel_limit=4,
+                                                    l2tp_session_limit=1))
+    assert (defaults.tunnels_per_sa, defaults.sessions_per_tunnel) == (4, 1)
+    lns = L2tpLns(settings, random_bytes=counting_random())
+    for tunnel_id in range(1, 6):
+        open_tunnel(lns, tunnel_id)
+    assert len(lns.tunnel_status()) == 2

@@ -96,11 +96,19 @@ def _vpdn(st: State, a: Args, negated: bool) -> None:
                 st.refer("aaa-server group", aaa_group)
             group = replace(group, accounting=None if negated else aaa_group)
     elif setting == "l2tp":
-        a.keyword("tunnel")
-        a.keyword("hello")
-        hello = a.integer("hello interval", 10, 300)
-        a.end()
-        group = replace(group, l2tp_tunnel_hello=60 if negated else hello)
+        what = a.keyword("tunnel", "session")
+        item = a.keyword("hello", "limit") if what == "tunnel" else a.keyword("limit")
+        if item == "hello":
+            hello = a.integer("hello interval", 10, 300)
+            a.end()
+            group = replace(group, l2tp_tunnel_hello=60 if negated else hello)
+        else:
+            limit = a.integer(f"{what} limit", 1, 64)
+            a.end()
+            if what == "tunnel":
+                group = replace(group, l2tp_tunnel_limit=4 if negated else limit)
+            else:
+                group = replace(group, l2tp_session_limit=1 if negated else limit)
     else:
         st.ignore()
         return
@@ -133,6 +141,10 @@ def render(c: PixConfig, s: Sections) -> None:
         if g.accounting is not None:
             vpdn.append(f"{head} client accounting {g.accounting}")
         vpdn.append(f"{head} l2tp tunnel hello {g.l2tp_tunnel_hello}")
+        if g.l2tp_tunnel_limit != VpdnGroup.l2tp_tunnel_limit:
+            vpdn.append(f"{head} l2tp tunnel limit {g.l2tp_tunnel_limit}")
+        if g.l2tp_session_limit != VpdnGroup.l2tp_session_limit:
+            vpdn.append(f"{head} l2tp session limit {g.l2tp_session_limit}")
     for u in c.vpdn.usernames:
         store = " store-local" if u.store_local else ""
         vpdn.append(f"vpdn username {u.name} password {u.password}{store}")
