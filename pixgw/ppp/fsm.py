@@ -257,6 +257,20 @@ class RequestVerdict:
     options: tuple[Option, ...] = ()
 
 
+@dataclass(frozen=True)
+class RestartLimits:
+    """RFC 1661 §4.6: the Restart timer and the Max-Configure, Max-Terminate and Max-Failure
+    counters of a control protocol (the PPP session gives LCP and IPCP the same)."""
+
+    restart_interval: float = 3.0
+    max_configure: int = 10
+    max_terminate: int = 2
+    max_failure: int = 5
+
+
+DEFAULT_LIMITS = RestartLimits()
+
+
 class ControlProtocol:
     """One RFC 1661 control protocol instance (LCP or an NCP) driven by :class:`Automaton`.
 
@@ -273,18 +287,17 @@ class ControlProtocol:
     def __init__(
         self,
         *,
-        restart_interval: float = 3.0,
-        max_configure: int = 10,
-        max_terminate: int = 2,
-        max_failure: int = 5,
+        limits: RestartLimits | None = None,
         trace: Callable[[str], None] | None = None,
     ) -> None:
+        limits = limits or DEFAULT_LIMITS
+        restart_interval = limits.restart_interval
         self.automaton = Automaton(
             restart_interval=restart_interval,
-            max_configure=max_configure,
-            max_terminate=max_terminate,
+            max_configure=limits.max_configure,
+            max_terminate=limits.max_terminate,
         )
-        self.max_failure = max_failure
+        self.max_failure = limits.max_failure
         self.outgoing: list[ControlPacket] = []
         self.errors = 0
         self.terminate_reason = b""

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from ipaddress import IPv4Address
 
 from pixgw.ppp.frame import PROTO_IPCP, Option
-from pixgw.ppp.fsm import ControlProtocol, RequestVerdict
+from pixgw.ppp.fsm import DEFAULT_LIMITS, ControlProtocol, RequestVerdict, RestartLimits
 
 __all__ = ["IpcpLayer"]
 
@@ -39,19 +39,10 @@ class IpcpLayer(ControlProtocol):
         wins: Sequence[IPv4Address] = (),
         on_up: Callable[[float], None] | None = None,
         on_down: Callable[[float, str], None] | None = None,
-        restart_interval: float = 3.0,
-        max_configure: int = 10,
-        max_terminate: int = 2,
-        max_failure: int = 5,
+        limits: RestartLimits = DEFAULT_LIMITS,
         trace: Callable[[str], None] | None = None,
     ) -> None:
-        super().__init__(
-            restart_interval=restart_interval,
-            max_configure=max_configure,
-            max_terminate=max_terminate,
-            max_failure=max_failure,
-            trace=trace,
-        )
+        super().__init__(limits=limits, trace=trace)
         self.local_address = local_address
         self.peer_address: IPv4Address | None = None
         self._servers: dict[int, IPv4Address] = {}

@@ -17,7 +17,14 @@ from collections.abc import Callable, Sequence
 from typing import Final, Literal
 
 from pixgw.ppp.frame import PROTO_CHAP, PROTO_LCP, PROTO_PAP, ControlPacket, Option
-from pixgw.ppp.fsm import ControlProtocol, Event, RequestVerdict, State
+from pixgw.ppp.fsm import (
+    DEFAULT_LIMITS,
+    ControlProtocol,
+    Event,
+    RequestVerdict,
+    RestartLimits,
+    State,
+)
 from pixgw.wire import Writer
 
 __all__ = [
@@ -77,19 +84,10 @@ class LcpLayer(ControlProtocol):
         on_up: Callable[[float], None] | None = None,
         on_down: Callable[[float, str], None] | None = None,
         on_protocol_rejected: Callable[[int, float], None] | None = None,
-        restart_interval: float = 3.0,
-        max_configure: int = 10,
-        max_terminate: int = 2,
-        max_failure: int = 5,
+        limits: RestartLimits = DEFAULT_LIMITS,
         trace: Callable[[str], None] | None = None,
     ) -> None:
-        super().__init__(
-            restart_interval=restart_interval,
-            max_configure=max_configure,
-            max_terminate=max_terminate,
-            max_failure=max_failure,
-            trace=trace,
-        )
+        super().__init__(limits=limits, trace=trace)
         self._random_bytes = random_bytes
         self.allowed_auth: tuple[AuthName, ...] = tuple(authentication)
         self._untried_auth: list[AuthName] = list(self.allowed_auth)

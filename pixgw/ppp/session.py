@@ -37,7 +37,7 @@ from pixgw.ppp.frame import (
     encode_packet,
     frame_header,
 )
-from pixgw.ppp.fsm import State
+from pixgw.ppp.fsm import RestartLimits, State
 from pixgw.ppp.ipcp import IpcpLayer
 from pixgw.ppp.lcp import (
     CODE_DISCARD_REQUEST,
@@ -174,6 +174,8 @@ class PppSession:
         self.transmitted_bytes = 0
         self.received_bytes = 0
         self.auth: PeerAuthenticator | None = None
+        limits = RestartLimits(settings.restart_interval, settings.max_configure,
+                               settings.max_terminate, settings.max_failure)
         self.lcp = LcpLayer(
             authentication=settings.authentication,
             random_bytes=random_bytes,
@@ -183,10 +185,7 @@ class PppSession:
             on_up=self._lcp_up,
             on_down=self._lcp_down,
             on_protocol_rejected=self._protocol_rejected,
-            restart_interval=settings.restart_interval,
-            max_configure=settings.max_configure,
-            max_terminate=settings.max_terminate,
-            max_failure=settings.max_failure,
+            limits=limits,
         )
         self.ipcp = IpcpLayer(
             local_address=settings.local_address,
@@ -194,10 +193,7 @@ class PppSession:
             wins=settings.wins,
             on_up=self._ipcp_up,
             on_down=self._ipcp_down,
-            restart_interval=settings.restart_interval,
-            max_configure=settings.max_configure,
-            max_terminate=settings.max_terminate,
-            max_failure=settings.max_failure,
+            limits=limits,
         )
 
     # --- lifecycle -----------------------------------------------------------------------------

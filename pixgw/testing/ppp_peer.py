@@ -38,7 +38,7 @@ from pixgw.ppp.frame import (
     encode_frame,
     encode_packet,
 )
-from pixgw.ppp.fsm import ControlProtocol, RequestVerdict, State
+from pixgw.ppp.fsm import ControlProtocol, RequestVerdict, RestartLimits, State
 from pixgw.ppp.ipcp import (
     OPT_IP_ADDRESS,
     OPT_PRIMARY_DNS,
@@ -68,8 +68,8 @@ class _ClientLcp(ControlProtocol):
     protocol = PROTO_LCP
     extra_codes = frozenset({8, 9, 10, 11})
 
-    def __init__(self, peer: PppPeer, **kwargs: float) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, peer: PppPeer, *, limits: RestartLimits | None = None) -> None:
+        super().__init__(limits=limits)
         self.peer = peer
         self.mru: int | None = peer.mru
         self.magic = int.from_bytes(peer.random_bytes(4), "big") | 1
@@ -142,8 +142,8 @@ class _ClientIpcp(ControlProtocol):
     name = "IPCP"
     protocol = PROTO_IPCP
 
-    def __init__(self, peer: PppPeer, **kwargs: float) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, peer: PppPeer, *, limits: RestartLimits | None = None) -> None:
+        super().__init__(limits=limits)
         self.peer = peer
         self.wanted: dict[int, IPv4Address] = {OPT_IP_ADDRESS: peer.requested_address}
         if peer.request_dns:
@@ -222,8 +222,9 @@ class PppPeer:
         self._pap_deadline: float | None = None
         self._pap_identifier = 0
         self._expected_authenticator: str | None = None
-        self.lcp = _ClientLcp(self, restart_interval=restart_interval)
-        self.ipcp = _ClientIpcp(self, restart_interval=restart_interval)
+        limits = RestartLimits(restart_interval=restart_interval)
+        self.lcp = _ClientLcp(self, limits=limits)
+        self.ipcp = _ClientIpcp(self, limits=limits)
 
     # --- public API like PppSession -------------------------------------------------------------
 
