@@ -338,6 +338,7 @@ class AaaStatusSnapshot:
     servers: tuple[AaaServerStatus, ...] = ()
     local_users: int = 0
     accounting_spooled: int = 0  # records waiting in the accounting spool
+    accounting_parked: int = 0  # records that can never be sent, in the dead-letter file
     details: tuple[UauthDetail, ...] = ()
 
 

@@ -66,6 +66,7 @@ SEVERITY: dict[int, int] = {
     113004: 6,  # AAA user authentication Successful
     113005: 6,  # AAA user authentication Rejected
     113014: 3,  # AAA authentication server not accessible
+    113900: 3,  # extension: a RADIUS accounting record that cannot be sent, parked
     # system
     111008: 5,  # User 'U' executed the 'C' command.
     199002: 6,  # startup completed

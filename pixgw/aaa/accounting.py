@@ -16,6 +16,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall
+from twisted.logger import Logger
 from zope.interface import implementer
 
 from pixgw.aaa.interfaces import (
@@ -24,8 +25,16 @@ from pixgw.aaa.interfaces import (
     IAccounting,
     SessionUsage,
 )
-from pixgw.aaa.radius import ACCOUNTING_REQUEST, RadiusClient, RadiusServer, client_attributes
-from pixgw.syslog import debug
+from pixgw.aaa.radius import (
+    ACCOUNTING_REQUEST,
+    RadiusClient,
+    RadiusServer,
+    UnencodableRequest,
+    client_attributes,
+)
+from pixgw.syslog import debug, pix_log
+
+_log = Logger(namespace="pixgw.aaa.accounting")
 
 __all__ = ["TERMINATE_CAUSES", "AccountingRecord", "AccountingSpool", "RadiusAccounting"]
 
@@ -84,6 +93,10 @@ class AccountingSpool:
     def __init__(self, directory: str | Path | None) -> None:
         self.path = Path(directory) / "radius-accounting.spool" if directory else None
         self.acked_path = Path(directory) / "radius-accounting.acked" if directory else None
+        # records that can never be sent (they cannot be encoded): kept, with the reason, out of
+        # the way of the ones behind them
+        self.dead_path = Path(directory) / "radius-accounting.dead" if directory else None
+        self.parked = 0
         self.records: list[AccountingRecord] = []
         self.acked = 0  # the highest sequence number a server acknowledged
         self._acked_in_file = 0  # acknowledged records still present in the spool file
@@ -124,6 +137,20 @@ class AccountingSpool:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+
+    def park_head(self, why: str) -> None:
+        """The head can never be sent: into the dead-letter file (fsynced), out of the spool."""
+        record = self.records[0]
+        self.parked += 1
+        if self.dead_path is not None:
+            line = json.dumps({"why": why, "record": json.loads(record.to_json())}) + "\n"
+            fd = os.open(self.dead_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, line.encode())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        self.pop_head()
 
     def pop_head(self) -> None:
         record = self.records.pop(0)
@@ -276,6 +303,12 @@ class RadiusAccounting:
             if self._closed:
                 self._sending = False
                 return  # in flight at shutdown (e.g. the client stopped): it stays spooled
+            if isinstance(failure.value, UnencodableRequest):
+                # no server will ever take it: parked, and the records behind it go on
+                self._sending = False
+                self._park(record, str(failure.value))
+                self._pump()
+                return
             if not isinstance(failure.value, AuthenticationServerUnreachable):
                 self._sending = False
                 debug("radius", f"RADIUS: accounting error {failure.getErrorMessage()}")
@@ -294,8 +327,23 @@ class RadiusAccounting:
 
         d.addCallbacks(acknowledged, unanswered)
 
+    def _park(self, record: AccountingRecord, why: str) -> None:
+        if not self.spool.records or self.spool.records[0].sequence != record.sequence:
+            return
+        self.spool.park_head(why)
+        where = f" in {self.spool.dead_path}" if self.spool.dead_path is not None else ""
+        pix_log(113900, f"RADIUS accounting record {record.sequence} cannot be sent ({why}): "
+                        f"parked{where}")
+        _log.warn("RADIUS accounting record {seq} cannot be sent ({why}): parked{where}",
+                  seq=record.sequence, why=why, where=where)
+        if not self.spool.records:
+            self._drained()
+
     def pending(self) -> int:
         return len(self.spool.records)
+
+    def parked(self) -> int:
+        return self.spool.parked
 
     def drain(self, timeout: float) -> Deferred[int]:
         """For a clean stop (after ``accounting_off()``): let the spool go out for at most

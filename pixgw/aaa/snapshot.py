@@ -97,10 +97,12 @@ def aaa_status(
                     )
                 )
     spooled = accounting.pending() if isinstance(accounting, RadiusAccounting) else 0
+    parked = accounting.parked() if isinstance(accounting, RadiusAccounting) else 0
     return AaaStatusSnapshot(
         servers=tuple(servers),
         local_users=len(local_users(config)),
         accounting_spooled=spooled,
+        accounting_parked=parked,
         details=tuple(uauth_detail(a) for a in authorizations),
     )
 

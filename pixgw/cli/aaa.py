@@ -63,6 +63,8 @@ def render_aaa_server(snapshot: AaaStatusSnapshot, group: str | None = None) -> 
         )
     if snapshot.accounting_spooled:
         blocks.append(f"Accounting records spooled              {snapshot.accounting_spooled}")
+    if snapshot.accounting_parked:
+        blocks.append(f"Accounting records parked (unsendable)  {snapshot.accounting_parked}")
     return "\n\n".join(blocks)
 
 

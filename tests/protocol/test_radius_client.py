@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import shutil
 import struct
 import tempfile
@@ -40,6 +41,9 @@ from pixgw.aaa.radius import (
     load_dictionary,
 )
 from pixgw.aaa.realm import PortalAuthenticator
+from pixgw.aaa.snapshot import aaa_status
+from pixgw.cli.aaa import render_aaa_server
+from pixgw.config.parser import parse
 from pixgw.ppp import mschap
 
 real_reactor: Any = _reactor
@@ -326,6 +330,47 @@ class RadiusClientTests(TestCase):
         assert stop["Class"] == [b"cls"]
         assert stop["Acct-Delay-Time"][0] >= 0
         assert (spool / "radius-accounting.spool").read_text() == ""
+
+    async def test_a_record_that_cannot_be_encoded_is_parked_and_the_rest_go_on(self) -> None:
+        """Issue 28: a record no server can take (a User-Name over 253 bytes) used to raise
+        inside the sender and wedge it for good; now it is parked, logged and counted, and the
+        records behind it are delivered."""
+        peer, server = self.peer(lambda *a: (5, []))
+        spool = Path(tempfile.mkdtemp(prefix="pixgw-spool-"))
+        self.addCleanup(shutil.rmtree, spool, True)
+        accounting = RadiusAccounting(
+            self.client, [server], self.client.reactor, spool_dir=spool, retry_interval=30
+        )
+        poison = AccountingSession("0001", "x" * 300, CLIENT, IPv4Address("10.1.1.6"), (), 0.0)
+        good = AccountingSession("0002", "bob", CLIENT, IPv4Address("10.1.1.7"), (), 0.0)
+        accounting.start(poison)  # at the head of the spool
+        accounting.start(good)
+        accounting.stop(good, SessionUsage(10.0, 1, 2, 3, 4), "user-request")
+        for _ in range(20):
+            await self.settle(Deferred(), rounds=2)
+            if accounting.pending() == 0:
+                break
+        assert (accounting.pending(), accounting.parked()) == (0, 1)
+        delivered = [r[1] for r in peer.requests]
+        assert [(d["User-Name"], d["Acct-Status-Type"]) for d in delivered] == [
+            (["bob"], ["Start"]), (["bob"], ["Stop"])]
+        (line,) = (spool / "radius-accounting.dead").read_text().splitlines()
+        dead = json.loads(line)
+        assert "User-Name" in dead["why"] and dead["record"]["seq"] == 1
+        assert (spool / "radius-accounting.spool").read_text() == ""
+        assert self.client.unencodable == 1
+        snapshot = aaa_status(parse("").config, [], accounting)
+        assert "Accounting records parked (unsendable)  1" in render_aaa_server(snapshot)
+
+    async def test_an_access_request_that_cannot_be_encoded_is_a_refusal(self) -> None:
+        """Not an outage: the chain does not try the next server, nothing is sent."""
+        peer, server = self.peer(lambda *a: (2, []))
+        checkers = [RadiusChecker(self.client, server), RadiusChecker(self.client, server)]
+        auth = PortalAuthenticator("RADIUS", CheckerChain("RADIUS", checkers))
+        (result,) = await self.settle(auth.authenticate(PapCredentials("x" * 300, "pw"), CLIENT))
+        assert result.check(UnauthorizedLogin)
+        assert "cannot be encoded" in result.getErrorMessage()
+        assert peer.requests == [] and self.client.unencodable == 1
 
     async def test_deadtime_after_max_failed_attempts(self) -> None:
         _, dead = self.peer(lambda *a: None)

@@ -13,6 +13,7 @@ from typing import Any
 from twisted.cred.checkers import ICredentialsChecker
 from twisted.cred.error import UnauthorizedLogin
 from twisted.internet.defer import Deferred, fail
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from pixgw.aaa.credentials import (
@@ -36,6 +37,7 @@ from pixgw.aaa.radius.codec import (
     ACCESS_CHALLENGE,
     ACCESS_REQUEST,
     RadiusReply,
+    UnencodableRequest,
     salt_decrypt,
     unhide,
 )
@@ -219,7 +221,13 @@ class RadiusChecker:
                 raise UnauthorizedLogin("Access-Challenge is not supported for PPP")
             raise UnauthorizedLogin(message or "Access-Reject")
 
-        result: Deferred[CheckedLogin] = d.addCallback(answered)
+        def unencodable(failure: Failure) -> Failure:
+            if not isinstance(failure.value, UnencodableRequest):
+                return failure
+            # a refusal, never a server outage (the chain must not try the next server)
+            raise UnauthorizedLogin(f"RADIUS request cannot be encoded: {failure.value}")
+
+        result: Deferred[CheckedLogin] = d.addCallbacks(answered, unencodable)
         return result
 
 

@@ -30,6 +30,7 @@ from pixgw.aaa.radius.codec import (
     ACCOUNTING_RESPONSE,
     Attributes,
     RadiusReply,
+    UnencodableRequest,
     build_packet,
     check_reply,
     decode_attributes,
@@ -104,6 +105,7 @@ class RadiusClient(DatagramProtocol):
         self.dictionary = dictionary or load_dictionary()
         self.random_bytes = random_bytes
         self.counters: dict[str, RadiusCounters] = {}
+        self.unencodable = 0  # requests refused before sending: they cannot be encoded
         self._pending: dict[tuple[str, int, int], _Pending] = {}
         self._next_id = random_bytes(1)[0]
         self._port: Any = None
@@ -149,13 +151,17 @@ class RadiusClient(DatagramProtocol):
                 encoded.append((name, hide_password(value, server.secret, random_authenticator)))
             else:
                 encoded.append((name, value))
-        datagram, sent_auth = build_packet(
-            code,
-            ident,
-            server.secret,
-            random_authenticator,
-            encode_attributes(self.dictionary, encoded),
-        )
+        try:
+            datagram, sent_auth = build_packet(
+                code,
+                ident,
+                server.secret,
+                random_authenticator,
+                encode_attributes(self.dictionary, encoded),
+            )
+        except UnencodableRequest as e:  # never raised at the caller: it fails the Deferred
+            self.unencodable += 1
+            return fail(e)
         d: Deferred[RadiusReply] = Deferred()
         pending = _Pending(server, port, ident, datagram, sent_auth, d, self.reactor.seconds())
         self._pending[(str(server.address), port, ident)] = pending

@@ -53,13 +53,21 @@ def load_dictionary(path: str | Path | None = None) -> Dictionary:
     return _DICTIONARIES[key]
 
 
+class UnencodableRequest(ValueError):
+    """A request that cannot be put in a RADIUS packet (an attribute value too long or of the
+    wrong type, the packet over 4096 bytes): never sent, and no use retrying."""
+
+
 def encode_attributes(dictionary: Dictionary, attributes: Attributes) -> bytes:
     """Attribute TLVs for ``attributes`` (names from the dictionary), in the order given."""
     out = bytearray()
     for name, value in attributes:
         packet = Packet(dict=dictionary)
-        packet.AddAttribute(name, value)
-        out += packet._PktEncodeAttributes()
+        try:
+            packet.AddAttribute(name, value)
+            out += packet._PktEncodeAttributes()
+        except (ValueError, TypeError, KeyError, struct.error, UnicodeError) as e:
+            raise UnencodableRequest(f"attribute {name}: {e or type(e).__name__}") from e
     return bytes(out)
 
 
@@ -183,7 +191,7 @@ def build_packet(
     body = bytes([_MESSAGE_AUTHENTICATOR, 18]) + bytes(16) + attributes
     length = 20 + len(body)
     if length > _MAX_PACKET:
-        raise ValueError("RADIUS packet too long")
+        raise UnencodableRequest(f"a packet of {length} bytes, over {_MAX_PACKET}")
     header = struct.pack("!BBH", code, identifier, length)
     seed = request_authenticator if code == ACCESS_REQUEST else bytes(16)
     ma = message_authenticator(secret, header + seed + body)
