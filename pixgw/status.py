@@ -318,6 +318,7 @@ class AaaServerStatus:
     dropped: int = 0  # bad authenticator / Message-Authenticator / malformed
     timeouts: int = 0
     round_trip_ms: int = 0
+    unsigned: int = 0  # of the dropped: no or a bad Message-Authenticator (issue 28)
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,7 @@ def aaa_status(
                         dropped=c.dropped + acct.dropped,
                         timeouts=c.timeouts + acct.timeouts,
                         round_trip_ms=int((c.last_round_trip or 0.0) * 1000),
+                        unsigned=c.unsigned,
                     )
                 )
             elif isinstance(leaf, LdapChecker):

@@ -49,6 +49,8 @@ def _server_block(s: AaaServerStatus) -> list[str]:
         f"Number of dropped responses             {s.dropped}",
         f"Number of timeouts                      {s.timeouts}",
     ]
+    if s.unsigned:
+        lines.append(f"Number of unsigned responses dropped    {s.unsigned}")
     return lines
 
 

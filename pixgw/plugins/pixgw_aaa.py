@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from twisted.logger import Logger
 from twisted.plugin import IPlugin
 from zope.interface import implementer
 
@@ -15,6 +16,8 @@ from pixgw.aaa.local import LocalAuthenticator
 from pixgw.aaa.radius import RadiusChecker, RadiusClient, servers_of
 from pixgw.aaa.realm import PortalAuthenticator
 from pixgw.config.model import AaaServerGroup, PixConfig
+
+_log = Logger(namespace="pixgw.aaa")
 
 
 @implementer(IPlugin, IAuthenticatorFactory)
@@ -35,6 +38,18 @@ class RadiusBackend:
                 f"aaa-server {group.name if group else '?'}: radius needs a host line"
             )
         options = dict(group.options)
+        signing = options.get("radius-message-authenticator", "required").lower()
+        if signing not in ("required", "optional"):
+            raise BackendSettingsError(
+                f"aaa-server {group.name} radius-message-authenticator: 'required' or "
+                f"'optional', not '{signing}'"
+            )
+        if signing == "optional":
+            _log.warn(
+                "aaa-server {group}: Access replies without a Message-Authenticator are taken "
+                "(radius-message-authenticator optional): open to Blast-RADIUS (CVE-2024-3596)",
+                group=group.name,
+            )
         client = RadiusClient(reactor)
         servers = servers_of(
             group.hosts,
@@ -43,6 +58,7 @@ class RadiusBackend:
             int(options.get("radius-retries", "3")),
             max_failed_attempts=group.max_failed_attempts,
             deadtime_minutes=group.deadtime,
+            require_message_authenticator=signing == "required",
         )
         nas_identifier = str(getattr(config, "hostname", "") or "")
         checkers = [RadiusChecker(client, s, group.name, nas_identifier) for s in servers]

@@ -11,6 +11,7 @@ import shutil
 import struct
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from twisted.internet import reactor as _reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.protocol import DatagramProtocol
 from twisted.internet.task import Clock, deferLater
+from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import TestCase
 
 from pixgw.aaa.accounting import RadiusAccounting
@@ -237,6 +239,42 @@ class RadiusClientTests(TestCase):
         assert len(out) == 1
         assert out[0].check(AuthenticationServerUnreachable)
         assert len(peer.requests) == 3
+
+    async def test_an_unsigning_server_is_named_once_loudly_and_may_be_let_off(self) -> None:
+        """Issue 28: the drop is said once per server at the default level, naming the fix,
+        and counted in show aaa-server; ``radius-message-authenticator optional`` lets a server
+        that cannot sign through (its replies are still checked by the Response Authenticator)."""
+        logged: list[dict[str, Any]] = []
+        globalLogPublisher.addObserver(logged.append)
+        self.addCleanup(globalLogPublisher.removeObserver, logged.append)
+        peer, server = self.peer(lambda *a: (2, []), with_ma=False)
+        for _ in range(2):  # two logins, three transmissions each
+            d = PortalAuthenticator("RADIUS", RadiusChecker(self.client, server)).authenticate(
+                PapCredentials("a", "b"), CLIENT
+            )
+            await self.settle(d, rounds=10)
+            for _ in range(3):
+                self.clock.advance(5)
+                await self.settle(Deferred(), rounds=3)
+        said = [e for e in logged if "Blast-RADIUS" in str(e.get("text", ""))]
+        assert len(said) == 1 and "Message-Authenticator := 0x00" in said[0]["text"]
+        counters = self.client.counters["127.0.0.1"]
+        assert counters.unsigned == counters.dropped == len(peer.requests) == 6
+        config = parse(
+            "nameif ethernet0 outside security0\n"
+            "aaa-server RAD protocol radius\n"
+            "aaa-server RAD (outside) host 127.0.0.1 key timeout 5\n"
+        ).config
+        snapshot = aaa_status(
+            config, [PortalAuthenticator("RAD", RadiusChecker(self.client, server, "RAD"))]
+        )
+        assert "Number of unsigned responses dropped    6" in render_aaa_server(snapshot)
+        lenient = replace(server, require_message_authenticator=False)
+        d = PortalAuthenticator("RADIUS", RadiusChecker(self.client, lenient)).authenticate(
+            PapCredentials("a", "b"), CLIENT
+        )
+        (result,) = await self.settle(d, rounds=20)
+        assert isinstance(result, Authorization)
 
     async def test_retransmits_keep_id_and_authenticator(self) -> None:
         answers: Iterator[Any] = iter([None, None, (2, [])])

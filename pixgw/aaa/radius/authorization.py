@@ -239,6 +239,7 @@ def servers_of(
     *,
     max_failed_attempts: int = 3,
     deadtime_minutes: int = 10,
+    require_message_authenticator: bool = True,
 ) -> list[RadiusServer]:
     return [
         RadiusServer(
@@ -250,6 +251,7 @@ def servers_of(
             retries,
             max_failed_attempts,
             deadtime_minutes * 60.0,
+            require_message_authenticator,
         )
         for h in hosts
     ]

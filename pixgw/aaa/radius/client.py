@@ -16,6 +16,7 @@ from pyrad.dictionary import Dictionary
 from twisted.internet.defer import Deferred, fail
 from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.protocol import DatagramProtocol
+from twisted.logger import Logger
 
 from pixgw.aaa.interfaces import (
     AuthenticationServerUnreachable,
@@ -39,7 +40,19 @@ from pixgw.aaa.radius.codec import (
     load_dictionary,
 )
 from pixgw.aaa.trace import radius_debug_text
-from pixgw.syslog import debug
+from pixgw.syslog import debug, pix_log
+
+_log = Logger(namespace="pixgw.aaa.radius")
+
+
+def _say_unsigned(server: RadiusServer, why: str) -> None:
+    text = (f"RADIUS server {server.label}: Access reply dropped, {why} (Blast-RADIUS, "
+            "CVE-2024-3596); its users cannot log in. Make the server sign its replies: "
+            "FreeRADIUS >= 3.2.5, or 'update reply { Message-Authenticator := 0x00 }' in its "
+            "post-auth section; for a server that cannot, 'aaa-server GROUP "
+            "radius-message-authenticator optional'")
+    pix_log(113901, text)
+    _log.error("{text}", text=text)
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,10 @@ class RadiusServer:
     retries: int = 3  # transmissions after the first
     max_failed_attempts: int = 3  # ``aaa-server GROUP max-failed-attempts N``
     deadtime: float = 600.0  # seconds (``aaa-server GROUP deadtime MINUTES``)
+    # Access replies must carry a valid Message-Authenticator (RFC 3579 §3.2; Blast-RADIUS,
+    # CVE-2024-3596); ``aaa-server GROUP radius-message-authenticator optional`` for a server
+    # that cannot sign (warned at startup)
+    require_message_authenticator: bool = True
 
     @property
     def label(self) -> str:
@@ -77,6 +94,7 @@ class RadiusCounters:
     last_failed: bool = False  # the last request went unanswered
     consecutive_failures: int = 0
     dead_until: float = 0.0  # skipped by authentication until then (PIX "FAILED" state)
+    unsigned: int = 0  # Access replies dropped: Message-Authenticator missing or wrong
 
 
 @dataclass
@@ -234,7 +252,8 @@ class RadiusClient(DatagramProtocol):
             if pending.datagram[0] == ACCESS_REQUEST
             else (ACCOUNTING_RESPONSE,)
         )
-        require_ma = pending.datagram[0] == ACCESS_REQUEST
+        require_ma = (pending.datagram[0] == ACCESS_REQUEST
+                      and pending.server.require_message_authenticator)
         why = (
             "unexpected code"
             if code not in expected_codes
@@ -243,6 +262,10 @@ class RadiusClient(DatagramProtocol):
         if why is not None:
             counters.dropped += 1
             debug("radius", f"RADIUS: dropped reply id {ident} from {addr[0]}: {why}")
+            if why.endswith("Message-Authenticator"):
+                counters.unsigned += 1
+                if counters.unsigned == 1:  # once per server, at the default level
+                    _say_unsigned(pending.server, why)
             return
         length = struct.unpack("!H", data[2:4])[0]
         try:
