@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +90,9 @@ class AccountingSpool:
     Sequence numbers keep growing across restarts (never below the acknowledged mark)."""
 
     COMPACT_AFTER = 64
+    # records waiting at most (a day of 10,000 sessions' Start and Stop, roughly); a record past
+    # it is parked with the reason, logged and counted, never dropped in silence
+    MAX_RECORDS = 200_000
 
     def __init__(self, directory: str | Path | None) -> None:
         self.path = Path(directory) / "radius-accounting.spool" if directory else None
@@ -97,7 +101,8 @@ class AccountingSpool:
         # the way of the ones behind them
         self.dead_path = Path(directory) / "radius-accounting.dead" if directory else None
         self.parked = 0
-        self.records: list[AccountingRecord] = []
+        self._issued = 0  # the highest sequence number given out (parked records take theirs)
+        self.records: deque[AccountingRecord] = deque()  # O(1) at both ends
         self.acked = 0  # the highest sequence number a server acknowledged
         self._acked_in_file = 0  # acknowledged records still present in the spool file
         if self.path is not None and self.acked_path is not None:
@@ -126,9 +131,10 @@ class AccountingSpool:
     @property
     def next_sequence(self) -> int:
         last = self.records[-1].sequence if self.records else 0
-        return max(last, self.acked) + 1
+        return max(last, self.acked, self._issued) + 1
 
     def append(self, record: AccountingRecord) -> None:
+        self._issued = max(self._issued, record.sequence)
         self.records.append(record)
         if self.path is not None:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -140,7 +146,12 @@ class AccountingSpool:
 
     def park_head(self, why: str) -> None:
         """The head can never be sent: into the dead-letter file (fsynced), out of the spool."""
-        record = self.records[0]
+        self.park(self.records[0], why)
+        self.pop_head()
+
+    def park(self, record: AccountingRecord, why: str) -> None:
+        """*record* into the dead-letter file (fsynced), with the reason."""
+        self._issued = max(self._issued, record.sequence)
         self.parked += 1
         if self.dead_path is not None:
             line = json.dumps({"why": why, "record": json.loads(record.to_json())}) + "\n"
@@ -150,10 +161,9 @@ class AccountingSpool:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        self.pop_head()
 
     def pop_head(self) -> None:
-        record = self.records.pop(0)
+        record = self.records.popleft()
         self.acked = max(self.acked, record.sequence)
         if self.path is None:
             return
@@ -211,6 +221,7 @@ class RadiusAccounting:
         self.nas_identifier = nas_identifier
         self.retry_interval = retry_interval
         self.delivered = 0
+        self.spool_full = 0  # records parked because the spool was at MAX_RECORDS
         self._sending = False
         self._closed = False  # after shutdown() this object never sends nor rewrites the spool
         self._retry: IDelayedCall | None = None
@@ -265,6 +276,11 @@ class RadiusAccounting:
     def _enqueue(self, attrs: list[tuple[str, Any]]) -> None:
         now = self.reactor.seconds()
         record = AccountingRecord(self.spool.next_sequence, now, tuple(attrs))
+        if len(self.spool.records) >= self.spool.MAX_RECORDS:
+            self.spool_full += 1
+            self.spool.park(record, f"spool full ({self.spool.MAX_RECORDS} records waiting)")
+            self._say_parked(record, "the spool is full: no server has answered for long")
+            return
         self.spool.append(record)
         if self._retry is None:
             self._pump()
@@ -331,13 +347,16 @@ class RadiusAccounting:
         if not self.spool.records or self.spool.records[0].sequence != record.sequence:
             return
         self.spool.park_head(why)
+        self._say_parked(record, why)
+        if not self.spool.records:
+            self._drained()
+
+    def _say_parked(self, record: AccountingRecord, why: str) -> None:
         where = f" in {self.spool.dead_path}" if self.spool.dead_path is not None else ""
         pix_log(113900, f"RADIUS accounting record {record.sequence} cannot be sent ({why}): "
                         f"parked{where}")
         _log.warn("RADIUS accounting record {seq} cannot be sent ({why}): parked{where}",
                   seq=record.sequence, why=why, where=where)
-        if not self.spool.records:
-            self._drained()
 
     def pending(self) -> int:
         return len(self.spool.records)

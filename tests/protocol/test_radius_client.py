@@ -410,6 +410,24 @@ class RadiusClientTests(TestCase):
         assert "cannot be encoded" in result.getErrorMessage()
         assert peer.requests == [] and self.client.unencodable == 1
 
+    async def test_a_full_spool_parks_new_records_loudly(self) -> None:
+        """Issue 28: the spool is bounded; past it a record is parked with the reason and
+        counted, never dropped in silence."""
+        _, dead = self.peer(lambda *a: None)
+        spool = Path(tempfile.mkdtemp(prefix="pixgw-spool-"))
+        self.addCleanup(shutil.rmtree, spool, True)
+        accounting = RadiusAccounting(self.client, [dead], self.client.reactor, spool_dir=spool)
+        self.addCleanup(accounting.shutdown)
+        accounting.spool.MAX_RECORDS = 3
+        for n in range(5):
+            accounting.start(AccountingSession(f"{n:04}", "bob", CLIENT, None, (), 0.0))
+        assert (accounting.pending(), accounting.parked(), accounting.spool_full) == (3, 2, 2)
+        lines = (spool / "radius-accounting.dead").read_text().splitlines()
+        assert [json.loads(line)["record"]["seq"] for line in lines] == [4, 5]
+        assert all("spool full" in json.loads(line)["why"] for line in lines)
+        snapshot = aaa_status(parse("").config, [], accounting)
+        assert "Accounting records parked (unsendable)  2" in render_aaa_server(snapshot)
+
     async def test_deadtime_after_max_failed_attempts(self) -> None:
         _, dead = self.peer(lambda *a: None)
         dead = RadiusServer(

@@ -46,4 +46,4 @@ def test_memory_only_without_a_directory() -> None:
     spool = AccountingSpool(None)
     spool.append(record(1))
     spool.pop_head()
-    assert spool.records == [] and spool.path is None
+    assert list(spool.records) == [] and spool.path is None
