@@ -68,6 +68,7 @@ SEVERITY: dict[int, int] = {
     113014: 3,  # AAA authentication server not accessible
     113900: 3,  # extension: a RADIUS accounting record that cannot be sent, parked
     113901: 2,  # extension: a RADIUS server's Access replies are not signed (dropped)
+    113902: 4,  # extension: RADIUS accounting failed over to another server, or back
     # system
     111008: 5,  # User 'U' executed the 'C' command.
     199002: 6,  # startup completed

@@ -222,6 +222,7 @@ class RadiusAccounting:
         self.retry_interval = retry_interval
         self.delivered = 0
         self.spool_full = 0  # records parked because the spool was at MAX_RECORDS
+        self._serving = 0  # the server that acknowledged last (the first, to begin with)
         self._sending = False
         self._closed = False  # after shutdown() this object never sends nor rewrites the spool
         self._retry: IDelayedCall | None = None
@@ -291,8 +292,35 @@ class RadiusAccounting:
         if self._closed or self._sending or not self.spool.records or not self.servers:
             return
         self._retry = None
+        first = self._alive(0)
+        if first is None:  # every server in its deadtime: wait for the first to come out of it
+            now = self.reactor.seconds()
+            until = min(self.client.counter(s).dead_until for s in self.servers)
+            self._retry = self.reactor.callLater(
+                max(0.0, min(self.retry_interval, until - now)), self._pump)
+            return
         self._sending = True
-        self._send(self.spool.records[0], 0)
+        self._send(self.spool.records[0], first)
+
+    def _alive(self, index: int) -> int | None:
+        """The first server from *index* on that is not in its deadtime (``aaa-server G
+        deadtime``, after ``max-failed-attempts`` unanswered requests)."""
+        now = self.reactor.seconds()
+        for i in range(index, len(self.servers)):
+            if self.client.counter(self.servers[i]).dead_until <= now:
+                return i
+        return None
+
+    def _moved(self, index: int) -> None:
+        """Accounting is now answered by server *index*: failover or failback, said once."""
+        if index == self._serving:
+            return
+        before, self._serving = self._serving, index
+        how = "back on" if index < before else "failed over to"
+        text = (f"RADIUS accounting {how} {self.servers[index].label} "
+                f"(was {self.servers[before].label})")
+        pix_log(113902, text)
+        _log.warn("{text}", text=text)
 
     def _send(self, record: AccountingRecord, index: int) -> None:
         delay = max(0, int(self.reactor.seconds() - record.created))
@@ -311,6 +339,7 @@ class RadiusAccounting:
             if self.spool.records and self.spool.records[0].sequence == record.sequence:
                 self.spool.pop_head()
             self.delivered += 1
+            self._moved(index)
             if not self.spool.records:
                 self._drained()
             self._pump()
@@ -330,8 +359,11 @@ class RadiusAccounting:
                 debug("radius", f"RADIUS: accounting error {failure.getErrorMessage()}")
                 self._retry = self.reactor.callLater(self.retry_interval, self._pump)
                 return
-            if index + 1 < len(self.servers):
-                self._send(record, index + 1)
+            following = self._alive(index + 1)
+            if following is not None:
+                debug("radius", f"RADIUS: accounting unanswered by {server.label}, trying "
+                                f"{self.servers[following].label}")
+                self._send(record, following)
                 return
             self._sending = False
             debug(

@@ -18,7 +18,7 @@ from pixgw.aaa.interfaces import (
     AuthenticationServerUnreachable,
     SessionUsage,
 )
-from pixgw.aaa.radius import RadiusServer
+from pixgw.aaa.radius import RadiusCounters, RadiusServer
 
 
 class ScriptedClient:
@@ -31,6 +31,9 @@ class ScriptedClient:
         d: Deferred[Any] = Deferred()
         self.sent.append((list(attributes), d))
         return d
+
+    def counter(self, server: RadiusServer) -> RadiusCounters:
+        return RadiusCounters()  # never in its deadtime
 
 
 SERVER = RadiusServer(IPv4Address("127.0.0.1"), b"s", 1812, 1813, 1.0, 0)

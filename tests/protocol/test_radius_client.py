@@ -428,6 +428,43 @@ class RadiusClientTests(TestCase):
         snapshot = aaa_status(parse("").config, [], accounting)
         assert "Accounting records parked (unsendable)  2" in render_aaa_server(snapshot)
 
+    async def test_accounting_honours_deadtime_and_says_failover_and_failback(self) -> None:
+        """Issue 28: a primary in its deadtime is not waited on (every record used to wait its
+        timeouts on it); the move to the second server and back is logged."""
+        logged: list[dict[str, Any]] = []
+        globalLogPublisher.addObserver(logged.append)
+        self.addCleanup(globalLogPublisher.removeObserver, logged.append)
+        up = {"on": False}
+        primary_peer = ScriptedRadiusPeer(lambda *a: (5, []) if up["on"] else None, True)
+        port = real_reactor.listenUDP(0, primary_peer, interface="127.0.0.2")
+        self.addCleanup(port.stopListening)
+        n = port.getHost().port
+        primary = RadiusServer(IPv4Address("127.0.0.2"), SECRET, n, n, timeout=5, retries=0,
+                               max_failed_attempts=1, deadtime=600)
+        second_peer, second = self.peer(lambda *a: (5, []))
+        accounting = RadiusAccounting(self.client, [primary, second], self.client.reactor)
+        self.addCleanup(accounting.shutdown)
+
+        async def record(session_id: str) -> None:
+            accounting.start(AccountingSession(session_id, "bob", CLIENT, None, (), 0.0))
+            for _ in range(10):
+                await self.settle(Deferred(), rounds=2)
+                if accounting.pending() == 0:
+                    return
+                self.clock.advance(5)
+
+        await record("0001")  # the primary times out once: the second takes it
+        assert (len(primary_peer.requests), len(second_peer.requests)) == (1, 1)
+        await record("0002")  # the primary is in its deadtime: not tried, nothing waits
+        assert (len(primary_peer.requests), len(second_peer.requests)) == (1, 2)
+        up["on"] = True
+        self.clock.advance(601)
+        await record("0003")  # out of its deadtime, answering again: back on it
+        assert (len(primary_peer.requests), len(second_peer.requests)) == (2, 2)
+        texts = [str(e.get("text", "")) for e in logged]
+        assert "RADIUS accounting failed over to 127.0.0.1 (was 127.0.0.2)" in texts
+        assert "RADIUS accounting back on 127.0.0.2 (was 127.0.0.1)" in texts
+
     async def test_deadtime_after_max_failed_attempts(self) -> None:
         _, dead = self.peer(lambda *a: None)
         dead = RadiusServer(
