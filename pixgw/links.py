@@ -84,6 +84,10 @@ class ActiveSession:
     timer_epoch: int = -1  # the PPP session's timer_epoch when the timer was last set
     closing: bool = False
     spoofed: int = 0  # IP packets whose source was not the address assigned to the link
+    # AAA's limits on the link (RFC 2865 §5.27 Session-Timeout, §5.28 Idle-Timeout)
+    ends_at: float | None = None
+    idle_timeout: int | None = None
+    last_active: float = 0.0  # an IP packet either way
 
 
 def _from_client(active: ActiveSession, packet: bytes) -> bool:
@@ -147,6 +151,8 @@ class PppLinks:
         self._dirty: set[SessionKey] = set()
         # every PPP session's next deadline, behind one reactor timer (not a DelayedCall each)
         self._deadlines: Deadlines[SessionKey] = Deadlines()
+        # each link's Session-Timeout or Idle-Timeout deadline, whichever comes first
+        self._limits: Deadlines[SessionKey] = Deadlines()
 
     # --- from the L2TP core -----------------------------------------------------------------------
 
@@ -230,7 +236,8 @@ class PppLinks:
         return bool(self._dirty)
 
     def earliest(self) -> float | None:
-        return self._deadlines.earliest()
+        times = [t for t in (self._deadlines.earliest(), self._limits.earliest()) if t is not None]
+        return min(times) if times else None
 
     def handle_timer(self, now: float) -> None:
         for key in self._deadlines.pop_due(now):
@@ -238,9 +245,33 @@ class PppLinks:
             if current is not None:
                 current.ppp.handle_timer(now)
                 self._dirty.add(current.key)
+        for key in self._limits.pop_due(now):
+            current = self.sessions.get(key)
+            if current is not None:
+                self._check_limit(current, now)
 
     def stop_timers(self) -> None:
         self._deadlines = Deadlines()
+        self._limits = Deadlines()
+
+    def _arm_limit(self, active: ActiveSession) -> None:
+        times = [t for t in (active.ends_at, active.last_active + active.idle_timeout
+                             if active.idle_timeout else None) if t is not None]
+        self._limits.set(active.key, min(times) if times else None)
+
+    def _check_limit(self, active: ActiveSession, now: float) -> None:
+        """Session-Timeout reached, or idle for Idle-Timeout: the link closes (accounting
+        gives the matching Acct-Terminate-Cause); else the deadline moves on."""
+        if active.closing or active.up_at is None:
+            return
+        if active.ends_at is not None and now >= active.ends_at:
+            active.ppp.close("session timeout", now)
+        elif active.idle_timeout and now - active.last_active >= active.idle_timeout:
+            active.ppp.close("idle timeout", now)
+        else:
+            self._arm_limit(active)
+            return
+        self._dirty.add(active.key)
 
     def drain(self, now: float) -> bool:
         """Every touched session's frames to L2TP and its events handled; True when that gave
@@ -262,6 +293,7 @@ class PppLinks:
                     if not _from_client(active, event.packet):
                         active.spoofed += 1  # another user's address, or none of ours
                         continue
+                    active.last_active = now
                     if self._dataplane is not None:
                         self._dataplane.send_ip(event.packet)
                     continue
@@ -355,6 +387,13 @@ class PppLinks:
 
     def _link_up(self, active: ActiveSession, event: LinkUp, now: float) -> None:
         active.up_at = now
+        active.last_active = now
+        granted = active.authorized
+        if granted is not None:
+            if granted.session_timeout:
+                active.ends_at = now + granted.session_timeout
+            active.idle_timeout = granted.idle_timeout or None
+        self._arm_limit(active)
         self._link_is_up.add(active.key)
         active.address = event.peer_address
         key = active.key
@@ -363,7 +402,8 @@ class PppLinks:
             current = self.sessions.get(key)
             if current is None:
                 return
-            current.ppp.send_ip(packet, self._now())
+            current.last_active = self._now()
+            current.ppp.send_ip(packet, current.last_active)
             self._dirty.add(key)
             self._pump()
 
@@ -399,6 +439,7 @@ class PppLinks:
         if active.up_at is not None:
             self.accounting.session_stopped(active, event.reason)
         self._deadlines.cancel(active.key)
+        self._limits.cancel(active.key)
         if self._l2tp.session_open(active.key):
             self._l2tp.close_session(active.key, CDN_ADMINISTRATIVE, now, event.reason)
         del self.sessions[active.key]

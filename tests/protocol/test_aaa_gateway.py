@@ -4,14 +4,18 @@ session is accounted through ``CredAccounting`` (Start, then Stop with the PPP o
 
 from __future__ import annotations
 
+from dataclasses import replace
 from ipaddress import IPv4Address
+from typing import Any
+
+from twisted.internet.defer import Deferred
 
 from pixgw.aaa.chain import build_authenticator
-from pixgw.aaa.interfaces import Authorization
+from pixgw.aaa.interfaces import AuthDecision, Authorization
 from pixgw.aaa.memory import MemoryAccounting
 from pixgw.aaa_seam import CredAccounting, CredAuthenticate
 from pixgw.config.parser import parse
-from tests.protocol.test_gateway import CONFIG, Bench
+from tests.protocol.test_gateway import CONFIG, Bench, check_locally
 
 
 def wire(bench: Bench) -> MemoryAccounting:
@@ -64,5 +68,66 @@ def test_wrong_password_refused_through_the_seam() -> None:
         assert mallory.ppp.auth_result == "failure"
         assert memory.records == []
         assert any("113005" in line for line in bench.lines)
+    finally:
+        bench.close()
+
+
+def _granting(**limits: int) -> Any:
+    """check_locally, with AAA's Session-Timeout / Idle-Timeout on every accept."""
+
+    def authenticate(request: Any, client: Any) -> Deferred[AuthDecision]:
+        d = check_locally(request, client)
+        return d.addCallback(lambda decision: replace(decision, **limits)
+                             if decision.accepted else decision)
+
+    return authenticate
+
+
+def _stop_cause(memory: MemoryAccounting) -> str:
+    (stop,) = [r for r in memory.records if r.status == "Stop"]
+    return stop.cause
+
+
+def test_session_timeout_ends_the_session_with_its_cause() -> None:
+    """Issue 28: RFC 2865 §5.27 Session-Timeout is enforced, and accounted as such."""
+    bench = Bench()
+    try:
+        memory = MemoryAccounting()
+        bench.gateway.accounting = CredAccounting(memory, bench.clock)
+        bench.gateway.authenticate = _granting(session_timeout=30)
+        alice = bench.client(1)
+        alice.connect()
+        assert alice.ppp.up
+        bench.clock.advance(29)
+        bench.settle()
+        assert bench.gateway.sessions
+        bench.clock.advance(2)
+        bench.settle()
+        assert not bench.gateway.sessions
+        assert _stop_cause(memory) == "session-timeout"  # RFC 2866 §5.10
+    finally:
+        bench.close()
+
+
+def test_idle_timeout_ends_only_an_idle_session() -> None:
+    """RFC 2865 §5.28 Idle-Timeout: traffic either way keeps the link; silence ends it."""
+    bench = Bench()
+    try:
+        memory = MemoryAccounting()
+        bench.gateway.accounting = CredAccounting(memory, bench.clock)
+        bench.gateway.authenticate = _granting(idle_timeout=60)
+        alice = bench.client(1)
+        alice.connect()
+        packet = bytes.fromhex("4500001c000000004001") + bytes(2) + bytes([198, 51, 100, 10])
+        packet += bytes([203, 0, 113, 9]) + bytes(8)
+        for _ in range(3):  # busy for 150 s: the link stays
+            bench.clock.advance(50)
+            alice.ppp.send_ip(packet)
+            bench.settle()
+        assert bench.gateway.sessions
+        bench.clock.advance(61)  # then idle past the limit
+        bench.settle()
+        assert not bench.gateway.sessions
+        assert _stop_cause(memory) == "idle-timeout"
     finally:
         bench.close()
