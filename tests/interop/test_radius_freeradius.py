@@ -238,9 +238,42 @@ def test_reply_without_message_authenticator_is_refused(
         result = authenticate(client, PapCredentials("alice", "alice-pw"), srv)
         assert not isinstance(result, Authorization)
         assert client.counters["127.0.0.1"].dropped == 2  # the answer and the retransmit's
+        assert client.counters["127.0.0.1"].unsigned == 2  # counted for show aaa-server
         assert b"Login OK: [alice]" in unsigned.log.read_bytes()  # the server did accept
+        # issue 28: the explicit opt-out for a server that cannot sign
+        lenient = RadiusServer(IPv4Address("127.0.0.1"), RADIUS_SECRET.encode(), auth, acct, 1.0,
+                               1, require_message_authenticator=False)
+        assert isinstance(authenticate(client, PapCredentials("alice", "alice-pw"), lenient),
+                          Authorization)
     finally:
         unsigned.stop()
+
+
+def test_a_poison_record_is_parked_and_the_good_ones_arrive(
+    freeradius: FreeRadius, client: RadiusClient, tmp_path: Path
+) -> None:
+    """Issue 28: a record that cannot be encoded (a User-Name over 253 bytes) used to wedge
+    the sender for good; against the real server, it is parked and the rest arrive."""
+    before = len(freeradius.detail_records())
+    accounting = RadiusAccounting(client, [server()], reactor, spool_dir=tmp_path)
+    try:
+        poison = AccountingSession("pixgw-poison", "x" * 300, CLIENT, None, (), reactor.seconds())
+        accounting.start(poison)
+        for i in range(3):
+            accounting.start(AccountingSession(f"pixgw-good-{i}", "alice", CLIENT, None, (),
+                                               reactor.seconds()))
+        for _ in range(100):
+            run(deferLater(reactor, 0.05, lambda: None))
+            if accounting.pending() == 0:
+                break
+        assert (accounting.pending(), accounting.parked()) == (0, 1)
+    finally:
+        accounting.shutdown()
+    records = freeradius.detail_records()[before:]
+    assert [f'Acct-Session-Id = "pixgw-good-{i}"' in r for i, r in enumerate(records)] == [
+        True, True, True]
+    (line,) = (tmp_path / "radius-accounting.dead").read_text().splitlines()
+    assert "User-Name" in line and "pixgw-poison" in line
 
 
 def test_radius_group_from_the_config(freeradius: FreeRadius) -> None:
