@@ -82,11 +82,15 @@ def tunnel_for_sccrq(
     if message.ns != 0:
         lns.count("unexpected")  # an SCCRQ opens the connection with Ns 0 (§5.8)
         return None
-    carried = lns.by_child.get(peer.child_sa_id, ()) if peer.child_sa_id is not None else ()
-    if len(carried) >= lns.settings.tunnels_per_sa:
+    on_sa = lns.by_child.get(peer.child_sa_id, ()) if peer.child_sa_id is not None else ()
+    # tunnels that are over (lingering to acknowledge a StopCCN) do not count: a client that
+    # hangs up and dials again on the same IPsec SA is not held back by its last tunnel
+    carried = sum(1 for t in on_sa
+                  if (live := lns.tunnels.get(t)) is not None and live.linger_until is None)
+    if carried >= lns.settings.tunnels_per_sa:
         lns.count("tunnels_per_sa_refused")
         lns.vpdn_error(error_line(None, None, f"No tunnel for {peer.address}: its IPsec SA "
-                                              f"carries {len(carried)} tunnels already"))
+                                              f"carries {carried} tunnels already"))
         return None
     tunnel_id = None
     if len(lns.tunnels) < lns.settings.max_tunnels:

@@ -114,3 +114,19 @@ def test_the_limits_come_from_the_vpdn_group() -> None:
     for tunnel_id in range(1, 6):
         open_tunnel(lns, tunnel_id)
     assert len(lns.tunnel_status()) == 2
+
+
+def test_a_tunnel_that_is_over_does_not_count_against_its_sa() -> None:
+    """A client that hangs up (StopCCN) and dials again on the same IPsec SA gets its tunnel
+    while the old one lingers to acknowledge the StopCCN."""
+    lns = L2tpLns(L2tpSettings(tunnels_per_sa=1), random_bytes=counting_random())
+    first = Link(lns, L2tpLac(random_bytes=counting_random(), tunnel_id=1))
+    first.establish(call=False)
+    open_tunnel(lns, 2)
+    assert len(lns.tunnel_status()) == 1 and lns.counters().tunnels_per_sa_refused == 1
+    first.lac.stop(first.now)
+    first.pump()
+    assert [t.state for t in lns.tunnel_status()] in ([], ["shutting-down"])
+    open_tunnel(lns, 3)
+    assert lns.counters().tunnels_per_sa_refused == 1
+    assert any(t.remote_tunnel_id == 3 for t in lns.tunnel_status())
