@@ -180,12 +180,12 @@ class CredAccounting:
         return AccountingSession(
             session_id=f"{self.boot:08X}{s.key.tunnel_id:04X}{s.key.session_id:04X}{s.sid:08X}",
             username=s.username,
-            client=ClientInfo(
+            client=s.client if s.client is not None else ClientInfo(
                 outer_address=s.peer.address,
                 interface_id=s.interface_id,
                 tunnel_id=s.key.tunnel_id,
                 remote_host_name=s.remote_host_name,
-            ),
+            ),  # as AAA was told at authentication: NAS-IP-Address, NAS-Port, the tunnel
             address=address,
             class_attribute=classes,
             started_at=s.up_at if s.up_at is not None else s.started_at,

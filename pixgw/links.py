@@ -88,6 +88,7 @@ class ActiveSession:
     ends_at: float | None = None
     idle_timeout: int | None = None
     last_active: float = 0.0  # an IP packet either way
+    client: ClientInfo | None = None  # what AAA was told (accounting tells the same)
 
 
 def _from_client(active: ActiveSession, packet: bytes) -> bool:
@@ -325,6 +326,7 @@ class PppLinks:
             remote_host_name=active.remote_host_name,
             local_address=local_link_address(self._config()),
         )
+        active.client = client
         if self.authenticate is None:
             decision: Deferred[AuthDecision] = Deferred()
             decision.callback(AuthDecision(False, "no authentication configured"))

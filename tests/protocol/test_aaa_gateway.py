@@ -13,6 +13,7 @@ from twisted.internet.defer import Deferred
 from pixgw.aaa.chain import build_authenticator
 from pixgw.aaa.interfaces import AuthDecision, Authorization
 from pixgw.aaa.memory import MemoryAccounting
+from pixgw.aaa.radius import client_attributes
 from pixgw.aaa_seam import CredAccounting, CredAuthenticate
 from pixgw.config.parser import parse
 from tests.protocol.test_gateway import CONFIG, Bench, check_locally
@@ -53,6 +54,11 @@ def test_mschapv2_through_twisted_cred_and_accounting() -> None:
         start, stop = memory.records
         assert start.session is not None and start.session.username == "alice"
         assert start.session.address == IPv4Address("198.51.100.10")
+        # the NAS facts AAA was given at authentication (NAS-IP-Address, NAS-Port) come again
+        assert start.session.client == active.client
+        assert start.session.client.nas_address is not None
+        attrs = dict(client_attributes(start.session.client))
+        assert attrs["NAS-IP-Address"] == str(start.session.client.nas_address)
         assert stop.usage is not None and stop.usage.input_octets > len(packet)
     finally:
         bench.close()

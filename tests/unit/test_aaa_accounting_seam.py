@@ -26,6 +26,7 @@ def fake_session(interim: int | None) -> Any:
         interface_id=2,
         remote_host_name="lac",
         address=IPv4Address("192.0.2.77"),
+        client=None,  # no ClientInfo kept from authentication: the seam builds one
         authorized=SimpleNamespace(attributes=authorization),
         up_at=10.0,
         started_at=5.0,
