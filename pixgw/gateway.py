@@ -44,9 +44,8 @@ from pixgw.ike.events import (
     RekeyRequested,
 )
 from pixgw.ike.transport import IkeUdpPorts
-from pixgw.l2tp.core import (
-    L2tpLns,
-    L2tpSettings,
+from pixgw.l2tp.core import L2tpLns, L2tpSettings
+from pixgw.l2tp.events import (
     PppFrameReceived,
     SessionClosed,
     SessionEstablished,

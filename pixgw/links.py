@@ -24,7 +24,8 @@ from pixgw.aaa.interfaces import AuthDecision, ClientInfo
 from pixgw.config.model import PixConfig, VpdnGroup
 from pixgw.dataplane.interfaces import IDataplane, L2tpPeer
 from pixgw.deadlines import Deadlines
-from pixgw.l2tp.core import L2tpLns, SessionEstablished, SessionKey
+from pixgw.l2tp.core import L2tpLns
+from pixgw.l2tp.events import SessionEstablished, SessionKey
 from pixgw.pool import AddressPools
 from pixgw.ppp.auth import AuthenticationRequested
 from pixgw.ppp.session import IpPacketReceived, LinkDown, LinkUp, PppSession, PppSettings

@@ -105,9 +105,30 @@ class IsakmpStats:
 
 
 @dataclass(frozen=True)
+class SaCounters:
+    """What ``show crypto ipsec sa`` prints for one SA pair, as the dataplane counts it."""
+
+    encaps: int = 0
+    encrypt: int = 0
+    digest: int = 0
+    decaps: int = 0
+    decrypt: int = 0
+    verify: int = 0
+    send_errors: int = 0
+    recv_errors: int = 0
+    replay_failures: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    inbound_seconds_left: int = 0
+    outbound_seconds_left: int = 0
+    inbound_kilobytes_left: int = 0
+    outbound_kilobytes_left: int = 0
+
+
+@dataclass(frozen=True)
 class IpsecSaStatus:
-    """One SA pair for ``show crypto ipsec sa`` (counters as in
-    :class:`pixgw.dataplane.interfaces.SaCounters`). Selectors are (address, mask, protocol,
+    """One SA pair for ``show crypto ipsec sa`` (``counters`` as the dataplane counts them).
+    Selectors are (address, mask, protocol,
     port); no keys here."""
 
     interface: str
@@ -128,19 +149,7 @@ class IpsecSaStatus:
     ipsec_overhead: int
     path_mtu: int = 1500
     media_mtu: int = 1500
-    encaps: int = 0
-    encrypt: int = 0
-    digest: int = 0
-    decaps: int = 0
-    decrypt: int = 0
-    verify: int = 0
-    send_errors: int = 0
-    recv_errors: int = 0
-    replay_failures: int = 0
-    inbound_kilobytes_left: int = 0
-    inbound_seconds_left: int = 0
-    outbound_kilobytes_left: int = 0
-    outbound_seconds_left: int = 0
+    counters: SaCounters = SaCounters()
     replay_detection: bool = True
 
 

@@ -162,6 +162,7 @@ def render_ipsec_sa(sas: Sequence[IpsecSaStatus]) -> str:
             lines += [f"interface: {sa.interface}",
                       f"    Crypto map tag: {sa.crypto_map}, local addr. {sa.local_address}", ""]
         transport = sa.mode.startswith("Transport")
+        c = sa.counters
         flags = "reassembly_needed,transport_parent," if transport else "origin_is_acl,"
         lines += [
             f"   local  ident (addr/mask/prot/port): {_ident(sa.local_ident)}",
@@ -170,13 +171,13 @@ def render_ipsec_sa(sas: Sequence[IpsecSaStatus]) -> str:
             "   dynamic allocated peer ip: 0.0.0.0",
             "",
             f"     PERMIT, flags={{{flags}}}",
-            f"    #pkts encaps: {sa.encaps}, #pkts encrypt: {sa.encrypt}, "
-            f"#pkts digest {sa.digest}",
-            f"    #pkts decaps: {sa.decaps}, #pkts decrypt: {sa.decrypt}, "
-            f"#pkts verify {sa.verify}",
+            f"    #pkts encaps: {c.encaps}, #pkts encrypt: {c.encrypt}, "
+            f"#pkts digest {c.digest}",
+            f"    #pkts decaps: {c.decaps}, #pkts decrypt: {c.decrypt}, "
+            f"#pkts verify {c.verify}",
             "    #pkts compressed: 0, #pkts decompressed: 0",
             "    #pkts not compressed: 0, #pkts compr. failed: 0, #pkts decompress failed: 0",
-            f"    #send errors {sa.send_errors}, #recv errors {sa.recv_errors}",
+            f"    #send errors {c.send_errors}, #recv errors {c.recv_errors}",
             "",
             f"     local crypto endpt.: {sa.local_address}, "
             f"remote crypto endpt.: {sa.remote_address}",
@@ -185,9 +186,9 @@ def render_ipsec_sa(sas: Sequence[IpsecSaStatus]) -> str:
             f"     current outbound spi: {sa.outbound_spi:x}",
             "",
             *_sa_block("inbound", sa.inbound_spi, sa, conn_id=sa.inbound_conn_id,
-                       kilobytes=sa.inbound_kilobytes_left, seconds=sa.inbound_seconds_left),
+                       kilobytes=c.inbound_kilobytes_left, seconds=c.inbound_seconds_left),
             *_sa_block("outbound", sa.outbound_spi, sa, conn_id=sa.outbound_conn_id,
-                       kilobytes=sa.outbound_kilobytes_left, seconds=sa.outbound_seconds_left),
+                       kilobytes=c.outbound_kilobytes_left, seconds=c.outbound_seconds_left),
         ]
     return "\n".join(lines).rstrip("\n")
 

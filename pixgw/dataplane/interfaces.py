@@ -20,6 +20,7 @@ from zope.interface import Attribute, Interface
 
 from pixgw.ike.events import ChildSaDeleted, ChildSaEstablished, RekeyRequested
 from pixgw.l2tp.peer import L2tpPeer
+from pixgw.status import SaCounters
 
 __all__ = [
     "DataplaneCounters",
@@ -31,27 +32,6 @@ __all__ = [
     "SaCounters",
     "SendUdp",
 ]
-
-
-@dataclass(frozen=True)
-class SaCounters:
-    """What ``show crypto ipsec sa`` prints for one SA pair."""
-
-    encaps: int = 0
-    encrypt: int = 0
-    digest: int = 0
-    decaps: int = 0
-    decrypt: int = 0
-    verify: int = 0
-    send_errors: int = 0
-    recv_errors: int = 0
-    replay_failures: int = 0
-    bytes_in: int = 0
-    bytes_out: int = 0
-    inbound_seconds_left: int = 0
-    outbound_seconds_left: int = 0
-    inbound_kilobytes_left: int = 0
-    outbound_kilobytes_left: int = 0
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from ipaddress import IPv4Address
 
-from pixgw.dataplane.interfaces import SaCounters
 from pixgw.esp.sa import CIPHERS
 from pixgw.ike.events import ChildSaEstablished, TrafficSelector
-from pixgw.status import IpsecSaStatus
+from pixgw.status import IpsecSaStatus, SaCounters
 
 _MODE = {
     "transport": "Transport",
@@ -55,17 +54,5 @@ def ipsec_sa_status(
         ipsec_overhead=overhead
         + (8 if event.encapsulation.startswith("udp") else 0)
         + (20 if event.encapsulation.endswith("tunnel") else 0),
-        encaps=counters.encaps,
-        encrypt=counters.encrypt,
-        digest=counters.digest,
-        decaps=counters.decaps,
-        decrypt=counters.decrypt,
-        verify=counters.verify,
-        send_errors=counters.send_errors,
-        recv_errors=counters.recv_errors,
-        replay_failures=counters.replay_failures,
-        inbound_kilobytes_left=counters.inbound_kilobytes_left,
-        inbound_seconds_left=counters.inbound_seconds_left,
-        outbound_kilobytes_left=counters.outbound_kilobytes_left,
-        outbound_seconds_left=counters.outbound_seconds_left,
+        counters=counters,
     )

@@ -11,7 +11,7 @@ import os
 import struct
 from collections.abc import Callable, Iterable
 from ipaddress import IPv4Address, IPv4Network
-from typing import Final
+from typing import Any, Final
 
 from twisted.internet.interfaces import IReadDescriptor
 from twisted.python.failure import Failure
@@ -100,3 +100,23 @@ class FdPacketReader:
 
     def logPrefix(self) -> str:
         return "pixgw-dataplane"
+
+
+class Readers:
+    """The packet readers a dataplane keeps on the reactor (``addReader``/``removeReader``)."""
+
+    def __init__(self, reactor: Any) -> None:
+        self._reactor = reactor
+        self._readers: list[FdPacketReader] = []
+
+    def add(
+        self, fd: int, received: Callable[[bytes], None], read: Callable[[int], bytes] | None = None
+    ) -> None:
+        reader = FdPacketReader(fd, received, read)
+        self._readers.append(reader)
+        self._reactor.addReader(reader)
+
+    def stop(self) -> None:
+        for reader in self._readers:
+            self._reactor.removeReader(reader)
+        self._readers.clear()

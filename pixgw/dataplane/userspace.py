@@ -53,7 +53,7 @@ from pixgw.dataplane.ipv4 import (
     parse_ipv4,
 )
 from pixgw.dataplane.snapshot import ipsec_sa_status
-from pixgw.dataplane.tun import FdPacketReader, configure_tun, open_tun, remove_tun
+from pixgw.dataplane.tun import Readers, configure_tun, open_tun, remove_tun
 from pixgw.esp.sa import EspDrop, EspSa
 from pixgw.ike.events import ChildSaDeleted, ChildSaEstablished, RekeyRequested
 from pixgw.status import IpsecSaStatus
@@ -173,7 +173,7 @@ class UserspaceDataplane:
         self._guard: socket.socket | None = None
         self._tun_fd: int | None = None
         self._tun_name: str | None = None
-        self._readers: list[FdPacketReader] = []
+        self._readers = Readers(reactor)
         self._poller: LoopingCall | None = None
         self._c: dict[str, int] = dict.fromkeys(DataplaneCounters.__dataclass_fields__, 0)
 
@@ -189,7 +189,7 @@ class UserspaceDataplane:
             if bind_host:
                 raw.bind((bind_host, 0))
             self._raw = raw
-            self._add_reader(raw.fileno(), self._raw_received, raw.recv)
+            self._readers.add(raw.fileno(), self._raw_received, raw.recv)
         if self._want_guard:
             guard = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             guard.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -200,13 +200,13 @@ class UserspaceDataplane:
             def guarded(data: bytes) -> None:
                 self.note_l2tp_without_ipsec(None)
 
-            self._add_reader(guard.fileno(), guarded, guard.recv)
+            self._readers.add(guard.fileno(), guarded, guard.recv)
         if self._tun_settings is not None:
             settings = self._tun_settings
             fd, name = open_tun(settings.name)
             self._tun_fd, self._tun_name = fd, name
             configure_tun(name, mtu=settings.mtu, address=settings.address, routes=settings.routes)
-            self._add_reader(fd, self._tun_received, None)
+            self._readers.add(fd, self._tun_received, None)
         if self._poll_seconds > 0:
             self._poller = LoopingCall(self.poll_lifetimes)
             self._poller.clock = self._reactor
@@ -216,9 +216,7 @@ class UserspaceDataplane:
         if self._poller is not None and self._poller.running:
             self._poller.stop()
         self._poller = None
-        for reader in self._readers:
-            self._reactor.removeReader(reader)
-        self._readers.clear()
+        self._readers.stop()
         for sock in (self._raw, self._guard):
             if sock is not None:
                 sock.close()
@@ -233,13 +231,6 @@ class UserspaceDataplane:
                     debug("crypto ipsec", f"TUN {self._tun_name} already gone")
         for child in list(self._by_id.values()):
             self._forget(child)
-
-    def _add_reader(
-        self, fd: int, received: Callable[[bytes], None], read: Callable[[int], bytes] | None
-    ) -> None:
-        reader = FdPacketReader(fd, received, read)
-        self._readers.append(reader)
-        self._reactor.addReader(reader)
 
     def set_lifetime_listener(self, listener: LifetimeListener) -> None:
         self._lifetime_listener = listener

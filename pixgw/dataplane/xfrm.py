@@ -32,7 +32,7 @@ from pixgw.dataplane.interfaces import (
     SendUdp,
 )
 from pixgw.dataplane.snapshot import ipsec_sa_status
-from pixgw.dataplane.tun import FdPacketReader
+from pixgw.dataplane.tun import Readers
 from pixgw.dataplane.userspace import TunSettings, UserspaceDataplane
 from pixgw.dataplane.xfrm_netlink import (
     _REQID_OFFSET,
@@ -93,7 +93,7 @@ class XfrmDataplane:
         self._xs: XfrmSocket | None = None
         self._expire_sock: socket.socket | None = None
         self._l2tp: socket.socket | None = None
-        self._readers: list[FdPacketReader] = []
+        self._readers = Readers(reactor)
         self._children: dict[int, ChildSaEstablished] = {}
         # outer address -> its child SAs, oldest first: the L2TP socket names a datagram's SA
         # by lookup, not by a scan of every SA per datagram
@@ -138,16 +138,12 @@ class XfrmDataplane:
         def l2tp_datagram(_: bytes) -> None:
             return None
 
-        reader = FdPacketReader(l2tp.fileno(), l2tp_datagram, self._read_l2tp)
-        self._readers.append(reader)
-        self._reactor.addReader(reader)
+        self._readers.add(l2tp.fileno(), l2tp_datagram, self._read_l2tp)
         expire = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_XFRM)
         expire.bind((0, 1 << (XFRMNLGRP_EXPIRE - 1)))
         expire.setblocking(False)
         self._expire_sock = expire
-        reader = FdPacketReader(expire.fileno(), self._expire_received, expire.recv)
-        self._readers.append(reader)
-        self._reactor.addReader(reader)
+        self._readers.add(expire.fileno(), self._expire_received, expire.recv)
         self._tun_part.start(lambda p, d: None, send_udp)
 
     def _read_l2tp(self, size: int) -> bytes:
@@ -183,24 +179,12 @@ class XfrmDataplane:
         if event is None or self._listener is None:
             return
         if hard:
-            self.remove_child_sa(
-                ChildSaDeleted(
-                    event.ike_sa_id,
-                    child_id,
-                    event.inbound.spi,
-                    event.outbound.spi,
-                    "lifetime expired",
-                )
+            gone = ChildSaDeleted(
+                event.ike_sa_id, child_id, event.inbound.spi, event.outbound.spi,
+                "lifetime expired",
             )
-            self._listener(
-                ChildSaDeleted(
-                    event.ike_sa_id,
-                    child_id,
-                    event.inbound.spi,
-                    event.outbound.spi,
-                    "lifetime expired",
-                )
-            )
+            self.remove_child_sa(gone)
+            self._listener(gone)
         else:
             self._listener(RekeyRequested(child_id))
 
@@ -247,9 +231,7 @@ class XfrmDataplane:
                 )
             self._xs.close()
             self._xs = None
-        for reader in self._readers:
-            self._reactor.removeReader(reader)
-        self._readers.clear()
+        self._readers.stop()
         for sock in (self._l2tp, self._expire_sock):
             if sock is not None:
                 sock.close()

@@ -82,7 +82,7 @@ from pixgw.ike.quickmode import (
     QuickModeExchange,
     QuickModeState,
 )
-from pixgw.status import IkeCounters, IpsecSaStatus, IsakmpSaStatus, IsakmpStats
+from pixgw.status import IkeCounters, IpsecSaStatus, IsakmpSaStatus, IsakmpStats, SaCounters
 from pixgw.syslog import LogSink
 from pixgw.wire import MalformedMessage
 
@@ -381,9 +381,11 @@ class IkeResponder:
                 inbound_spi=e.inbound.spi, outbound_spi=e.outbound.spi,
                 inbound_conn_id=e.child_sa_id, outbound_conn_id=e.child_sa_id + 1,
                 iv_size=block, ipsec_overhead=overhead + (20 if "tunnel" in e.encapsulation else 0),
-                inbound_seconds_left=left, outbound_seconds_left=left,
-                inbound_kilobytes_left=e.lifetime_kilobytes,
-                outbound_kilobytes_left=e.lifetime_kilobytes,
+                counters=SaCounters(
+                    inbound_seconds_left=left, outbound_seconds_left=left,
+                    inbound_kilobytes_left=e.lifetime_kilobytes,
+                    outbound_kilobytes_left=e.lifetime_kilobytes,
+                ),
             ))
         return tuple(out)
 

@@ -51,10 +51,8 @@ from pixgw.l2tp.events import (
     Event,
     PppFrameReceived,
     SessionClosed,
-    SessionEstablished,
     SessionKey,
     TunnelClosed,
-    TunnelEstablished,
     TunnelKey,
 )
 from pixgw.l2tp.message import (
@@ -89,19 +87,7 @@ from pixgw.status import L2tpCounters, L2tpSessionStatus, L2tpTunnelStatus
 from pixgw.syslog import LogSink
 from pixgw.wire import MalformedMessage
 
-__all__ = [
-    "Event",
-    "L2tpLns",
-    "L2tpSettings",
-    "PppFrameReceived",
-    "SessionClosed",
-    "SessionEstablished",
-    "SessionKey",
-    "TunnelClosed",
-    "TunnelEstablished",
-    "TunnelKey",
-    "challenge_response",
-]
+__all__ = ["L2tpLns", "L2tpSettings", "challenge_response"]
 
 MAX_IDS_TRIES = 64
 

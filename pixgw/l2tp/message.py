@@ -58,21 +58,10 @@ class MessageType:
     SLI: Final = 16
 
 
-MESSAGE_NAMES: Final = {
-    1: "SCCRQ",
-    2: "SCCRP",
-    3: "SCCCN",
-    4: "StopCCN",
-    6: "HELLO",
-    7: "OCRQ",
-    8: "OCRP",
-    9: "OCCN",
-    10: "ICRQ",
-    11: "ICRP",
-    12: "ICCN",
-    14: "CDN",
-    15: "WEN",
-    16: "SLI",
+MESSAGE_NAMES: Final[dict[int, str]] = {
+    value: "StopCCN" if name == "STOPCCN" else name
+    for name, value in vars(MessageType).items()
+    if name.isupper()
 }
 
 

@@ -23,14 +23,8 @@ from typing import Any
 import pytest
 
 from pixgw.dataplane.interfaces import L2tpPeer
-from pixgw.l2tp.core import (
-    L2tpLns,
-    L2tpSettings,
-    SessionClosed,
-    SessionEstablished,
-    TunnelClosed,
-    TunnelEstablished,
-)
+from pixgw.l2tp.core import L2tpLns, L2tpSettings
+from pixgw.l2tp.events import SessionClosed, SessionEstablished, TunnelClosed, TunnelEstablished
 
 XL2TPD = shutil.which("xl2tpd") or "/usr/sbin/xl2tpd"
 

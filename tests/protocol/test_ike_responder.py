@@ -722,7 +722,7 @@ def test_status_snapshots() -> None:
     assert sa.local_ident == (GATEWAY, IPv4Address("255.255.255.255"), 17, 1701)
     assert sa.mode == "Transport" and sa.inbound_spi == event.inbound.spi
     assert sa.inbound_conn_id == 1 and sa.outbound_conn_id == 2
-    assert sa.inbound_seconds_left == 3600
+    assert sa.counters.inbound_seconds_left == 3600
 
 
 def test_clients_behind_one_nat_with_the_same_private_address_both_survive() -> None:

@@ -11,7 +11,8 @@ from dataclasses import replace
 from pixgw.cli.vpdn import render_vpdn_statistics
 from pixgw.dataplane.interfaces import L2tpPeer
 from pixgw.l2tp.avp import Avp, AvpType, encode_avps
-from pixgw.l2tp.core import L2tpLns, L2tpSettings, TunnelClosed
+from pixgw.l2tp.core import L2tpLns, L2tpSettings
+from pixgw.l2tp.events import TunnelClosed
 from pixgw.l2tp.message import ControlMessage, MessageType, encode_control
 from pixgw.testing.l2tp_lac import L2tpLac
 from tests.protocol.l2tp_link import PEER, Link, counting_random

@@ -14,9 +14,8 @@ from pixgw import syslog
 from pixgw.config.model import VpdnGroup
 from pixgw.dataplane.interfaces import L2tpPeer
 from pixgw.l2tp.avp import Avp, AvpType, encode_avps
-from pixgw.l2tp.core import (
-    L2tpLns,
-    L2tpSettings,
+from pixgw.l2tp.core import L2tpLns, L2tpSettings
+from pixgw.l2tp.events import (
     PppFrameReceived,
     SessionClosed,
     SessionEstablished,

@@ -306,9 +306,9 @@ def test_snapshot_shows_kernel_counters_for_each_child():
         remote_behind_nat=False)
     dp._children[5] = event
     (status,) = dp.snapshot()
-    assert (status.decaps, status.encaps) == (4, 6)
+    assert (status.counters.decaps, status.counters.encaps) == (4, 6)
     assert (status.inbound_spi, status.outbound_spi) == (0x1111, 0x2222)
-    assert status.inbound_seconds_left == 3500
+    assert status.counters.inbound_seconds_left == 3500
     assert status.ipsec_overhead == netlink.esp_overhead(des)
     del sas[0x2222]  # an SA the kernel no longer has is not shown
     assert dp.snapshot() == ()

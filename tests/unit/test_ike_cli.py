@@ -15,7 +15,7 @@ from pixgw.cli.crypto import (
     render_isakmp_sa,
 )
 from pixgw.config.parser import parse
-from pixgw.status import IpsecSaStatus, IsakmpSaStatus
+from pixgw.status import IpsecSaStatus, IsakmpSaStatus, SaCounters
 from tests.conftest import REFERENCE
 
 A = IPv4Address
@@ -44,9 +44,11 @@ REFERENCE_SA = IpsecSaStatus(
     remote_ident=(A("171.68.9.149"), HOST, 17, 1701),
     transform="esp-des esp-md5-hmac ", mode="Transport", inbound_spi=0xFBC9DB43,
     outbound_spi=0xA8C54EC8, inbound_conn_id=1, outbound_conn_id=2, iv_size=8, ipsec_overhead=36,
-    encaps=20, encrypt=20, digest=20, decaps=45, decrypt=45, verify=45,
-    inbound_kilobytes_left=99994, inbound_seconds_left=807, outbound_kilobytes_left=99999,
-    outbound_seconds_left=807,
+    counters=SaCounters(
+        encaps=20, encrypt=20, digest=20, decaps=45, decrypt=45, verify=45,
+        inbound_kilobytes_left=99994, inbound_seconds_left=807, outbound_kilobytes_left=99999,
+        outbound_seconds_left=807,
+    ),
 )
 
 
