@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import tempfile
 import threading
 from collections.abc import Callable
 from ipaddress import IPv4Address
@@ -43,6 +42,7 @@ from pixgw.config.model import PixConfig
 from pixgw.config.parser import ConfigError, ParseResult, parse_file
 from pixgw.dataplane import make_dataplane, pool_routes, resolve_dataplane
 from pixgw.dataplane.interfaces import IDataplane
+from pixgw.files import atomic_write
 from pixgw.gateway import Gateway
 from pixgw.ike.core import IkeResponder
 from pixgw.ike.transport import IkeUdpPorts
@@ -178,24 +178,13 @@ def reload_config(gateway: Gateway, path: str) -> bool:
     return True
 
 
-def atomic_writer(path: str) -> Any:
-    """``write memory``: write to a temporary file beside *path*, fsync, rename."""
+def atomic_writer(path: str) -> Callable[[str], None]:
+    """``write memory``: the config holds keys and passwords, so the file is written 0600
+    (whatever mode it had), atomically, and fsynced with its directory
+    (:func:`pixgw.files.atomic_write`)."""
 
     def write(text: str) -> None:
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".pixgw-", dir=directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            if os.path.exists(path):
-                os.chmod(tmp, os.stat(path).st_mode & 0o7777)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        atomic_write(path, text.encode("utf-8"), 0o600)
 
     return write
 

@@ -33,6 +33,7 @@ from pixgw.aaa.radius import (
     UnencodableRequest,
     client_attributes,
 )
+from pixgw.files import atomic_write
 from pixgw.syslog import debug, pix_log
 
 _log = Logger(namespace="pixgw.aaa.accounting")
@@ -182,21 +183,7 @@ class AccountingSpool:
         """Write ``data`` to a temp file, fsync, rename over ``path``, fsync the directory."""
         if path is None:
             return
-        tmp = path.with_name(path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-        directory = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)  # the rename itself survives a crash
-        finally:
-            os.close(directory)
+        atomic_write(path, data)
 
 
 @implementer(IAccounting)

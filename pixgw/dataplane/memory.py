@@ -208,13 +208,7 @@ class MemoryDataplane:
             return
         self._forget(child_sa_id)
         self._lifetime_listener(
-            ChildSaDeleted(
-                event.ike_sa_id,
-                child_sa_id,
-                event.inbound.spi,
-                event.outbound.spi,
-                "lifetime expired",
-            )
+            event.deleted("lifetime expired")
         )
 
     def snapshot(self) -> tuple[IpsecSaStatus, ...]:

@@ -301,13 +301,7 @@ class UserspaceDataplane:
             if "hard" in events or child.inbound.expired or child.outbound.expired:
                 self._forget(child)
                 self._notify(
-                    ChildSaDeleted(
-                        event.ike_sa_id,
-                        event.child_sa_id,
-                        event.inbound.spi,
-                        event.outbound.spi,
-                        "lifetime expired",
-                    )
+                    event.deleted("lifetime expired")
                 )
             elif "soft" in events and not child.soft_reported:
                 child.soft_reported = True

@@ -179,10 +179,7 @@ class XfrmDataplane:
         if event is None or self._listener is None:
             return
         if hard:
-            gone = ChildSaDeleted(
-                event.ike_sa_id, child_id, event.inbound.spi, event.outbound.spi,
-                "lifetime expired",
-            )
+            gone = event.deleted("lifetime expired")
             self.remove_child_sa(gone)
             self._listener(gone)
         else:
@@ -213,13 +210,7 @@ class XfrmDataplane:
     def stop(self) -> None:
         for event in [*self._pending.values(), *self._children.values()]:
             self.remove_child_sa(
-                ChildSaDeleted(
-                    event.ike_sa_id,
-                    event.child_sa_id,
-                    event.inbound.spi,
-                    event.outbound.spi,
-                    "stop",
-                )
+                event.deleted("stop")
             )
         if self._xs is not None:
             self.flush_ours()
@@ -275,13 +266,7 @@ class XfrmDataplane:
             self._counters["sa_install_failed"] += 1
             debug("crypto ipsec", f"IPSEC(initialize_sas): kernel refused the SA: {error}")
             self.remove_child_sa(
-                ChildSaDeleted(
-                    event.ike_sa_id,
-                    event.child_sa_id,
-                    event.inbound.spi,
-                    event.outbound.spi,
-                    "kernel refused",
-                )
+                event.deleted("kernel refused")
             )
 
     def _install(

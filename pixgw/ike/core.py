@@ -42,7 +42,6 @@ from pixgw.ike import crypto
 from pixgw.ike.certauth import IkeCertificateSource
 from pixgw.ike.events import (
     QUICK_MODE_ABANDONED,
-    ChildSaDeleted,
     ChildSaEstablished,
     Endpoint,
     IkeEvent,
@@ -599,8 +598,7 @@ class IkeResponder:
             e = ex.child
             self.debug(f"ISAKMP (0): quick mode {ex.message_id} with {e.remote.address} not "
                        f"completed, its inbound SA 0x{e.inbound.spi:x} removed")
-            self.events.append(ChildSaDeleted(e.ike_sa_id, e.child_sa_id, e.inbound.spi,
-                                              e.outbound.spi, QUICK_MODE_ABANDONED))
+            self.events.append(e.deleted(QUICK_MODE_ABANDONED))
 
 
 
@@ -666,8 +664,7 @@ class IkeResponder:
                                 (e.outbound.spi, e.remote.address, e.child_sa_id + 1)):
             self.pix(602302, f"deleting SA, (sa) sa_dest= {dest}, sa_prot= 50, "
                      f"sa_spi= 0x{spi:x}({spi}), sa_trans= {transform}, sa_conn_id= {conn}")
-        self.events.append(ChildSaDeleted(e.ike_sa_id, child_id, e.inbound.spi, e.outbound.spi,
-                                          reason))
+        self.events.append(e.deleted(reason))
 
 
 # --- helpers ------------------------------------------------------------------------------------

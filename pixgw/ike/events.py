@@ -66,6 +66,12 @@ class ChildSaEstablished:
     nat_oa_initiator: IPv4Address | None = None  # NAT-OA of the client (its private address)
     nat_oa_responder: IPv4Address | None = None
 
+    def deleted(self, reason: str) -> ChildSaDeleted:
+        """The event that this SA pair is gone, for *reason*."""
+        return ChildSaDeleted(
+            self.ike_sa_id, self.child_sa_id, self.inbound.spi, self.outbound.spi, reason
+        )
+
 
 @dataclass(frozen=True)
 class ChildSaPending:

@@ -16,36 +16,13 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
-__all__ = ["DEFAULT_STORE", "CaStore", "atomic_write"]
+from pixgw.files import atomic_write
+
+__all__ = ["DEFAULT_STORE", "CaStore"]
 
 DEFAULT_STORE = "/var/lib/pixgw/ca"
 ROLES = ("ca", "ra-signature", "ra-encryption", "certificate", "crl")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-
-def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write *data* to *path* so that a crash leaves the old or the new file, never a torn one."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        try:
-            os.fchmod(fd, mode)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
 
 
 class CaStore:
@@ -64,6 +41,7 @@ class CaStore:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
+        self.key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         atomic_write(self.key_path, pem, 0o600)
 
     def load_key(self) -> RSAPrivateKey | None:
@@ -80,7 +58,9 @@ class CaStore:
         return self.directory / identity / f"{role}.der"
 
     def save(self, identity: str, role: str, der: bytes) -> None:
-        atomic_write(self._path(identity, role), der)
+        path = self._path(identity, role)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        atomic_write(path, der, 0o644)  # certificates and CRLs are public
 
     def load(self, identity: str, role: str) -> bytes | None:
         try:

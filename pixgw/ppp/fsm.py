@@ -256,6 +256,14 @@ class RequestVerdict:
     kind: str  # "ack" | "nak" | "reject"
     options: tuple[Option, ...] = ()
 
+    @classmethod
+    def refusal(cls, rejects: list[Option], naks: list[Option]) -> RequestVerdict | None:
+        """RFC 1661 §5.4: options we do not know or take are rejected first; only a request
+        with none of those is Nak'd for the values we would take instead; None: neither."""
+        if rejects:
+            return cls("reject", tuple(rejects))
+        return cls("nak", tuple(naks)) if naks else None
+
 
 @dataclass(frozen=True)
 class RestartLimits:

@@ -108,10 +108,8 @@ class IpcpLayer(ControlProtocol):
             else:
                 # IP-Compression-Protocol, IP-Addresses, bad lengths, unknown options.
                 rejects.append(option)
-        if rejects:
-            return RequestVerdict("reject", tuple(rejects))
-        if naks:
-            return RequestVerdict("nak", tuple(naks))
+        if refused := RequestVerdict.refusal(rejects, naks):
+            return refused
         if address is None and self.peer_address is not None:
             # RFC 1332 §3.3: the peer did not ask; Nak the option in to give it its address.
             return RequestVerdict("nak", (Option(OPT_IP_ADDRESS, self.peer_address.packed),))

@@ -199,10 +199,8 @@ class LcpLayer(ControlProtocol):
                 # Authentication-Protocol (we do not authenticate ourselves to the client),
                 # Quality-Protocol, callback, multilink, bad lengths and unknown options.
                 rejects.append(option)
-        if rejects:
-            return RequestVerdict("reject", tuple(rejects))
-        if naks:
-            return RequestVerdict("nak", tuple(naks))
+        if refused := RequestVerdict.refusal(rejects, naks):
+            return refused
         self.peer_mru = mru
         self.peer_magic = magic
         self.peer_pfc = pfc

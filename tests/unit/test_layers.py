@@ -14,9 +14,9 @@ PIXGW = Path(__file__).resolve().parents[2] / "pixgw"
 LAYERS = ("base", "esp", "ppp", "l2tp", "ike", "aaa/pki", "dataplane", "gateway", "top")
 _PACKAGE_LAYER = {
     # the foundation every layer uses: codec errors, snapshots, the config model, the syslog
-    # publisher, deadlines, the driver of a core on a reactor (for the shells)
+    # publisher, deadlines, the driver of a core on a reactor (for the shells), crash-safe files
     "wire": "base", "status": "base", "config": "base", "syslog": "base", "deadlines": "base",
-    "driver": "base",
+    "driver": "base", "files": "base",
     "esp": "esp", "ppp": "ppp", "l2tp": "l2tp", "ike": "ike",
     "aaa": "aaa/pki", "pki": "aaa/pki",
     "plugins": "aaa/pki",  # the AAA backends' plugin namespace (twisted.plugin)

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from pixgw.cli.ca import render_ca_certificates
-from pixgw.pki import store as store_mod
-from pixgw.pki.store import CaStore, atomic_write
+from pixgw.pki.store import CaStore
 from pixgw.status import CaCertificateStatus, PkiStatusSnapshot
 from tests.interop.ndes import cached_key
 
@@ -27,23 +26,6 @@ def test_key_mode_0600_and_restart(tmp_path: Path) -> None:
     s.save("sjvpn", "certificate", b"\x30\x00")
     assert CaStore(tmp_path / "ca").load("sjvpn", "certificate") == b"\x30\x00"
     assert stat.S_IMODE(os.stat(tmp_path / "ca").st_mode) == 0o700
-
-
-def test_atomic_write_leaves_old_file_when_interrupted(tmp_path: Path, monkeypatch) -> None:
-    target = tmp_path / "f.der"
-    atomic_write(target, b"old")
-
-    def boom(fd: int) -> None:
-        raise OSError("disk gone")
-
-    monkeypatch.setattr(store_mod.os, "fsync", boom)
-    with pytest.raises(OSError):
-        atomic_write(target, b"new" * 1000)
-    assert target.read_bytes() == b"old"
-    monkeypatch.undo()
-    atomic_write(target, b"new")
-    assert target.read_bytes() == b"new"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.der"]  # no temporary left over
 
 
 def test_bad_identity_names_refused(tmp_path: Path) -> None:
