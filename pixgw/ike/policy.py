@@ -13,6 +13,7 @@ to an interface, their entries in sequence order (a ``dynamic`` entry expands to
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
@@ -28,7 +29,7 @@ from pixgw.config.model import (
 from pixgw.ike import constants as c
 from pixgw.ike.crypto import SUPPORTED_GROUPS
 from pixgw.ike.events import EspCipher, EspIntegrity, TrafficSelector
-from pixgw.ike.message import Proposal, Transform
+from pixgw.ike.message import Attribute, Proposal, Transform
 from pixgw.syslog import LogSink
 
 __all__ = [
@@ -63,25 +64,36 @@ def _duration_vpi(value: bytes) -> str:
     return " ".join(hex(b) for b in value.rjust(4, b"\x00"))
 
 
-def _log_attributes(t: Transform, sink: LogSink) -> None:
+def _life_type(a: Attribute) -> str:
+    return "seconds" if a.int_value == c.LIFE_SECONDS else "kilobytes"
+
+
+# What ``debug crypto isakmp`` says of each attribute of an offered transform, by class.
+_P1_ATTRIBUTE_LINES: dict[int, Callable[[Attribute], str]] = {
+    c.P1_ENCRYPTION: lambda a: f"encryption {ENC_NAMES.get(a.int_value, str(a.int_value))}",
+    c.P1_HASH: lambda a: f"hash {HASH_NAMES.get(a.int_value, str(a.int_value))}",
+    c.P1_GROUP: lambda a: f"default group {a.int_value}",
+    c.P1_AUTH: lambda a: f"auth {AUTH_NAMES.get(a.int_value, str(a.int_value))}",
+    c.P1_LIFE_TYPE: lambda a: f"life type in {_life_type(a)}",
+    c.P1_LIFE_DURATION: lambda a: f"life duration (VPI) of  {_duration_vpi(a.value)}",
+    c.P1_KEY_LENGTH: lambda a: f"keylength of {a.int_value}",
+}
+_P2_ATTRIBUTE_LINES: dict[int, Callable[[Attribute], str]] = {
+    c.P2_LIFE_TYPE: lambda a: f"SA life type in {_life_type(a)}",
+    c.P2_LIFE_DURATION: lambda a: f"SA life duration (VPI) of  {_duration_vpi(a.value)}",
+    c.P2_ENCAPSULATION: lambda a: f"encaps is {a.int_value}",
+    c.P2_AUTH: lambda a: f"authenticator is {ESP_AUTH_NAMES.get(a.int_value, a.int_value)}",
+    c.P2_KEY_LENGTH: lambda a: f"key length is {a.int_value}",
+    c.P2_GROUP: lambda a: f"group is {a.int_value}",
+}
+
+
+def _log_attributes(
+    t: Transform, sink: LogSink, lines: dict[int, Callable[[Attribute], str]] = _P1_ATTRIBUTE_LINES
+) -> None:
     for a in t.attributes:
-        v = a.int_value
-        if a.type == c.P1_ENCRYPTION:
-            sink.debug("crypto isakmp", f"ISAKMP:      encryption {ENC_NAMES.get(v, str(v))}")
-        elif a.type == c.P1_HASH:
-            sink.debug("crypto isakmp", f"ISAKMP:      hash {HASH_NAMES.get(v, str(v))}")
-        elif a.type == c.P1_GROUP:
-            sink.debug("crypto isakmp", f"ISAKMP:      default group {v}")
-        elif a.type == c.P1_AUTH:
-            sink.debug("crypto isakmp", f"ISAKMP:      auth {AUTH_NAMES.get(v, str(v))}")
-        elif a.type == c.P1_LIFE_TYPE:
-            kind = "seconds" if v == c.LIFE_SECONDS else "kilobytes"
-            sink.debug("crypto isakmp", f"ISAKMP:      life type in {kind}")
-        elif a.type == c.P1_LIFE_DURATION:
-            sink.debug("crypto isakmp",
-                       f"ISAKMP:      life duration (VPI) of  {_duration_vpi(a.value)}")
-        elif a.type == c.P1_KEY_LENGTH:
-            sink.debug("crypto isakmp", f"ISAKMP:      keylength of {v}")
+        if (line := lines.get(a.type)) is not None:
+            sink.debug("crypto isakmp", f"ISAKMP:      {line(a)}")
 
 
 # RFC 2409 Appendix A classes a transform may carry here: encryption, hash, authentication,
@@ -187,8 +199,8 @@ _ESP_AUTH_IDS: dict[str, int] = {"esp-md5-hmac": c.AUTH_HMAC_MD5, "esp-sha-hmac"
                                  "esp-sha256-hmac": c.AUTH_HMAC_SHA256}
 ESP_TRANSFORM_NAMES = {c.ESP_DES: "ESP_DES", c.ESP_3DES: "ESP_3DES", c.ESP_AES: "ESP_AES",
                        c.ESP_NULL: "ESP_NULL"}
-ESP_AUTH_NAMES = {c.AUTH_HMAC_MD5: "HMAC-MD5", c.AUTH_HMAC_SHA: "HMAC-SHA",
-                  c.AUTH_HMAC_SHA256: "HMAC-SHA256"}
+ESP_AUTH_NAMES: dict[int, str] = {c.AUTH_HMAC_MD5: "HMAC-MD5", c.AUTH_HMAC_SHA: "HMAC-SHA",
+                                  c.AUTH_HMAC_SHA256: "HMAC-SHA256"}
 _TRANSPORT_MODES = (c.ENCAPS_TRANSPORT, c.ENCAPS_UDP_TRANSPORT, c.ENCAPS_UDP_TRANSPORT_DRAFT)
 _TUNNEL_MODES = (c.ENCAPS_TUNNEL, c.ENCAPS_UDP_TUNNEL, c.ENCAPS_UDP_TUNNEL_DRAFT)
 
@@ -277,22 +289,7 @@ def _log_p2_transform(t: Transform, sink: LogSink) -> None:
     sink.debug("crypto isakmp", f"ISAKMP:   transform {t.number}, "
                f"{ESP_TRANSFORM_NAMES.get(t.transform_id, str(t.transform_id))}")
     sink.debug("crypto isakmp", "ISAKMP:   attributes in transform:")
-    for a in t.attributes:
-        v = a.int_value
-        if a.type == c.P2_LIFE_TYPE:
-            kind = "seconds" if v == c.LIFE_SECONDS else "kilobytes"
-            sink.debug("crypto isakmp", f"ISAKMP:      SA life type in {kind}")
-        elif a.type == c.P2_LIFE_DURATION:
-            sink.debug("crypto isakmp",
-                       f"ISAKMP:      SA life duration (VPI) of  {_duration_vpi(a.value)}")
-        elif a.type == c.P2_ENCAPSULATION:
-            sink.debug("crypto isakmp", f"ISAKMP:      encaps is {v}")
-        elif a.type == c.P2_AUTH:
-            sink.debug("crypto isakmp", f"ISAKMP:      authenticator is {ESP_AUTH_NAMES.get(v, v)}")
-        elif a.type == c.P2_KEY_LENGTH:
-            sink.debug("crypto isakmp", f"ISAKMP:      key length is {v}")
-        elif a.type == c.P2_GROUP:
-            sink.debug("crypto isakmp", f"ISAKMP:      group is {v}")
+    _log_attributes(t, sink, _P2_ATTRIBUTE_LINES)
 
 
 def choose_phase2(

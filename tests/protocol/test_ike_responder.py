@@ -158,6 +158,23 @@ def test_no_nat_keeps_port_500_and_plain_transport() -> None:
     assert event.local.port == 500 and event.remote == path.initiator.local
 
 
+def test_debug_names_every_attribute_of_the_chosen_transforms() -> None:
+    path = make_pair(pix_config(), InitiatorProfile(psk=b"s3cret"))
+    with captured_logs() as logs:
+        main_mode(path)
+        quick_mode(path)
+    attributes = [line.removeprefix("ISAKMP:      ") for line in logs
+                  if line.startswith("ISAKMP:      ")]
+    assert attributes == [
+        "encryption AES-CBC", "keylength of 256", "hash SHA", "default group 20",
+        "auth pre-share", "life type in seconds", "life duration (VPI) of  0x0 0x0 0x70 0x80",
+        "SA life type in seconds", "SA life duration (VPI) of  0x0 0x0 0xe 0x10",
+        "SA life type in kilobytes", "SA life duration (VPI) of  0x0 0x3 0xd0 0x90",
+        "encaps is 2", "authenticator is HMAC-SHA", "key length is 256",
+    ]
+    assert "ISAKMP:   transform 1, ESP_AES" in logs
+
+
 def test_refused_transform_answers_no_proposal_chosen_and_logs_why() -> None:
     config = pix_config(policies=(IsakmpPolicy(20, "pre-share", "des", "md5", 1),))
     path = make_pair(config, InitiatorProfile(psk=b"s3cret"))
