@@ -66,24 +66,19 @@ def run_remote(control: str, command: str, out: TextIO, timeout: float = 120.0) 
                 out.write(line + "\n")
 
 
-def _config_check(path: str) -> int:
+def _config(action: str, path: str) -> int:
+    """``pixgw config check FILE`` (the warnings) / ``pixgw config render FILE`` (the config as
+    ``write memory`` would write it); a config that does not load: its error, exit 1."""
     try:
         result = parse_file(path)
     except ConfigError as e:
         print(str(e), file=sys.stderr)
         return 1
-    for warning in result.warnings:
-        print(str(warning))
-    return 0
-
-
-def _config_render(path: str) -> int:
-    try:
-        result = parse_file(path)
-    except ConfigError as e:
-        print(str(e), file=sys.stderr)
-        return 1
-    sys.stdout.write(render(result.config))
+    if action == "check":
+        for warning in result.warnings:
+            print(str(warning))
+    else:
+        sys.stdout.write(render(result.config))
     return 0
 
 
@@ -126,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         return 0
     if args.what == "config":
-        return _config_check(args.file) if args.action == "check" else _config_render(args.file)
+        return _config(args.action, args.file)
     try:
         if args.what == "exec":
             return run_remote(args.control, " ".join(args.command), sys.stdout)

@@ -142,38 +142,35 @@ def _md5(*parts: bytes) -> bytes:
     return h.digest()
 
 
+def _md5_chain(
+    attribute_type: int, data: bytes, secret: bytes, random_vector: bytes, *, hiding: bool
+) -> bytes:
+    """§4.3: *data* xored with b1 = MD5(type || secret || RV), bi = MD5(secret || c(i-1)),
+    where c(i-1) is the previous hidden block (what we make when hiding, what we read when
+    unhiding)."""
+    out = bytearray()
+    key = _md5(attribute_type.to_bytes(2, "big"), secret, random_vector)
+    for start in range(0, len(data), 16):
+        block = data[start : start + 16]
+        xored = bytes(a ^ b for a, b in zip(block, key, strict=False))
+        out += xored
+        key = _md5(secret, xored if hiding else block)
+    return bytes(out)
+
+
 def hide_value(
     attribute_type: int, value: bytes, secret: bytes, random_vector: bytes, padding: bytes = b""
 ) -> bytes:
-    """§4.3: the hidden subformat (original length, value, padding) xored with the MD5 chain
-    b1 = MD5(type || secret || RV), bi = MD5(secret || c(i-1))."""
+    """§4.3: the hidden subformat (original length, value, padding) xored with the MD5 chain."""
     plain = len(value).to_bytes(2, "big") + value + padding
-    out = bytearray()
-    previous = attribute_type.to_bytes(2, "big") + secret + random_vector
-    first = True
-    for start in range(0, len(plain), 16):
-        block = plain[start : start + 16]
-        key = _md5(previous) if first else _md5(secret, previous)
-        first = False
-        cipher = bytes(a ^ b for a, b in zip(block, key, strict=False))
-        out += cipher
-        previous = cipher
-    return bytes(out)
+    return _md5_chain(attribute_type, plain, secret, random_vector, hiding=True)
 
 
 def unhide_value(attribute_type: int, hidden: bytes, secret: bytes, random_vector: bytes) -> bytes:
     """Inverse of :func:`hide_value`; checks the original length against what was carried."""
     if len(hidden) < 2:
         raise MalformedMessage("hidden AVP shorter than its length field")
-    out = bytearray()
-    previous = attribute_type.to_bytes(2, "big") + secret + random_vector
-    first = True
-    for start in range(0, len(hidden), 16):
-        block = hidden[start : start + 16]
-        key = _md5(previous) if first else _md5(secret, previous)
-        first = False
-        out += bytes(a ^ b for a, b in zip(block, key, strict=False))
-        previous = block
+    out = _md5_chain(attribute_type, hidden, secret, random_vector, hiding=False)
     length = int.from_bytes(out[:2], "big")
     if length > len(out) - 2:
         raise MalformedMessage("hidden AVP original length exceeds its value")

@@ -12,7 +12,7 @@ import base64
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import treq
 from cryptography import x509
@@ -61,6 +61,13 @@ def default_http(clock: Any = None) -> HTTPClient:
         clock = reactor
     pool = HTTPConnectionPool(clock, persistent=False)  # type: ignore[no-untyped-call]
     return HTTPClient(Agent(clock, pool=pool))  # type: ignore[no-untyped-call]
+
+
+def _refuse(said: tuple[str, ...], errors: tuple[str, ...]) -> NoReturn:
+    """``debug crypto ca`` shows *said* and then *errors*; the command fails with *errors*."""
+    for line in (*said, *errors):
+        debug(CATEGORY, line)
+    raise CaError(*errors)
 
 
 @implementer(ICertificateAuthority)
@@ -170,26 +177,20 @@ class ScepCertificateAuthority:
             debug(CATEGORY, "CRYPTO_PKI: transaction GetCACert completed")
             raise CaError(CONNECTION_FAILED) from None
         if self.mode == "ca" and cas.ra_mode:
-            lines = (
-                "Certificate has the following attributes:",
-                f"Fingerprint: {scep.ca_fingerprint(cas.ca)}",
-                "CRYPTO_PKI: transaction GetCACert completed",
-                "CRYPTO_PKI: Error: Invalid format for BER encoding while",
-                "CRYPTO_PKI: can not set ca cert object.",
-                "CRYPTO_PKI: status = 65535: failed to process RA certiifcate",
+            _refuse(
+                ("Certificate has the following attributes:",
+                 f"Fingerprint: {scep.ca_fingerprint(cas.ca)}",
+                 "CRYPTO_PKI: transaction GetCACert completed"),
+                ("CRYPTO_PKI: Error: Invalid format for BER encoding while",
+                 "CRYPTO_PKI: can not set ca cert object.",
+                 "CRYPTO_PKI: status = 65535: failed to process RA certiifcate"),
             )
-            for line in lines:
-                debug(CATEGORY, line)
-            raise CaError(*lines[3:])
         if self.mode == "ra" and not cas.ra_mode:
-            lines2 = (
-                "CRYPTO_PKI: transaction GetCACert completed",
-                "CRYPTO_PKI: Error: no RA certificate in the CA's answer (ca configure ... ca?)",
-                "CRYPTO_PKI: status = 65535: failed to process RA certiifcate",
+            _refuse(
+                ("CRYPTO_PKI: transaction GetCACert completed",),
+                ("CRYPTO_PKI: Error: no RA certificate in the CA's answer (ca configure ... ca?)",
+                 "CRYPTO_PKI: status = 65535: failed to process RA certiifcate"),
             )
-            for line in lines2:
-                debug(CATEGORY, line)
-            raise CaError(*lines2[1:])
         debug(CATEGORY, "CRYPTO_PKI: transaction GetCACert completed")
         self.cas = cas
         return cas
