@@ -9,20 +9,17 @@ address, :meth:`MemoryDataplane.expire` as if a lifetime ran out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
 from zope.interface import implementer
 
+from pixgw.dataplane.base import DataplaneBase
 from pixgw.dataplane.interfaces import (
-    DataplaneCounters,
     IDataplane,
     IpReceived,
     L2tpPeer,
-    L2tpReceived,
-    LifetimeListener,
     SaCounters,
-    SendUdp,
 )
 from pixgw.dataplane.snapshot import ipsec_sa_status
 from pixgw.esp.sa import CIPHERS, INTEGRITIES
@@ -74,7 +71,7 @@ class _Tally:
 
 @implementer(IDataplane)
 @dataclass
-class MemoryDataplane:
+class MemoryDataplane(DataplaneBase):
     """Everything kept in lists and dicts for inspection."""
 
     name: str = "memory"
@@ -86,20 +83,17 @@ class MemoryDataplane:
     sent_ip: list[bytes] = field(default_factory=list)
     esp_in_udp: list[tuple[bytes, tuple[str, int]]] = field(default_factory=list)
     routes: dict[IPv4Address, _Route] = field(default_factory=dict)
-    _counters: DataplaneCounters = field(default_factory=DataplaneCounters)
     _sa_counters: dict[int, _Tally] = field(default_factory=dict)
     # one L2tpPeer per SA and L2TP port, as the real dataplanes keep them (the LNS recognises
     # its tunnel's peer by identity on the per-packet path)
     _peers: dict[int, dict[int, L2tpPeer]] = field(default_factory=dict)
-    _l2tp_received: L2tpReceived | None = None
-    _send_udp: SendUdp | None = None
-    _lifetime_listener: LifetimeListener | None = None
+
+    def __post_init__(self) -> None:
+        DataplaneBase.__init__(self)
 
     # --- IDataplane -----------------------------------------------------------------------------
 
-    def start(self, l2tp_received: L2tpReceived, send_udp: SendUdp) -> None:
-        self._l2tp_received = l2tp_received
-        self._send_udp = send_udp
+    def _open(self) -> None:
         self.started = True
 
     def stop(self) -> None:
@@ -128,9 +122,7 @@ class MemoryDataplane:
 
     def esp_in_udp_received(self, data: bytes, source: tuple[str, int]) -> None:
         if data == b"\xff":
-            self._counters = replace(
-                self._counters, nat_keepalives=self._counters.nat_keepalives + 1
-            )
+            self._c["nat_keepalives"] += 1
             return
         self.esp_in_udp.append((data, source))
 
@@ -153,17 +145,6 @@ class MemoryDataplane:
     def sa_counters(self, child_sa_id: int) -> SaCounters | None:
         tally = self._sa_counters.get(child_sa_id)
         return None if tally is None else tally.counters()
-
-    def counters(self) -> DataplaneCounters:
-        return self._counters
-
-    def set_lifetime_listener(self, listener: LifetimeListener) -> None:
-        self._lifetime_listener = listener
-
-    def note_l2tp_without_ipsec(self, source: tuple[str, int] | None) -> None:
-        self._counters = replace(
-            self._counters, l2tp_without_ipsec=self._counters.l2tp_without_ipsec + 1
-        )
 
     # --- the test's side ------------------------------------------------------------------------
 
@@ -189,9 +170,7 @@ class MemoryDataplane:
         """The inside network sends *packet*; True when a client route took it."""
         route = self.routes.get(IPv4Address(packet[16:20])) if len(packet) >= 20 else None
         if route is None:
-            self._counters = replace(
-                self._counters, tun_no_session=self._counters.tun_no_session + 1
-            )
+            self._c["tun_no_session"] += 1
             return False
         route.deliver(packet)
         return True
@@ -201,15 +180,13 @@ class MemoryDataplane:
         if self._lifetime_listener is None:
             return
         if not hard:
-            self._lifetime_listener(RekeyRequested(child_sa_id))
+            self._notify(RekeyRequested(child_sa_id))
             return
         event = self.child_sas.pop(child_sa_id, None)
         if event is None:
             return
         self._forget(child_sa_id)
-        self._lifetime_listener(
-            event.deleted("lifetime expired")
-        )
+        self._notify(event.deleted("lifetime expired"))
 
     def snapshot(self) -> tuple[IpsecSaStatus, ...]:
         out = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import socket
 import struct
 from collections.abc import Callable, Iterable
 from ipaddress import IPv4Address, IPv4Network
@@ -103,11 +104,13 @@ class FdPacketReader:
 
 
 class Readers:
-    """The packet readers a dataplane keeps on the reactor (``addReader``/``removeReader``)."""
+    """The packet readers a dataplane keeps on the reactor (``addReader``/``removeReader``),
+    and the sockets behind them, closed when it stops."""
 
     def __init__(self, reactor: Any) -> None:
         self._reactor = reactor
         self._readers: list[FdPacketReader] = []
+        self._sockets: list[socket.socket] = []
 
     def add(
         self, fd: int, received: Callable[[bytes], None], read: Callable[[int], bytes] | None = None
@@ -116,7 +119,20 @@ class Readers:
         self._readers.append(reader)
         self._reactor.addReader(reader)
 
+    def add_socket(
+        self,
+        sock: socket.socket,
+        received: Callable[[bytes], None],
+        read: Callable[[int], bytes] | None = None,
+    ) -> None:
+        """Read *sock* (with ``recv`` unless *read* says otherwise) and close it at stop."""
+        self._sockets.append(sock)
+        self.add(sock.fileno(), received, read or sock.recv)
+
     def stop(self) -> None:
         for reader in self._readers:
             self._reactor.removeReader(reader)
         self._readers.clear()
+        for sock in self._sockets:
+            sock.close()
+        self._sockets.clear()

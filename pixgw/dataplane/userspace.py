@@ -32,15 +32,12 @@ from typing import Any, Final
 from twisted.internet.task import LoopingCall
 from zope.interface import implementer
 
+from pixgw.dataplane.base import DataplaneBase
 from pixgw.dataplane.interfaces import (
-    DataplaneCounters,
     IDataplane,
     IpReceived,
     L2tpPeer,
-    L2tpReceived,
-    LifetimeListener,
     SaCounters,
-    SendUdp,
 )
 from pixgw.dataplane.ipv4 import (
     PROTO_ESP,
@@ -129,7 +126,7 @@ def transform_name(event: ChildSaEstablished) -> str:
 
 
 @implementer(IDataplane)
-class UserspaceDataplane:
+class UserspaceDataplane(DataplaneBase):
     """ESP and ESP-in-UDP in Python, the TUN device, and the guard on plain UDP 1701.
 
     *reactor* must provide ``addReader``/``removeReader``/``callLater``/``seconds``. Sockets that
@@ -153,6 +150,7 @@ class UserspaceDataplane:
         lifetime_poll_seconds: float = 1.0,
         udp_checksums: bool = True,
     ) -> None:
+        super().__init__()
         self._reactor = reactor
         self._local_address = local_address
         self._want_raw = raw_esp
@@ -166,41 +164,35 @@ class UserspaceDataplane:
         self._by_id: dict[int, _ChildSa] = {}
         self._newest: dict[tuple[str, int], _ChildSa] = {}
         self._routes: dict[bytes, tuple[IpReceived, int]] = {}
-        self._l2tp_received: L2tpReceived | None = None
-        self._send_udp: SendUdp | None = None
-        self._lifetime_listener: LifetimeListener | None = None
         self._raw: socket.socket | None = None
         self._guard: socket.socket | None = None
         self._tun_fd: int | None = None
         self._tun_name: str | None = None
         self._readers = Readers(reactor)
         self._poller: LoopingCall | None = None
-        self._c: dict[str, int] = dict.fromkeys(DataplaneCounters.__dataclass_fields__, 0)
 
     # --- lifecycle ------------------------------------------------------------------------------
 
-    def start(self, l2tp_received: L2tpReceived, send_udp: SendUdp) -> None:
-        self._l2tp_received = l2tp_received
-        self._send_udp = send_udp
+    def _open(self) -> None:
         bind_host = str(self._local_address) if self._local_address else ""
         if self._want_raw:
             raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, PROTO_ESP)
+            self._raw = raw
+            self._readers.add_socket(raw, self._raw_received)  # closed at stop from here on
             raw.setblocking(False)
             if bind_host:
                 raw.bind((bind_host, 0))
-            self._raw = raw
-            self._readers.add(raw.fileno(), self._raw_received, raw.recv)
         if self._want_guard:
-            guard = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            guard.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            guard.setblocking(False)
-            guard.bind((bind_host, L2TP_PORT))
-            self._guard = guard
 
             def guarded(data: bytes) -> None:
                 self.note_l2tp_without_ipsec(None)
 
-            self._readers.add(guard.fileno(), guarded, guard.recv)
+            guard = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self._guard = guard
+            self._readers.add_socket(guard, guarded)
+            guard.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            guard.setblocking(False)
+            guard.bind((bind_host, L2TP_PORT))
         if self._tun_settings is not None:
             settings = self._tun_settings
             fd, name = open_tun(settings.name)
@@ -216,10 +208,7 @@ class UserspaceDataplane:
         if self._poller is not None and self._poller.running:
             self._poller.stop()
         self._poller = None
-        self._readers.stop()
-        for sock in (self._raw, self._guard):
-            if sock is not None:
-                sock.close()
+        self._readers.stop()  # closes the raw ESP and guard sockets
         self._raw = self._guard = None
         if self._tun_fd is not None:
             os.close(self._tun_fd)
@@ -231,9 +220,6 @@ class UserspaceDataplane:
                     debug("crypto ipsec", f"TUN {self._tun_name} already gone")
         for child in list(self._by_id.values()):
             self._forget(child)
-
-    def set_lifetime_listener(self, listener: LifetimeListener) -> None:
-        self._lifetime_listener = listener
 
     # --- SAs ------------------------------------------------------------------------------------
 
@@ -306,12 +292,6 @@ class UserspaceDataplane:
             elif "soft" in events and not child.soft_reported:
                 child.soft_reported = True
                 self._notify(RekeyRequested(event.child_sa_id))
-
-    def _notify(self, event: RekeyRequested | ChildSaDeleted) -> None:
-        if self._lifetime_listener is not None:
-            self._lifetime_listener(event)
-
-    # --- inbound --------------------------------------------------------------------------------
 
     def esp_in_udp_received(self, data: bytes, source: tuple[str, int]) -> None:
         # the IKE shell took IKE (non-ESP marker) and NAT keepalives out: this is ESP
@@ -389,15 +369,6 @@ class UserspaceDataplane:
             child.peers[source_port] = peer
         if self._l2tp_received is not None:
             self._l2tp_received(peer, segment[UDP_HEADER:length])
-
-    def note_l2tp_without_ipsec(self, source: tuple[str, int] | None) -> None:
-        """A plain (unprotected) UDP 1701 datagram arrived: count and drop it."""
-        count = self._c["l2tp_without_ipsec"] = self._c["l2tp_without_ipsec"] + 1
-        if count & (count - 1) == 0:
-            where = f" from {source[0]}" if source else ""
-            debug(
-                "vpdn error", f"PIX does not accept L2TP requests without IPsec protection{where}"
-            )
 
     # --- outbound -------------------------------------------------------------------------------
 
@@ -500,9 +471,6 @@ class UserspaceDataplane:
             inbound_kilobytes_left=inb.kilobytes_left(),
             outbound_kilobytes_left=out.kilobytes_left(),
         )
-
-    def counters(self) -> DataplaneCounters:
-        return DataplaneCounters(**self._c)
 
     def snapshot(self) -> tuple[IpsecSaStatus, ...]:
         """Every SA pair for ``show crypto ipsec sa``."""

@@ -21,15 +21,13 @@ from typing import Any
 
 from zope.interface import implementer
 
+from pixgw.dataplane.base import DataplaneBase
 from pixgw.dataplane.interfaces import (
     DataplaneCounters,
     IDataplane,
     IpReceived,
     L2tpPeer,
-    L2tpReceived,
-    LifetimeListener,
     SaCounters,
-    SendUdp,
 )
 from pixgw.dataplane.snapshot import ipsec_sa_status
 from pixgw.dataplane.tun import Readers
@@ -70,7 +68,7 @@ L2TP_PORT = 1701
 
 
 @implementer(IDataplane)
-class XfrmDataplane:
+class XfrmDataplane(DataplaneBase):
     """IDataplane over kernel ESP. The IKE transport must call :func:`enable_espinudp` on its
     4500 socket. The TUN device and client routes are the same as the userspace dataplane's."""
 
@@ -84,6 +82,7 @@ class XfrmDataplane:
         tun: TunSettings | None = None,
         replay_window: int = 32,
     ) -> None:
+        super().__init__()
         self._reactor = reactor
         self._local = local_address
         self._replay_window = replay_window
@@ -99,24 +98,13 @@ class XfrmDataplane:
         # by lookup, not by a scan of every SA per datagram
         self._by_address: dict[IPv4Address, dict[int, None]] = {}
         self._pending: dict[int, ChildSaEstablished] = {}  # inbound SA only (quick mode 2 sent)
-        self._l2tp_received: L2tpReceived | None = None
-        self._listener: LifetimeListener | None = None
-        self._counters: dict[str, int] = dict.fromkeys(DataplaneCounters.__dataclass_fields__, 0)
 
     def _catch_all(self) -> dict[str, Any]:
         return _selector(None, 0, self._local, 32, protocol=IPPROTO_UDP, destination_port=L2TP_PORT)
 
-    def start(self, l2tp_received: L2tpReceived, send_udp: SendUdp) -> None:
-        self._l2tp_received = l2tp_received
-        self._xs = XfrmSocket()
-        try:
-            self._start(self._xs, send_udp)
-        except BaseException:
-            # a half-started backend leaves nothing behind (the catch-all policy, sockets, TUN)
-            self.stop()
-            raise
-
-    def _start(self, xs: XfrmSocket, send_udp: SendUdp) -> None:
+    def _open(self) -> None:
+        # (failing part-way, stop() takes away what was done: the catch-all policy, sockets, TUN)
+        xs = self._xs = XfrmSocket()
         self.flush_ours()
         xs.request(
             lambda seq: encode_newpolicy(
@@ -130,21 +118,23 @@ class XfrmDataplane:
                 msg_type=XFRM_MSG_UPDPOLICY,
             )
         )
-        l2tp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._l2tp = l2tp
-        l2tp.setblocking(False)
-        l2tp.bind((str(self._local), L2TP_PORT))
 
         def l2tp_datagram(_: bytes) -> None:
             return None
 
-        self._readers.add(l2tp.fileno(), l2tp_datagram, self._read_l2tp)
+        # each socket is the readers' (closed at stop) before anything on it can fail
+        l2tp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._l2tp = l2tp
+        self._readers.add_socket(l2tp, l2tp_datagram, self._read_l2tp)
+        l2tp.setblocking(False)
+        l2tp.bind((str(self._local), L2TP_PORT))
         expire = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_XFRM)
+        self._expire_sock = expire
+        self._readers.add_socket(expire, self._expire_received)
         expire.bind((0, 1 << (XFRMNLGRP_EXPIRE - 1)))
         expire.setblocking(False)
-        self._expire_sock = expire
-        self._readers.add(expire.fileno(), self._expire_received, expire.recv)
-        self._tun_part.start(lambda p, d: None, send_udp)
+        # the kernel does ESP: the TUN part holds no SA, so it neither takes L2TP nor sends UDP
+        self._tun_part.start(lambda p, d: None, lambda data, to: None)
 
     def _read_l2tp(self, size: int) -> bytes:
         if self._l2tp is None:
@@ -176,14 +166,14 @@ class XfrmDataplane:
             return
         child_id = reqid & 0xFFFF
         event = self._children.get(child_id)
-        if event is None or self._listener is None:
+        if event is None or self._lifetime_listener is None:
             return
         if hard:
             gone = event.deleted("lifetime expired")
             self.remove_child_sa(gone)
-            self._listener(gone)
+            self._notify(gone)
         else:
-            self._listener(RekeyRequested(child_id))
+            self._notify(RekeyRequested(child_id))
 
     def flush_ours(self) -> int:
         """Delete every ESP SA whose reqid marks it as ours; returns how many."""
@@ -209,9 +199,7 @@ class XfrmDataplane:
 
     def stop(self) -> None:
         for event in [*self._pending.values(), *self._children.values()]:
-            self.remove_child_sa(
-                event.deleted("stop")
-            )
+            self.remove_child_sa(event.deleted("stop"))
         if self._xs is not None:
             self.flush_ours()
             with contextlib.suppress(XfrmError):
@@ -222,10 +210,7 @@ class XfrmDataplane:
                 )
             self._xs.close()
             self._xs = None
-        self._readers.stop()
-        for sock in (self._l2tp, self._expire_sock):
-            if sock is not None:
-                sock.close()
+        self._readers.stop()  # closes the L2TP and expire sockets
         self._l2tp = self._expire_sock = None
         self._tun_part.stop()
 
@@ -246,7 +231,7 @@ class XfrmDataplane:
             self._install(self._xs, event=event, inbound=True, outbound=False)
         except OSError as error:
             # install_child_sa tries the whole pair again at message 3
-            self._counters["sa_install_failed"] += 1
+            self._c["sa_install_failed"] += 1
             debug("crypto ipsec", f"IPSEC(initialize_sas): kernel refused the inbound SA: {error}")
             return
         self._pending[event.child_sa_id] = event
@@ -263,7 +248,7 @@ class XfrmDataplane:
             self._install(xs, event=event, inbound=inbound, outbound=True)
         except OSError as error:
             # Whatever got in comes out again; the IKE side sees no SA counters for it.
-            self._counters["sa_install_failed"] += 1
+            self._c["sa_install_failed"] += 1
             debug("crypto ipsec", f"IPSEC(initialize_sas): kernel refused the SA: {error}")
             self.remove_child_sa(
                 event.deleted("kernel refused")
@@ -350,7 +335,7 @@ class XfrmDataplane:
     def esp_in_udp_received(self, data: bytes, source: tuple[str, int]) -> None:
         # With UDP_ENCAP_ESPINUDP on the socket the kernel takes ESP; what is left is keepalives.
         key = "nat_keepalives" if data == b"\xff" else "esp_malformed"
-        self._counters[key] += 1
+        self._c[key] += 1
 
     def send_l2tp(self, peer: L2tpPeer, payload: bytes) -> None:
         if self._l2tp is None:
@@ -358,7 +343,7 @@ class XfrmDataplane:
         try:
             self._l2tp.sendto(payload, (str(peer.address), peer.l2tp_port))
         except OSError:
-            self._counters["send_no_sa"] += 1
+            self._c["send_no_sa"] += 1
 
     def add_client_route(self, address: IPv4Address, deliver: IpReceived, mtu: int) -> None:
         self._tun_part.add_client_route(address, deliver, mtu)
@@ -412,12 +397,6 @@ class XfrmDataplane:
         return tuple(out)
 
     def counters(self) -> DataplaneCounters:
-        merged = dict(self._counters)
+        merged = dict(self._c)
         merged["tun_no_session"] = self._tun_part.counters().tun_no_session
         return DataplaneCounters(**merged)
-
-    def set_lifetime_listener(self, listener: LifetimeListener) -> None:
-        self._listener = listener
-
-    def note_l2tp_without_ipsec(self, source: tuple[str, int] | None) -> None:
-        self._counters["l2tp_without_ipsec"] += 1

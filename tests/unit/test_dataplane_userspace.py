@@ -479,3 +479,30 @@ def test_memory_dataplane_keeps_pending_inbound_apart():
     gone = ChildSaDeleted(bytes(16), 3, 0x1001, 0x2001, QUICK_MODE_ABANDONED)
     dp.remove_child_sa(gone)
     assert dp.pending_inbound == {} and dp.removed == [gone] and 1 in dp.child_sas
+
+
+def test_a_start_that_fails_part_way_leaves_no_reader_and_no_socket() -> None:
+    # UDP 1701 on 127.0.0.1 taken by someone without SO_REUSEADDR: the guard's bind fails
+    import errno
+    import socket
+
+    from twisted.internet.testing import MemoryReactorClock
+
+    blocker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        blocker.bind(("127.0.0.1", 1701))
+    except OSError as e:
+        blocker.close()
+        pytest.skip(f"UDP 127.0.0.1:1701 not free here: {e}")
+    try:
+        reactor = MemoryReactorClock()
+        dp = UserspaceDataplane(reactor, local_address=IPv4Address("127.0.0.1"), raw_esp=False,
+                                guard_l2tp=True, lifetime_poll_seconds=1.0)
+        with pytest.raises(OSError) as raised:
+            dp.start(lambda peer, data: None, lambda data, to: None)
+        assert raised.value.errno == errno.EADDRINUSE
+        assert reactor.readers == set()  # the guard's reader came off again
+        assert dp._readers._sockets == [] and dp._guard is None  # and its socket was closed
+        assert not reactor.getDelayedCalls()  # no lifetime poller left running
+    finally:
+        blocker.close()
