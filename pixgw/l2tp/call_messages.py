@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from pixgw.l2tp import teardown
 from pixgw.l2tp.avp import Avp, AvpType
 from pixgw.l2tp.events import SessionEstablished, SessionKey
 from pixgw.l2tp.message import CdnResult, ErrorCode, MessageType
@@ -24,9 +25,7 @@ def on_icrq(lns: L2tpLns, m: Incoming) -> None:
     remote_session_id = assigned.u16() if assigned is not None else 0
     serial = avps.get(AvpType.CALL_SERIAL_NUMBER)
     if remote_session_id == 0:
-        lns.vpdn_error(
-            error_line(tunnel.tunnel_id, None, "ICRQ without an Assigned Session ID")
-        )
+        lns.vpdn_error(error_line(tunnel.tunnel_id, None, "ICRQ without an Assigned Session ID"))
         lns.count("malformed")
         return
     local_id = lns.new_id(set(tunnel.sessions))
@@ -43,7 +42,7 @@ def on_icrq(lns: L2tpLns, m: Incoming) -> None:
     )
     tunnel.sessions[local_id] = session
     if unknown:
-        lns.reject_unknown(tunnel, session, unknown, now)
+        teardown.reject_unknown(lns, tunnel, session, unknown, now)
         return
     active = sum(
         1
@@ -58,7 +57,8 @@ def on_icrq(lns: L2tpLns, m: Incoming) -> None:
             f"remote_peer_ip = {tunnel.peer.address}, user = {tunnel.remote_host_name}. "
             "Multiple sessions per tunnel are not supported",
         )
-        lns.disconnect(
+        teardown.disconnect(
+            lns,
             tunnel,
             session,
             CdnResult.NO_FACILITIES_TEMPORARY,
@@ -81,15 +81,12 @@ def on_icrq(lns: L2tpLns, m: Incoming) -> None:
 def on_iccn(lns: L2tpLns, m: Incoming) -> None:
     tunnel, message, avps, unknown, now = m.tunnel, m.message, m.avps, m.unknown, m.now
     session = tunnel.sessions.get(message.session_id)
-    if (
-        session is None
-        or SESSION_TABLE[(session.state, MessageType.ICCN)] is SessionAction.NO_CALL
-    ):
+    if session is None or SESSION_TABLE[(session.state, MessageType.ICCN)] is SessionAction.NO_CALL:
         lns.count("unexpected")
         lns.vpdn_error(error_line(tunnel.tunnel_id, message.session_id, "ICCN for no call"))
         return
     if unknown:
-        lns.reject_unknown(tunnel, session, unknown, now)
+        teardown.reject_unknown(lns, tunnel, session, unknown, now)
         return
     speed = avps.get(AvpType.TX_CONNECT_SPEED)
     framing = avps.get(AvpType.FRAMING_TYPE)
@@ -108,9 +105,7 @@ def on_iccn(lns: L2tpLns, m: Incoming) -> None:
             called_number=session.called_number,
             call_serial_number=session.call_serial_number,
             tx_connect_speed=speed.u32() if speed is not None and len(speed.value) == 4 else 0,
-            framing_type=framing.u32()
-            if framing is not None and len(framing.value) == 4
-            else 0,
+            framing_type=framing.u32() if framing is not None and len(framing.value) == 4 else 0,
             sequencing_required=session.sequencing,
             interface=lns.settings.interface,
         )
@@ -135,11 +130,10 @@ def on_cdn(lns: L2tpLns, m: Incoming) -> None:
         event_line(
             tunnel.tunnel_id,
             session.session_id,
-            f"Received CDN, result {result}"
-            + (f", error {error}" if error is not None else ""),
+            f"Received CDN, result {result}" + (f", error {error}" if error is not None else ""),
         )
     )
-    lns.end_session(tunnel, session, result, error, text, now, by_peer=True)
+    teardown.end_session(lns, tunnel, session, result, error, text, now, by_peer=True)
 
 
 def on_session_info(lns: L2tpLns, m: Incoming) -> None:
@@ -148,7 +142,8 @@ def on_session_info(lns: L2tpLns, m: Incoming) -> None:
     the ACCM or the error counters."""
     session = tunnel.sessions.get(message.session_id)
     if session is not None and unknown:
-        lns.disconnect(
+        teardown.disconnect(
+            lns,
             tunnel,
             session,
             CdnResult.GENERAL_ERROR,

@@ -45,14 +45,12 @@ from ipaddress import IPv4Address
 from pixgw import syslog
 from pixgw.config.model import VpdnGroup
 from pixgw.deadlines import Deadlines
-from pixgw.l2tp import call_messages, tunnel_messages
-from pixgw.l2tp.avp import Avp, AvpType, decode_avps, encode_avps, result_code_value
+from pixgw.l2tp import call_messages, teardown, tunnel_messages
+from pixgw.l2tp.avp import Avp, AvpType, decode_avps, encode_avps
 from pixgw.l2tp.events import (
     Event,
     PppFrameReceived,
-    SessionClosed,
     SessionKey,
-    TunnelClosed,
     TunnelKey,
 )
 from pixgw.l2tp.message import (
@@ -69,6 +67,7 @@ from pixgw.l2tp.message import (
 )
 from pixgw.l2tp.peer import L2tpPeer
 from pixgw.l2tp.session import L2tpSession, SessionState
+from pixgw.l2tp.snapshot import session_status, tunnel_status
 from pixgw.l2tp.trace import (
     error_line,
     event_line,
@@ -280,8 +279,8 @@ class L2tpLns:
                     continue
             elif tunnel.state is TunnelState.WAIT_CTL_CONN:
                 if now >= tunnel.changed_at + self.settings.setup_timeout:
-                    self.stop_tunnel(
-                        tunnel, StopCcnResult.GENERAL_ERROR, None, "no SCCCN in time", now
+                    teardown.stop_tunnel(
+                        self, tunnel, StopCcnResult.GENERAL_ERROR, None, "no SCCCN in time", now
                     )
             elif tunnel.state is TunnelState.ESTABLISHED:
                 for session in list(tunnel.sessions.values()):
@@ -289,8 +288,8 @@ class L2tpLns:
                         session.state is SessionState.WAIT_CONNECT
                         and now >= session.changed_at + self.settings.setup_timeout
                     ):
-                        self.disconnect(
-                            tunnel, session, CdnResult.NOT_ESTABLISHED_IN_TIME, None, "", now
+                        teardown.disconnect(
+                            self, tunnel, session, CdnResult.NOT_ESTABLISHED_IN_TIME, None, "", now
                         )
                 if (
                     self.settings.hello_interval > 0
@@ -336,7 +335,7 @@ class L2tpLns:
             return
         session = tunnel.sessions.get(session_key.session_id)
         if session is not None:
-            self.disconnect(tunnel, session, result_code, None, message, now)
+            teardown.disconnect(self, tunnel, session, result_code, None, message, now)
 
     def close_tunnel(
         self, tunnel_key: TunnelKey, result_code: int, now: float, message: str = ""
@@ -346,79 +345,24 @@ class L2tpLns:
         self._now = now
         tunnel = self.tunnels.get(tunnel_key.tunnel_id)
         if tunnel is not None and tunnel.linger_until is None:
-            self.stop_tunnel(tunnel, result_code, None, message, now)
+            teardown.stop_tunnel(self, tunnel, result_code, None, message, now)
 
     def tunnel_keys(self) -> tuple[TunnelKey, ...]:
         return tuple(TunnelKey(t.tunnel_id) for t in self._live_tunnels())
 
     def tunnel_status(self, now: float | None = None) -> tuple[L2tpTunnelStatus, ...]:
         at = self._now if now is None else now
-        out = []
-        for tunnel in self._live_tunnels():
-            channel = tunnel.channel
-            counters = channel.counters
-            out.append(
-                L2tpTunnelStatus(
-                    local_tunnel_id=tunnel.tunnel_id,
-                    remote_tunnel_id=tunnel.remote_tunnel_id,
-                    state=tunnel.state.value,
-                    seconds_since_change=max(0, int(at - tunnel.changed_at)),
-                    remote_address=tunnel.peer.address,
-                    remote_port=tunnel.peer.l2tp_port,
-                    remote_host_name=tunnel.remote_host_name,
-                    local_address=self.settings.local_address,
-                    active_sessions=sum(
-                        1 for s in tunnel.sessions.values() if s.state is SessionState.ESTABLISHED
-                    ),
-                    packets_sent=tunnel.packets_sent,
-                    packets_received=tunnel.packets_received,
-                    bytes_sent=tunnel.bytes_sent,
-                    bytes_received=tunnel.bytes_received,
-                    control_ns=channel.ns,
-                    control_nr=channel.nr,
-                    local_rws=channel.local_rws,
-                    remote_rws=channel.peer_rws,
-                    retransmit_time=int(channel.retransmit_time),
-                    retransmit_time_max=int(
-                        max(counters.retransmit_time_max, channel.retransmit_initial)
-                    ),
-                    unsent_queue=len(channel.unsent),
-                    unsent_queue_max=counters.unsent_max,
-                    resend_queue=len(channel.resend),
-                    resend_queue_max=counters.resend_max,
-                    total_resends=counters.total_resends,
-                    zlb_acks=counters.zlb_acks_sent,
-                    retransmit_distribution=tuple(counters.retransmit_distribution),
-                    child_sa_id=tunnel.peer.child_sa_id,
-                    outer_port=tunnel.peer.outer_port,
-                )
-            )
-        return tuple(out)
+        return tuple(
+            tunnel_status(t, at, self.settings.local_address) for t in self._live_tunnels()
+        )
 
     def session_status(self, now: float | None = None) -> tuple[L2tpSessionStatus, ...]:
         at = self._now if now is None else now
-        out = []
-        for tunnel in self._live_tunnels():
-            for session in tunnel.sessions.values():
-                out.append(
-                    L2tpSessionStatus(
-                        call_id=session.session_id,
-                        tunnel_id=tunnel.tunnel_id,
-                        remote_call_id=session.remote_session_id,
-                        remote_tunnel_id=tunnel.remote_tunnel_id,
-                        remote_host_name=tunnel.remote_host_name,
-                        remote_address=tunnel.peer.address,
-                        state=session.state.value,
-                        seconds_since_change=max(0, int(at - session.changed_at)),
-                        interface=self.settings.interface,
-                        packets_sent=session.packets_sent,
-                        packets_received=session.packets_received,
-                        bytes_sent=session.bytes_sent,
-                        bytes_received=session.bytes_received,
-                        sequencing=session.sequencing,
-                    )
-                )
-        return tuple(out)
+        return tuple(
+            session_status(t, s, at, self.settings.interface)
+            for t in self._live_tunnels()
+            for s in t.sessions.values()
+        )
 
     def counters(self) -> L2tpCounters:
         return L2tpCounters(**self._counters)
@@ -509,7 +453,6 @@ class L2tpLns:
                 break
             self._handle_control(tunnel, delivered, now)
 
-
     def new_id(self, used: set[int]) -> int | None:
         for _ in range(MAX_IDS_TRIES):
             candidate = int.from_bytes(self.random_bytes(2), "big")
@@ -527,9 +470,7 @@ class L2tpLns:
             message_type = avps[0].u16()
         except MalformedMessage as exc:
             self.count("malformed")
-            self.vpdn_error(
-                error_line(tunnel.tunnel_id, None, f"Malformed control message: {exc}")
-            )
+            self.vpdn_error(error_line(tunnel.tunnel_id, None, f"Malformed control message: {exc}"))
             return
         by_type: dict[int, Avp] = {}
         unknown_mandatory: list[Avp] = []
@@ -556,7 +497,8 @@ class L2tpLns:
         )
         if message_type not in _MESSAGE_TYPES:
             if avps[0].mandatory:
-                self.stop_tunnel(
+                teardown.stop_tunnel(
+                    self,
                     tunnel,
                     StopCcnResult.GENERAL_ERROR,
                     ErrorCode.OUT_OF_RANGE,
@@ -568,7 +510,7 @@ class L2tpLns:
             return
         action = TUNNEL_TABLE[(tunnel.state, message_type)]
         if action is TunnelAction.OUT_OF_ORDER:
-            self._fsm_error(tunnel, message_name(message_type), now)
+            teardown.fsm_error(self, tunnel, message_name(message_type), now)
             return
         if action is TunnelAction.NOT_FOR_LNS:
             self.count("unexpected")
@@ -586,23 +528,11 @@ class L2tpLns:
                 tunnel.state in (TunnelState.IDLE, TunnelState.WAIT_CTL_CONN)
                 and tunnel.linger_until is None
             ):
-                self.stop_tunnel(
-                    tunnel, StopCcnResult.GENERAL_ERROR, ErrorCode.BAD_LENGTH, str(exc), now
+                teardown.stop_tunnel(
+                    self, tunnel, StopCcnResult.GENERAL_ERROR, ErrorCode.BAD_LENGTH, str(exc), now
                 )
 
-    # --- tunnel messages -----------------------------------------------------------------
-
-
-
-
-
-    # --- session messages ----------------------------------------------------------------
-
-
-
-
-
-    # --- sending and teardown --------------------------------------------------------------
+    # --- sending and state ---------------------------------------------------------------
 
     def send_control(self, tunnel: L2tpTunnel, remote_session_id: int, avps: list[Avp]) -> None:
         tunnel.channel.queue(remote_session_id, encode_avps(avps))
@@ -632,12 +562,15 @@ class L2tpLns:
             overflowed = tunnel.channel.overflowed
             if overflowed:
                 self.count("queue_overflow")
-            why = ("asks more than it acknowledges" if overflowed
-                   else "timed out, no acknowledgement")
-            self.vpdn_error(error_line(tunnel.tunnel_id, None,
-                                       f"Tunnel to {tunnel.peer.address} {why}"))
+            why = (
+                "asks more than it acknowledges" if overflowed else "timed out, no acknowledgement"
+            )
+            self.vpdn_error(
+                error_line(tunnel.tunnel_id, None, f"Tunnel to {tunnel.peer.address} {why}")
+            )
             if tunnel.linger_until is None:
-                self.end_tunnel(
+                teardown.end_tunnel(
+                    self,
                     tunnel,
                     StopCcnResult.GENERAL_ERROR,
                     None,
@@ -681,132 +614,6 @@ class L2tpLns:
         session.state = state
         session.changed_at = now
         self._rearm.add(tunnel.tunnel_id)
-
-    def reject_unknown(
-        self, tunnel: L2tpTunnel, session: L2tpSession | None, unknown: list[Avp], now: float
-    ) -> None:
-        """RFC 2661 §4.1: a mandatory AVP we do not know ends what it came in: the call (CDN)
-        for a session message, else the tunnel (StopCCN); general error, code 8."""
-        text = f"unknown mandatory AVP {unknown[0].vendor_id}:{unknown[0].attribute_type}"
-        if session is None:
-            self.stop_tunnel(
-                tunnel, StopCcnResult.GENERAL_ERROR, ErrorCode.UNKNOWN_MANDATORY_AVP, text, now
-            )
-        else:
-            self.disconnect(
-                tunnel, session, CdnResult.GENERAL_ERROR, ErrorCode.UNKNOWN_MANDATORY_AVP, text, now
-            )
-
-    def _fsm_error(self, tunnel: L2tpTunnel, what: str, now: float) -> None:
-        self.vpdn_error(error_line(tunnel.tunnel_id, None, f"{what} in state {tunnel.state}"))
-        self.stop_tunnel(tunnel, StopCcnResult.FSM_ERROR, None, f"{what} unexpected", now)
-
-    def disconnect(  # noqa: PLR0917
-        self,
-        tunnel: L2tpTunnel,
-        session: L2tpSession,
-        result: int,
-        error: int | None,
-        text: str,
-        now: float,
-    ) -> None:
-        """Send a CDN for *session* and end it."""
-        self.send_control(
-            tunnel,
-            session.remote_session_id,
-            [
-                Avp.of_u16(AvpType.MESSAGE_TYPE, MessageType.CDN),
-                Avp(AvpType.RESULT_CODE, result_code_value(result, error, text)),
-                Avp.of_u16(AvpType.ASSIGNED_SESSION_ID, session.session_id),
-            ],
-        )
-        self.vpdn_event(
-            event_line(tunnel.tunnel_id, session.session_id, f"O CDN, result {result}")
-        )
-        self.end_session(tunnel, session, result, error, text, now, by_peer=False)
-
-    def end_session(  # noqa: PLR0917
-        self,
-        tunnel: L2tpTunnel,
-        session: L2tpSession,
-        result: int,
-        error: int | None,
-        text: str,
-        now: float,
-        *,
-        by_peer: bool,
-    ) -> None:
-        tunnel.sessions.pop(session.session_id, None)
-        was = session.state is SessionState.ESTABLISHED
-        announced = session.state is not SessionState.IDLE
-        self.set_session_state(tunnel, session, SessionState.CLOSED, now)
-        if announced:
-            self.events.append(
-                SessionClosed(
-                    SessionKey(tunnel.tunnel_id, session.session_id),
-                    tunnel.peer,
-                    result,
-                    error,
-                    text,
-                    by_peer,
-                    was,
-                )
-            )
-
-    def stop_tunnel(
-        self, tunnel: L2tpTunnel, result: int, error: int | None, text: str, now: float
-    ) -> None:
-        """Send a StopCCN and end the tunnel."""
-        self.vpdn_event(
-            event_line(
-                tunnel.tunnel_id,
-                None,
-                f"O StopCCN to {tunnel.remote_host_name or tunnel.peer.address}, result {result}"
-                + (f", error {error}" if error is not None else ""),
-            )
-        )
-        self.send_control(
-            tunnel,
-            0,
-            [
-                Avp.of_u16(AvpType.MESSAGE_TYPE, MessageType.STOPCCN),
-                Avp.of_u16(AvpType.ASSIGNED_TUNNEL_ID, tunnel.tunnel_id),
-                Avp(AvpType.RESULT_CODE, result_code_value(result, error, text)),
-            ],
-        )
-        self.end_tunnel(tunnel, result, error, text, now, by_peer=False)
-
-    def end_tunnel(
-        self,
-        tunnel: L2tpTunnel,
-        result: int,
-        error: int | None,
-        text: str,
-        now: float,
-        *,
-        by_peer: bool,
-        reason: str = "",
-    ) -> None:
-        for session in list(tunnel.sessions.values()):
-            self.end_session(tunnel, session, result, error, text, now, by_peer=by_peer)
-        was_established = tunnel.state is TunnelState.ESTABLISHED
-        self.set_tunnel_state(tunnel, TunnelState.SHUTTING_DOWN, now)
-        tunnel.linger_until = now + self.settings.stop_linger
-        self._rearm.add(tunnel.tunnel_id)
-        tunnel.stop_sent = not by_peer
-        self.events.append(
-            TunnelClosed(
-                TunnelKey(tunnel.tunnel_id),
-                tunnel.peer,
-                tunnel.remote_tunnel_id,
-                result,
-                error,
-                text,
-                by_peer,
-                reason or ("StopCCN received" if by_peer else "StopCCN sent"),
-                was_established,
-            )
-        )
 
     def _unindex_child(self, tunnel: L2tpTunnel) -> None:
         on_child = self.by_child.get(tunnel.peer.child_sa_id)

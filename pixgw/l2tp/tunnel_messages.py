@@ -8,6 +8,7 @@ from __future__ import annotations
 import hmac
 from typing import TYPE_CHECKING
 
+from pixgw.l2tp import teardown
 from pixgw.l2tp.avp import Avp, AvpType, decode_avps
 from pixgw.l2tp.channel import ControlChannel
 from pixgw.l2tp.events import TunnelEstablished, TunnelKey
@@ -62,10 +63,9 @@ def tunnel_for_sccrq(
         # Long after its SCCCN, this is no late retransmission: the client restarted
         # (sleep, reboot) with the same tunnel id. End the old tunnel without a StopCCN
         # (it would reach the client's new tunnel of the same id) and start afresh.
-        lns.vpdn_event(
-            event_line(existing.tunnel_id, None, "Peer restarted, tunnel replaced")
-        )
-        lns.end_tunnel(
+        lns.vpdn_event(event_line(existing.tunnel_id, None, "Peer restarted, tunnel replaced"))
+        teardown.end_tunnel(
+            lns,
             existing,
             StopCcnResult.GENERAL_REQUEST,
             None,
@@ -85,21 +85,25 @@ def tunnel_for_sccrq(
     on_sa = lns.by_child.get(peer.child_sa_id, ()) if peer.child_sa_id is not None else ()
     # tunnels that are over (lingering to acknowledge a StopCCN) do not count: a client that
     # hangs up and dials again on the same IPsec SA is not held back by its last tunnel
-    carried = sum(1 for t in on_sa
-                  if (live := lns.tunnels.get(t)) is not None and live.linger_until is None)
+    carried = sum(
+        1 for t in on_sa if (live := lns.tunnels.get(t)) is not None and live.linger_until is None
+    )
     if carried >= lns.settings.tunnels_per_sa:
         lns.count("tunnels_per_sa_refused")
-        lns.vpdn_error(error_line(None, None, f"No tunnel for {peer.address}: its IPsec SA "
-                                              f"carries {carried} tunnels already"))
+        lns.vpdn_error(
+            error_line(
+                None,
+                None,
+                f"No tunnel for {peer.address}: its IPsec SA carries {carried} tunnels already",
+            )
+        )
         return None
     tunnel_id = None
     if len(lns.tunnels) < lns.settings.max_tunnels:
         tunnel_id = lns.new_id(set(lns.tunnels))
     if tunnel_id is None:
         lns.count("unexpected")
-        lns.vpdn_error(
-            error_line(None, None, f"No tunnel for {peer.address}: too many tunnels")
-        )
+        lns.vpdn_error(error_line(None, None, f"No tunnel for {peer.address}: too many tunnels"))
         return None
     channel = ControlChannel(
         local_rws=lns.settings.receive_window,
@@ -146,10 +150,11 @@ def on_sccrq(lns: L2tpLns, m: Incoming) -> None:
         if t not in avps
     ]
     if unknown:
-        lns.reject_unknown(tunnel, None, unknown, now)
+        teardown.reject_unknown(lns, tunnel, None, unknown, now)
         return
     if missing:
-        lns.stop_tunnel(
+        teardown.stop_tunnel(
+            lns,
             tunnel,
             StopCcnResult.GENERAL_ERROR,
             ErrorCode.BAD_LENGTH,
@@ -158,13 +163,13 @@ def on_sccrq(lns: L2tpLns, m: Incoming) -> None:
         )
         return
     if avps[AvpType.ASSIGNED_TUNNEL_ID].u16() == 0:
-        lns.stop_tunnel(
-            tunnel, StopCcnResult.GENERAL_ERROR, ErrorCode.OUT_OF_RANGE, "tunnel id 0", now
+        teardown.stop_tunnel(
+            lns, tunnel, StopCcnResult.GENERAL_ERROR, ErrorCode.OUT_OF_RANGE, "tunnel id 0", now
         )
         return
     if avps[AvpType.PROTOCOL_VERSION].value != b"\x01\x00":
-        lns.stop_tunnel(
-            tunnel, StopCcnResult.BAD_PROTOCOL_VERSION, None, "version 1.0 only", now
+        teardown.stop_tunnel(
+            lns, tunnel, StopCcnResult.BAD_PROTOCOL_VERSION, None, "version 1.0 only", now
         )
         return
     peer_challenge = avps.get(AvpType.CHALLENGE)
@@ -182,7 +187,8 @@ def on_sccrq(lns: L2tpLns, m: Incoming) -> None:
     ]
     if peer_challenge is not None:
         if secret is None or not peer_challenge.value:
-            lns.stop_tunnel(
+            teardown.stop_tunnel(
+                lns,
                 tunnel,
                 StopCcnResult.NOT_AUTHORIZED,
                 None,
@@ -211,7 +217,7 @@ def on_sccrq(lns: L2tpLns, m: Incoming) -> None:
 def on_scccn(lns: L2tpLns, m: Incoming) -> None:
     tunnel, avps, unknown, now = m.tunnel, m.avps, m.unknown, m.now
     if unknown:
-        lns.reject_unknown(tunnel, None, unknown, now)
+        teardown.reject_unknown(lns, tunnel, None, unknown, now)
         return
     if tunnel.challenge is not None and lns.settings.secret is not None:
         response = avps.get(AvpType.CHALLENGE_RESPONSE)
@@ -224,7 +230,8 @@ def on_scccn(lns: L2tpLns, m: Incoming) -> None:
                     f"Tunnel authentication failed for {tunnel.remote_host_name}",
                 )
             )
-            lns.stop_tunnel(
+            teardown.stop_tunnel(
+                lns,
                 tunnel,
                 StopCcnResult.NOT_AUTHORIZED,
                 None,
@@ -257,13 +264,14 @@ def on_stopccn(lns: L2tpLns, m: Incoming) -> None:
     )
     tunnel.channel.ack_now(now)
     lns.dirty.add(tunnel.tunnel_id)
-    lns.end_tunnel(tunnel, result, error, text, now, by_peer=True)
+    teardown.end_tunnel(lns, tunnel, result, error, text, now, by_peer=True)
 
 
 def on_hello(lns: L2tpLns, m: Incoming) -> None:
     tunnel, unknown, now = m.tunnel, m.unknown, m.now
     if unknown:
-        lns.stop_tunnel(
+        teardown.stop_tunnel(
+            lns,
             tunnel,
             StopCcnResult.GENERAL_ERROR,
             ErrorCode.UNKNOWN_MANDATORY_AVP,
