@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from ipaddress import IPv4Address
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.logger import Logger
@@ -90,6 +90,13 @@ class ActiveSession:
     idle_timeout: int | None = None
     last_active: float = 0.0  # an IP packet either way
     client: ClientInfo | None = None  # what AAA was told (accounting tells the same)
+
+
+class TimeLeft(NamedTuple):
+    """Seconds a link has until its Session-Timeout / Idle-Timeout; None: no such limit."""
+
+    session: int | None
+    idle: int | None
 
 
 def _from_client(active: ActiveSession, packet: bytes) -> bool:
@@ -215,18 +222,34 @@ class PppLinks:
         return closed
 
     def uauth_status(self) -> UauthStatus:
-        entries = tuple(
-            UauthEntry(username=a.username, address=a.address, authenticated=a.up_at is not None)
-            for a in sorted(self.sessions.values(), key=lambda a: a.interface_id)
-            if a.username and (a.up_at is not None or a.authenticating)
-        )
+        entries = []
+        for a in sorted(self.sessions.values(), key=lambda a: a.interface_id):
+            if a.username and (a.up_at is not None or a.authenticating):
+                left = self.time_left(a)
+                entries.append(UauthEntry(
+                    username=a.username,
+                    address=a.address,
+                    authenticated=a.up_at is not None,
+                    absolute_remaining=left.session,
+                    inactivity_remaining=left.idle,
+                ))
         return UauthStatus(
             authenticated_current=len(self._link_is_up),
             authenticated_most=self._uauth_most,
             in_progress_current=len(self._authenticating),
             in_progress_most=self._in_progress_most,
-            entries=entries,
+            entries=tuple(entries),
         )
+
+    def time_left(self, active: ActiveSession) -> TimeLeft:
+        """Seconds until the link's Session-Timeout and until its Idle-Timeout (None: no
+        limit), as ``show uauth`` and ``show vpdn session`` print them."""
+        now = self._now()
+        session = None if active.ends_at is None else max(0, int(active.ends_at - now))
+        idle = None
+        if active.idle_timeout:
+            idle = max(0, int(active.last_active + active.idle_timeout - now))
+        return TimeLeft(session, idle)
 
     def ordered(self) -> Iterable[ActiveSession]:
         return sorted(self.sessions.values(), key=lambda a: a.interface_id)
@@ -391,11 +414,14 @@ class PppLinks:
     def _link_up(self, active: ActiveSession, event: LinkUp, now: float) -> None:
         active.up_at = now
         active.last_active = now
-        granted = active.authorized
-        if granted is not None:
-            if granted.session_timeout:
-                active.ends_at = now + granted.session_timeout
-            active.idle_timeout = granted.idle_timeout or None
+        # AAA's word for this user (RFC 2865 §5.27, §5.28) over the group's vpn-*-timeout
+        granted, group = active.authorized, active.group
+        session_timeout = (granted and granted.session_timeout) or (
+            group.vpn_session_timeout and group.vpn_session_timeout * 60)
+        if session_timeout:
+            active.ends_at = now + session_timeout
+        active.idle_timeout = (granted and granted.idle_timeout) or (
+            group.vpn_idle_timeout and group.vpn_idle_timeout * 60) or None
         self._arm_limit(active)
         self._link_is_up.add(active.key)
         active.address = event.peer_address

@@ -226,6 +226,9 @@ class L2tpSessionStatus:
     bytes_sent: int = 0
     bytes_received: int = 0
     sequencing: bool = False
+    # the link's limits (Session-Timeout / Idle-Timeout), seconds left; filled by the gateway
+    session_time_left: int | None = None
+    idle_time_left: int | None = None
 
 
 @dataclass(frozen=True)

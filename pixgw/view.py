@@ -19,6 +19,7 @@ from pixgw.aaa.snapshot import aaa_status
 from pixgw.config.model import PixConfig
 from pixgw.config.render import render
 from pixgw.gateway import Gateway
+from pixgw.links import ActiveSession
 from pixgw.logrouter import PixLogRouter
 from pixgw.status import (
     IpLocalPoolStatus,
@@ -98,9 +99,14 @@ class GatewayView:
         calls = self._gw.l2tp.session_status(self._gw.now())
         return tuple(
             call if (active := by_key.get((call.tunnel_id, call.call_id))) is None
-            else replace(call, username=active.username, ppp_interface_id=active.interface_id)
+            else self._with_link(call, active)
             for call in calls
         )
+
+    def _with_link(self, call: L2tpSessionStatus, active: ActiveSession) -> L2tpSessionStatus:
+        left = self._gw.links.time_left(active)
+        return replace(call, username=active.username, ppp_interface_id=active.interface_id,
+                       session_time_left=left.session, idle_time_left=left.idle)
 
     def l2tp_counters(self) -> L2tpCounters:
         return self._gw.l2tp.counters()

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from pixgw.cli.commands import CliError, CommandContext, CommandTable
+from pixgw.cli.ppp import format_duration
 from pixgw.l2tp.trace import error_line, event_line, packet_line
 from pixgw.status import L2tpCounters, L2tpSessionStatus, L2tpTunnelStatus
 
@@ -72,6 +73,14 @@ def render_vpdn_tunnel(
     return "\n".join(lines)
 
 
+def _time_left(s: L2tpSessionStatus) -> list[str]:
+    """The link's limits (extension): what is left of its session and idle timeouts."""
+    limits = [f"{what} timeout {format_duration(left)} left"
+              for what, left in (("session", s.session_time_left), ("idle", s.idle_time_left))
+              if left is not None]
+    return [f"    Link {', '.join(limits)}"] if limits else []
+
+
 def render_vpdn_session(
     sessions: Sequence[L2tpSessionStatus], total_tunnels: int | None = None
 ) -> str:
@@ -95,6 +104,7 @@ def render_vpdn_session(
             f"    {s.packets_sent} packets sent, {s.packets_received} received,"
             f" {s.bytes_sent} bytes sent, {s.bytes_received} received",
             f"    Sequencing is {'on' if s.sequencing else 'off'}",
+            *_time_left(s),
             "",
         ]
     return "\n".join(lines).rstrip("\n")

@@ -412,6 +412,11 @@ class VpdnGroup:
     # extensions (issue 27): what one client may hold, ``l2tp tunnel|session limit N``
     l2tp_tunnel_limit: int = 4  # L2TP tunnels one IPsec SA carries
     l2tp_session_limit: int = 1  # calls in one tunnel (the PIX takes one)
+    # extensions (issue 28; the names of the ASA's group-policy): a user's link ends after this
+    # many minutes without an IP packet either way / after this many minutes in all, unless
+    # AAA's Idle-Timeout / Session-Timeout for the user says otherwise; None: no limit
+    vpn_idle_timeout: int | None = None
+    vpn_session_timeout: int | None = None
 
 
 @dataclass(frozen=True)

@@ -137,3 +137,83 @@ def test_idle_timeout_ends_only_an_idle_session() -> None:
         assert _stop_cause(memory) == "idle-timeout"
     finally:
         bench.close()
+
+
+GROUP_LIMITS = CONFIG + """\
+vpdn group g vpn-idle-timeout 2
+vpdn group g vpn-session-timeout 10
+timeout uauth 0:00:05 absolute
+"""
+PING = (bytes.fromhex("4500001c000000004001") + bytes(2) + bytes([198, 51, 100, 10])
+        + bytes([203, 0, 113, 9]) + bytes(8))
+
+
+def test_group_idle_timeout_ends_an_idle_link_and_shows_what_is_left() -> None:
+    """Issue 28: ``vpdn group G vpn-idle-timeout MIN`` (extension) when AAA gives no
+    Idle-Timeout; show uauth and show vpdn session say what is left; ``timeout uauth`` (the
+    PIX's cut-through cache) does not cut a VPDN link."""
+    from pixgw.cli.ppp import render_uauth
+    from pixgw.cli.vpdn import render_vpdn_session
+
+    bench = Bench(GROUP_LIMITS)
+    try:
+        memory = MemoryAccounting()
+        bench.gateway.accounting = CredAccounting(memory, bench.clock)
+        alice = bench.client(1)
+        alice.connect()
+        assert alice.ppp.up
+        bench.clock.advance(90)  # past timeout uauth (5 s): the link stays
+        alice.ppp.send_ip(PING)
+        bench.settle()
+        assert bench.gateway.sessions
+        uauth = render_uauth(bench.view.uauth_status())
+        assert "   absolute   timeout: 0:08:30" in uauth.splitlines()  # 600 - 90 s (session)
+        assert "   inactivity timeout: 0:02:00" in uauth.splitlines()  # just active
+        (call,) = bench.view.l2tp_session_status()
+        assert (call.session_time_left, call.idle_time_left) == (510, 120)
+        assert "    Link session timeout 0:08:30 left, idle timeout 0:02:00 left" in (
+            render_vpdn_session([call]).splitlines())
+        bench.clock.advance(119)
+        bench.settle()
+        assert bench.gateway.sessions
+        bench.clock.advance(2)  # 121 s without a packet
+        bench.settle()
+        assert not bench.gateway.sessions
+        assert _stop_cause(memory) == "idle-timeout"
+    finally:
+        bench.close()
+
+
+def test_group_session_timeout_and_aaa_over_the_group() -> None:
+    """AAA's Session-Timeout / Idle-Timeout for the user win over the group's."""
+    bench = Bench(GROUP_LIMITS)
+    try:
+        memory = MemoryAccounting()
+        bench.gateway.accounting = CredAccounting(memory, bench.clock)
+        bench.gateway.authenticate = _granting(session_timeout=30, idle_timeout=3600)
+        alice = bench.client(1)
+        alice.connect()
+        (active,) = bench.gateway.sessions.values()
+        assert bench.gateway.links.time_left(active) == (30, 3600)
+        bench.clock.advance(31)
+        bench.settle()
+        assert not bench.gateway.sessions
+        assert _stop_cause(memory) == "session-timeout"
+    finally:
+        bench.close()
+    bench = Bench(GROUP_LIMITS)
+    try:
+        memory = MemoryAccounting()
+        bench.gateway.accounting = CredAccounting(memory, bench.clock)
+        alice = bench.client(1)
+        alice.connect()
+        for _ in range(6):  # busy: the group's 10 minutes end it all the same
+            bench.clock.advance(100)
+            alice.ppp.send_ip(PING)
+            bench.settle()
+        bench.clock.advance(1)
+        bench.settle()
+        assert not bench.gateway.sessions
+        assert _stop_cause(memory) == "session-timeout"
+    finally:
+        bench.close()

@@ -38,7 +38,9 @@ def _vpdn(st: State, a: Args, negated: bool) -> None:
     if negated and a.peek() is None:
         st.vpdn_groups.pop(name, None)
         return
-    setting = a.keyword("accept", "ppp", "client", "l2tp", "pptp")
+    setting = a.keyword(
+        "accept", "ppp", "client", "l2tp", "pptp", "vpn-idle-timeout", "vpn-session-timeout"
+    )
     if setting == "accept":
         a.keyword("dialin")
         protocol = a.keyword("l2tp", "pptp")
@@ -109,6 +111,14 @@ def _vpdn(st: State, a: Args, negated: bool) -> None:
                 group = replace(group, l2tp_tunnel_limit=4 if negated else limit)
             else:
                 group = replace(group, l2tp_session_limit=1 if negated else limit)
+    elif setting in ("vpn-idle-timeout", "vpn-session-timeout"):
+        minutes = None if a.optional("none") else a.integer(f"{setting} minutes", 1, 35791394)
+        a.end()
+        value = None if negated else minutes
+        if setting == "vpn-idle-timeout":
+            group = replace(group, vpn_idle_timeout=value)
+        else:
+            group = replace(group, vpn_session_timeout=value)
     else:
         st.ignore()
         return
@@ -145,6 +155,10 @@ def render(c: PixConfig, s: Sections) -> None:
             vpdn.append(f"{head} l2tp tunnel limit {g.l2tp_tunnel_limit}")
         if g.l2tp_session_limit != VpdnGroup.l2tp_session_limit:
             vpdn.append(f"{head} l2tp session limit {g.l2tp_session_limit}")
+        if g.vpn_idle_timeout is not None:
+            vpdn.append(f"{head} vpn-idle-timeout {g.vpn_idle_timeout}")
+        if g.vpn_session_timeout is not None:
+            vpdn.append(f"{head} vpn-session-timeout {g.vpn_session_timeout}")
     for u in c.vpdn.usernames:
         store = " store-local" if u.store_local else ""
         vpdn.append(f"vpdn username {u.name} password {u.password}{store}")
