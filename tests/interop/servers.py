@@ -38,6 +38,7 @@ class FreeRadius:
     auth_port: int = RADIUS_AUTH_PORT
     acct_port: int = RADIUS_ACCT_PORT
     sign_replies: bool = True  # add Message-Authenticator to every Access reply
+    address: str = "127.0.0.1"  # where it listens (a second server: another loopback address)
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -151,12 +152,12 @@ modules {{
 server pixgw {{
 	listen {{
 		type = auth
-		ipaddr = 127.0.0.1
+		ipaddr = {self.address}
 		port = {self.auth_port}
 	}}
 	listen {{
 		type = acct
-		ipaddr = 127.0.0.1
+		ipaddr = {self.address}
 		port = {self.acct_port}
 	}}
 	authorize {{

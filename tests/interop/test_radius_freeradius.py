@@ -276,6 +276,66 @@ def test_a_poison_record_is_parked_and_the_good_ones_arrive(
     assert "User-Name" in line and "pixgw-poison" in line
 
 
+def test_primary_down_then_back_deadtime_failover_and_failback(
+    freeradius: FreeRadius, client: RadiusClient, tmp_path: Path
+) -> None:
+    """Issue 28, two real FreeRADIUS: the primary (127.0.0.2) stops; the record in flight fails
+    over to the secondary (113902), the next one goes there at once (the primary is in its
+    deadtime: no timeout spent on it); the primary back and its deadtime over, accounting
+    fails back (113902). Each server's detail file holds exactly its records. About 15 s."""
+    from pixgw import syslog
+
+    primary_radius = FreeRadius(tmp_path / "primary", address="127.0.0.2")
+    primary_radius.start()
+    lines: list[str] = []
+
+    def observe(event: dict[str, object]) -> None:
+        if "pix_line" in event:
+            lines.append(str(event["pix_line"]))
+
+    syslog.add_observer(observe)
+    primary = RadiusServer(IPv4Address("127.0.0.2"), RADIUS_SECRET.encode(), RADIUS_AUTH_PORT,
+                           RADIUS_ACCT_PORT, timeout=0.5, retries=0, max_failed_attempts=1,
+                           deadtime=4.0)
+    accounting = RadiusAccounting(client, [primary, server()], reactor,
+                                  spool_dir=tmp_path / "spool", retry_interval=0.5)
+    secondary_before = len(freeradius.detail_records())
+
+    def send(i: int) -> None:
+        accounting.start(AccountingSession(f"pixgw-fo-{i}", "alice", CLIENT, None, (),
+                                           reactor.seconds()))
+        for _ in range(100):
+            run(deferLater(reactor, 0.05, lambda: None))
+            if accounting.pending() == 0:
+                return
+        raise AssertionError(f"record {i} not delivered")
+
+    try:
+        send(0)  # the primary answers
+        primary_radius.stop()
+        send(1)  # times out on the primary (0.5 s), then the secondary
+        assert any("113902" in line and "failed over to 127.0.0.1 (was 127.0.0.2)" in line
+                   for line in lines), lines
+        timeouts = client.counters["127.0.0.2"].timeouts
+        send(2)  # the primary is in its deadtime: straight to the secondary
+        assert client.counters["127.0.0.2"].timeouts == timeouts
+        primary_radius.start()
+        run(deferLater(reactor, 4.5, lambda: None), seconds=10)  # the deadtime runs out
+        send(3)
+        assert any("113902" in line and "back on 127.0.0.2 (was 127.0.0.1)" in line
+                   for line in lines), lines
+    finally:
+        syslog.remove_observer(observe)
+        accounting.shutdown()
+        primary_radius.stop()
+    on_primary = [r for r in primary_radius.detail_records() if "pixgw-fo-" in r]
+    on_secondary = [r for r in freeradius.detail_records()[secondary_before:] if "pixgw-fo-" in r]
+    assert ['"pixgw-fo-0"' in on_primary[0], '"pixgw-fo-3"' in on_primary[1]] == [True, True]
+    assert len(on_primary) == 2
+    assert ['"pixgw-fo-1"' in on_secondary[0], '"pixgw-fo-2"' in on_secondary[1]] == [True, True]
+    assert len(on_secondary) == 2
+
+
 def test_radius_group_from_the_config(freeradius: FreeRadius) -> None:
     """``aaa-server RAD protocol radius``, its hosts and ``aaa-server radius-authport``, through
     the plugin: a silent first host, then FreeRADIUS."""
