@@ -14,7 +14,7 @@ import signal
 import socket
 import threading
 from collections.abc import Callable
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, ip_address
 from typing import Any
 
 from pyroute2 import IPRoute
@@ -62,14 +62,54 @@ _log = Logger(namespace="pixgw")
 
 def control_endpoint(value: str) -> str:
     """An endpoint string for the control socket: ``unix:PATH`` (mode 0600), a bare path, or
-    ``tcp:PORT:interface=127.0.0.1``."""
+    ``tcp:PORT`` on loopback (``interface=127.0.0.1`` unless another loopback address is
+    given). The control socket is an unauthenticated CLI that can ``write memory``: anything
+    else is refused (:class:`ValueError`, a clear startup error)."""
     if value.startswith("/"):
         value = f"unix:{value}"
-    if value.startswith("unix:") and ":mode=" not in value:
-        value = f"{value}:mode=600"
-    if value.startswith("unix:") and ":lockfile=" not in value:
-        value = f"{value}:lockfile=1"  # a stale socket is replaced, a live gateway's is not
+    kind, _, rest = value.partition(":")
+    options = dict(part.partition("=")[::2] for part in _split_endpoint(rest)[1:])
+    if kind == "unix":
+        if options.get("mode", "600").lstrip("0") != "600":
+            raise ValueError(f"--control {value}: a unix control socket is mode 0600 (the CLI "
+                             "there is not authenticated)")
+        if "mode" not in options:
+            value = f"{value}:mode=600"
+        if "lockfile" not in options:
+            value = f"{value}:lockfile=1"  # a stale socket is replaced, a live gateway's is not
+        return value
+    if kind != "tcp":
+        raise ValueError(f"--control {value}: unix:PATH or tcp:PORT on loopback only")
+    interface = options.get("interface")
+    if interface is None:
+        return f"{value}:interface=127.0.0.1"
+    try:
+        loopback = ip_address(interface.replace("\\:", ":")).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ValueError(f"--control {value}: tcp only on a loopback address (the CLI there is "
+                         "not authenticated and can write memory); use the manhole (SSH) to "
+                         "manage from elsewhere")
     return value
+
+
+def _split_endpoint(text: str) -> list[str]:
+    """The ``:``-separated parts of an endpoint description (``\\:`` is a colon in a part)."""
+    parts, current, escaped = [], "", False
+    for ch in text:
+        if escaped:
+            current += "\\" + ch
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == ":":
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    parts.append(current)
+    return parts
 
 
 def control_path(endpoint: str) -> str | None:
@@ -98,7 +138,10 @@ class Options(usage.Options):
             self["parsed"] = parse_file(self["config"])
         except ConfigError as e:
             raise usage.UsageError(f"{self['config']}:\n{e}") from e
-        self["control"] = control_endpoint(self["control"])
+        try:
+            self["control"] = control_endpoint(self["control"])
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from e
 
 
 class _SyslogSender(DatagramProtocol):

@@ -127,6 +127,52 @@ def test_mschapv2_client_through_freeradius_with_accounting(
         gw.stop()
 
 
+SHORT_USER = "vpnshort"  # RADIUS gives it Session-Timeout = SHORT_SESSION
+
+
+SHORT_SESSION = 8
+
+
+def test_session_timeout_from_freeradius_ends_a_real_client_session(
+    radius: InsideFreeRadius,
+    gateway_netns: Namespace,
+    client_guest: Callable[..., Any],
+    tmp_path: Path,
+) -> None:
+    """Issue 28: FreeRADIUS answers with Session-Timeout = 8 (RFC 2865 §5.27); pixgw ends the
+    real client's link when it runs out, and the Stop record says Session-Timeout
+    (RFC 2866 §5.10) with the session's time. About 40 s with the guest."""
+    users = radius.raddb / "users"
+    users.write_text(
+        f'{SHORT_USER}\tCleartext-Password := "{RADIUS_PASSWORD}"\n'
+        f"\tService-Type = Framed-User,\n\tFramed-Protocol = PPP,\n"
+        f"\tSession-Timeout = {SHORT_SESSION}\n\n" + users.read_text()
+    )
+    radius.stop()
+    radius.start()  # reads its users again
+    gw = RunningGateway(gateway_netns, tmp_path / "gw", radius_config(), log_name="pixgw-st.log")
+    try:
+        client = client_guest(
+            profile="win10", auth="psk", ppp_auth="mschap-v2",
+            user=SHORT_USER, password=RADIUS_PASSWORD,
+        )
+        bring_up(gw, client)
+
+        def stopped() -> list[str]:
+            return [b for b in radius.detail_records()
+                    if f'User-Name = "{SHORT_USER}"' in b and "Acct-Status-Type = Stop" in b]
+
+        assert wait_for(lambda: bool(stopped()), 30), radius.detail_records()
+        stop = stopped()[0]
+        assert "Acct-Terminate-Cause = Session-Timeout" in stop, stop
+        (seconds,) = [int(line.split("=", 1)[1]) for line in stop.splitlines()
+                      if "Acct-Session-Time" in line]
+        assert SHORT_SESSION - 1 <= seconds <= SHORT_SESSION + 2, stop
+        assert wait_for(lambda: gw.pool_in_use() == 0, 30), gw.diagnostics()
+    finally:
+        gw.stop()
+
+
 class InsideSlapd(Slapd):
     """The test slapd on the inside host's address, in its namespace (plain LDAP there)."""
 
