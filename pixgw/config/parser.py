@@ -91,6 +91,10 @@ _IGNORED_COMMANDS: tuple[tuple[str, ...], ...] = (
     ("console",),
     ("dhcpd",),
     ("vpngroup",),
+    ("vpnclient",),  # Easy VPN Remote: the PIX as a client
+    ("ospf",),
+    ("route-map",),
+    ("pppoe",),
     ("privilege",),
     ("ntp",),
     ("clock",),

@@ -141,21 +141,33 @@ SECRET_MASK = "********"  # noqa: S105 (the mask, not a password)
 SECRET_PATTERNS = tuple(
     re.compile(pattern, re.IGNORECASE)
     for pattern in (
-        r"^((?:no\s+)?isakmp\s+key\s+)(\S+)",
-        r"^((?:no\s+)?aaa-server\s+\S+\s+\(\S+\)\s+host\s+\S+\s+)(?!timeout\b)(\S+)",
-        r"^((?:no\s+)?(?:vpdn\s+)?username\s+\S+\s+password\s+)(\S+)",
-        r"^((?:no\s+)?enable\s+password\s+)(\S+)",
-        r"^((?:no\s+)?passwd\s+)(\S+)",
-        r"^((?:no\s+)?snmp-server\s+community\s+)(\S+)",
+        # where the secret stands by position (no keyword before it)
+        r"^((?:no\s+)?aaa-server\s+\S+\s+(?:\(\S+\)\s+)?host\s+\S+\s+)(?!timeout\b)(\S+)",
         r"^((?:no\s+)?aaa-server\s+\S+\s+\S*-password\s+)(.+)",
+        r"^((?:no\s+)?passwd\s+)(\S+)",
+        r"^(ca\s+enroll\s+\S+\s+)(\S+)",  # the enrolment challenge password
+        r"^(.*\bsession-key\s+(?:inbound|outbound)\s+ah\s+\d+\s+)(\S+)",
+        r"^(.*\bauthentication\s+text\s+)(\S+)",  # rip ... authentication text KEY
     )
 )
+# whatever line it is (a PIX or ASA line kept verbatim too), the word after one of these
+_SECRET_AFTER = re.compile(
+    r"(?<![\w-])((?:password|passwd|key|secret|community|md5|pre-shared-key|cipher|"
+    r"authenticator|key-string)\s+)(?!\*{8})(\S+)",
+    re.IGNORECASE,
+)
+_NOT_A_SECRET = re.compile(r"^\s*(?:no\s+)?(?:crypto\s+key|ca\s+generate)\b", re.IGNORECASE)
 
 
 def redact_secrets(line: str) -> str:
-    """*line* with keys and passwords replaced by ``********`` (for errors and logs)."""
+    """*line* with keys and passwords replaced by ``********`` (for ``show``, errors and
+    logs): those of the commands pixgw reads, and those a PIX or ASA line kept verbatim may
+    hold (``vpngroup G password``, ``failover lan key``, ``ntp authentication-key N md5``,
+    manual ``session-key``s, ``ca enroll NAME CHALLENGE`` ...)."""
     for pattern in SECRET_PATTERNS:
         line = pattern.sub(lambda match: match.group(1) + SECRET_MASK, line, count=1)
+    if not _NOT_A_SECRET.match(line):
+        line = _SECRET_AFTER.sub(lambda match: match.group(1) + SECRET_MASK, line)
     return line
 
 

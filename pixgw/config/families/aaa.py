@@ -44,7 +44,7 @@ def _aaa_server(st: State, a: Args, negated: bool) -> None:
     option_word = following.lower()
     if not (
         following.startswith("(")
-        or option_word in ("max-failed-attempts", "deadtime")
+        or option_word in ("host", "max-failed-attempts", "deadtime")
         or re.fullmatch(r"[a-z0-9+_]+-[a-z0-9_-]+", option_word)
     ):
         fail(f"unknown aaa-server option '{following}'")
@@ -54,12 +54,14 @@ def _aaa_server(st: State, a: Args, negated: bool) -> None:
             a.position = len(a.words)
             return
         fail(f"no such aaa-server group {group} (needs 'aaa-server {group} protocol ...' first)")
-    if following.startswith("("):
-        match = re.fullmatch(r"\((\S+)\)", following)
-        if match is None:
-            fail(f"expected (interface), not '{following}'")
-        a.position += 1
-        interface = match.group(1)
+    if following.startswith("(") or option_word == "host":
+        interface = "inside"  # the PIX's default when the line names none
+        if following.startswith("("):
+            match = re.fullmatch(r"\((\S+)\)", following)
+            if match is None:
+                fail(f"expected (interface), not '{following}'")
+            a.position += 1
+            interface = match.group(1)
         a.keyword("host")
         address = a.address()
         key: str | None = None
