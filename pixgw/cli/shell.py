@@ -16,6 +16,7 @@ from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
 from pixgw.cli.commands import CliError, CommandContext, CommandTable
+from pixgw.config.syntax import redact_secrets
 from pixgw.logrouter import PixLogRouter
 
 END_MARKER = "%%END"
@@ -64,7 +65,8 @@ class ControlProtocol(LineReceiver):
             self._finish_error(str(e))
             return succeed(None)
         except Exception:
-            _log.failure("command {command!r} failed", command=text)
+            # (the line may hold a secret: ca enroll NAME CHALLENGE)
+            _log.failure("command {command!r} failed", command=redact_secrets(text))
             self._finish_error("ERROR: internal error, see the log")
             return succeed(None)
         if isinstance(result, Deferred):

@@ -134,3 +134,26 @@ def test_overlong_line_is_refused_and_closes() -> None:
         assert transport.disconnecting
     finally:
         syslog.remove_observer(router)
+
+
+def test_a_failing_command_is_logged_without_its_secret() -> None:
+    from twisted.logger import globalLogPublisher
+
+    table = CommandTable()
+
+    def enroll(ctx: CommandContext, args: Sequence[str]) -> str:
+        raise RuntimeError("the CA went away")
+
+    table.register("ca enroll", enroll, "Enroll with the CA", min_args=2, max_args=4)
+    protocol, transport, router = connect(table)
+    seen: list[dict[str, object]] = []
+    globalLogPublisher.addObserver(seen.append)
+    try:
+        protocol.dataReceived(b"ca enroll sjvpn Challenge-Pw-9\n")
+        assert lines(transport)[-2:] == ["ERROR: internal error, see the log", "%%END 1"]
+    finally:
+        globalLogPublisher.removeObserver(seen.append)
+        syslog.remove_observer(router)
+    failed = [e for e in seen if e.get("log_format") == "command {command!r} failed"]
+    assert [e["command"] for e in failed] == ["ca enroll sjvpn ********"]
+    assert not any("Challenge-Pw-9" in repr(e) for e in seen)
