@@ -11,8 +11,15 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
 
-__all__ = ["CoreDriver", "CoreTimer", "SansIoCore"]
+__all__ = ["RETRY_AFTER_FAILURE", "CoreDriver", "CoreTimer", "SansIoCore"]
+
+_log = Logger(namespace="pixgw")
+
+# A timer whose work raised fires again no sooner than this: the core gets another chance (a
+# timer never armed again would stall it for good) without a bug spinning the reactor.
+RETRY_AFTER_FAILURE = 1.0
 
 
 class SansIoCore(Protocol):
@@ -33,6 +40,7 @@ class CoreTimer:
         self._fire = fire
         self._call: IDelayedCall | None = None
         self._at: float | None = None
+        self.failures = 0  # fires whose work raised (logged with its traceback)
 
     def set(self, when: float | None) -> None:
         if when == self._at and self._call is not None and self._call.active():
@@ -47,7 +55,15 @@ class CoreTimer:
     def _run(self) -> None:
         self._call = None
         self._at = None
-        self._fire()
+        try:
+            self._fire()
+        except Exception:
+            self.failures += 1
+            _log.failure("a timer's work failed; it fires again in {delay} s",
+                         delay=RETRY_AFTER_FAILURE)
+            retry = self._reactor.seconds() + RETRY_AFTER_FAILURE
+            if self._at is None or self._at < retry:
+                self.set(retry)
 
     def cancel(self) -> None:
         if self._call is not None and self._call.active():
@@ -81,8 +97,10 @@ class CoreDriver:
         self._timer.set(self.core.get_timer())
 
     def _timer_fired(self) -> None:
-        self.core.handle_timer(self.reactor.seconds())
-        self.flush()
+        try:
+            self.core.handle_timer(self.reactor.seconds())
+        finally:
+            self.flush()  # whatever happened, the timer is set again
 
     def stop(self) -> None:
         self._timer.cancel()

@@ -283,25 +283,33 @@ class Gateway:
                     break
         finally:
             self._pumping = False
-        if self.ike is not None and self._ike_touched:
-            self._ike_touched = False
-            self._ike_timer.set(self.ike.get_timer())
-        self._l2tp_timer.set(self.l2tp.get_timer())
-        self._ppp_timer.set(self.links.earliest())
+            # whatever raised above, every core's timer is set again (a core whose timer is
+            # never re-armed stalls for good: no retransmission, no hello, no lifetime)
+            if self.ike is not None and self._ike_touched:
+                self._ike_touched = False
+                self._ike_timer.set(self.ike.get_timer())
+            self._l2tp_timer.set(self.l2tp.get_timer())
+            self._ppp_timer.set(self.links.earliest())
 
     def _ike_timer_fired(self) -> None:
-        if self.ike is not None:
-            self._ike_touched = True
-            self.ike.handle_timer(self.now())
-        self.pump()
+        try:
+            if self.ike is not None:
+                self._ike_touched = True
+                self.ike.handle_timer(self.now())
+        finally:
+            self.pump()
 
     def _l2tp_timer_fired(self) -> None:
-        self.l2tp.handle_timer(self.now())
-        self.pump()
+        try:
+            self.l2tp.handle_timer(self.now())
+        finally:
+            self.pump()
 
     def _ppp_timer_fired(self) -> None:
-        self.links.handle_timer(self.now())
-        self.pump()
+        try:
+            self.links.handle_timer(self.now())
+        finally:
+            self.pump()
 
     def _drain_ike(self) -> None:
         ike = self.ike

@@ -154,16 +154,24 @@ class IpsecSaStatus:
 
 
 @dataclass(frozen=True)
-class DataplaneStatus:
-    """Which dataplane runs and what it dropped (extension: ``show crypto ipsec sa`` footer)."""
+class DataplaneCounters:
+    """Drops the dataplane counted rather than delivered."""
 
-    name: str
     esp_unknown_spi: int = 0
     esp_malformed: int = 0
     esp_auth_failed: int = 0
     esp_replayed: int = 0
-    l2tp_without_ipsec: int = 0
+    l2tp_without_ipsec: int = 0  # "PIX does not accept L2TP requests without IPsec protection"
     nat_keepalives: int = 0
+    tun_no_session: int = 0
+    esp_not_l2tp: int = 0  # decrypted fine, but not UDP to port 1701
+    send_no_sa: int = 0  # send_l2tp for a child SA that is gone
+    tun_write_failed: int = 0
+    ip_source_not_client: int = 0  # send_ip from an address no client route was added for
+    sa_install_failed: int = 0  # xfrm: the kernel refused an SA or policy
+    esp_before_quick_mode_3: int = 0  # taken in on an SA whose quick mode had not finished
+    lifetime_poll_failed: int = 0  # an SA pair's lifetime check raised (logged; the rest go on)
+
 
 # === l2tp ========================================================================================
 

@@ -22,6 +22,7 @@ from pixgw.gateway import Gateway
 from pixgw.links import ActiveSession
 from pixgw.logrouter import PixLogRouter
 from pixgw.status import (
+    DataplaneCounters,
     IpLocalPoolStatus,
     IpsecSaStatus,
     IsakmpSaStatus,
@@ -159,6 +160,11 @@ class GatewayView:
         if ports is not None:
             stats = replace(stats, send_errors=tuple(sorted(ports.send_errors.items())))
         return stats
+
+    def dataplane_counters(self) -> DataplaneCounters | None:
+        """``show crypto ipsec stats``: the dataplane's drops by reason (None: no dataplane)."""
+        dataplane = self._gw.dataplane
+        return dataplane.counters() if dataplane is not None else None
 
     def ipsec_sa_status(self) -> Sequence[IpsecSaStatus]:
         gw = self._gw

@@ -17,7 +17,13 @@ from typing import Protocol
 from pixgw.cli.commands import CliError, CommandContext, CommandTable
 from pixgw.config.families.access import access_list_line
 from pixgw.config.model import AccessListEntry, CryptoMapEntry, PixConfig
-from pixgw.status import IpsecSaStatus, IsakmpPolicyStatus, IsakmpSaStatus, IsakmpStats
+from pixgw.status import (
+    DataplaneCounters,
+    IpsecSaStatus,
+    IsakmpPolicyStatus,
+    IsakmpSaStatus,
+    IsakmpStats,
+)
 
 __all__ = [
     "CryptoStatusSource",
@@ -25,6 +31,7 @@ __all__ = [
     "register",
     "render_crypto_map",
     "render_ipsec_sa",
+    "render_ipsec_stats",
     "render_isakmp_policy",
     "render_isakmp_sa",
     "render_isakmp_stats",
@@ -240,6 +247,32 @@ def render_crypto_map(config: PixConfig) -> str:
     return "\n".join(lines).rstrip("\n")
 
 
+_DATAPLANE_ROWS = (
+    ("ESP with an unknown SPI", "esp_unknown_spi"),
+    ("ESP malformed", "esp_malformed"),
+    ("ESP failed authentication", "esp_auth_failed"),
+    ("ESP replayed", "esp_replayed"),
+    ("ESP before quick mode 3", "esp_before_quick_mode_3"),
+    ("ESP not L2TP", "esp_not_l2tp"),
+    ("L2TP without IPsec", "l2tp_without_ipsec"),
+    ("NAT-T keepalives", "nat_keepalives"),
+    ("L2TP for a gone SA", "send_no_sa"),
+    ("IP to no session", "tun_no_session"),
+    ("IP from a foreign source", "ip_source_not_client"),
+    ("TUN write failures", "tun_write_failed"),
+    ("SA install failures", "sa_install_failed"),
+    ("Lifetime check failures", "lifetime_poll_failed"),
+)
+
+
+def render_ipsec_stats(dataplane: str, counters: DataplaneCounters) -> str:
+    """``show crypto ipsec stats`` (after the ASA's): what the dataplane dropped or refused,
+    by reason, rather than delivered."""
+    rows = [(name, getattr(counters, field)) for name, field in _DATAPLANE_ROWS]
+    return "\n".join([f"IPsec Global Statistics ({dataplane} dataplane)",
+                      *(f"  {name + ':':<36}{value}" for name, value in rows)])
+
+
 class CryptoStatusSource(Protocol):
     """What the commands read and do (the gateway provides it)."""
 
@@ -282,6 +315,13 @@ def register(table: CommandTable) -> None:
     def show_ipsec_sa(ctx: CommandContext, args: Sequence[str]) -> str:
         return render_ipsec_sa(_source(ctx).ipsec_sa_status())
 
+    def show_ipsec_stats(ctx: CommandContext, args: Sequence[str]) -> str:
+        source = getattr(ctx.gateway, "dataplane_counters", None)
+        counters = source() if source is not None else None
+        if counters is None:
+            raise CliError("ERROR: no dataplane")
+        return render_ipsec_stats(str(getattr(ctx.gateway, "dataplane_name", "")), counters)
+
     def show_crypto_map(ctx: CommandContext, args: Sequence[str]) -> str:
         return render_crypto_map(_source(ctx).running_config())
 
@@ -298,6 +338,8 @@ def register(table: CommandTable) -> None:
     table.register("show crypto isakmp stats", show_isakmp_stats,
                    "Show IKE counters and what the isakmp limits hold")
     table.register("show crypto ipsec sa", show_ipsec_sa, "Show the IPsec SAs")
+    table.register("show crypto ipsec stats", show_ipsec_stats,
+                   "Show what the dataplane dropped, by reason")
     table.register("show crypto map", show_crypto_map, "Show the crypto maps")
     table.register("clear crypto isakmp sa", clear_isakmp_sa, "Delete every ISAKMP SA")
     table.register("clear crypto ipsec sa", clear_ipsec_sa, "Delete every IPsec SA")

@@ -13,14 +13,13 @@ came through, so that clients behind one NAT never collide.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from ipaddress import IPv4Address
 
 from zope.interface import Attribute, Interface
 
 from pixgw.ike.events import ChildSaDeleted, ChildSaEstablished, RekeyRequested
 from pixgw.l2tp.peer import L2tpPeer
-from pixgw.status import SaCounters
+from pixgw.status import DataplaneCounters, SaCounters
 
 __all__ = [
     "DataplaneCounters",
@@ -32,25 +31,6 @@ __all__ = [
     "SaCounters",
     "SendUdp",
 ]
-
-
-@dataclass(frozen=True)
-class DataplaneCounters:
-    """Drops the dataplane counted rather than delivered."""
-
-    esp_unknown_spi: int = 0
-    esp_malformed: int = 0
-    esp_auth_failed: int = 0
-    esp_replayed: int = 0
-    l2tp_without_ipsec: int = 0  # "PIX does not accept L2TP requests without IPsec protection"
-    nat_keepalives: int = 0
-    tun_no_session: int = 0
-    esp_not_l2tp: int = 0  # decrypted fine, but not UDP to port 1701
-    send_no_sa: int = 0  # send_l2tp for a child SA that is gone
-    tun_write_failed: int = 0
-    ip_source_not_client: int = 0  # send_ip from an address no client route was added for
-    sa_install_failed: int = 0  # xfrm: the kernel refused an SA or policy
-    esp_before_quick_mode_3: int = 0  # taken in on an SA whose quick mode had not finished
 
 
 SendUdp = Callable[[bytes, tuple[str, int]], None]

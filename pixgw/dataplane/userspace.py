@@ -30,6 +30,7 @@ from ipaddress import IPv4Address, IPv4Network
 from typing import Any, Final
 
 from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
 from zope.interface import implementer
 
 from pixgw.dataplane.base import DataplaneBase
@@ -57,6 +58,8 @@ from pixgw.status import IpsecSaStatus
 from pixgw.syslog import debug, pix_log
 
 __all__ = ["TunSettings", "UserspaceDataplane"]
+
+_log = Logger(namespace="pixgw")
 
 L2TP_PORT: Final = 1701
 PROTO_IPIP: Final = 4
@@ -277,21 +280,29 @@ class UserspaceDataplane(DataplaneBase):
                     self._newest[remote] = other
 
     def poll_lifetimes(self) -> None:
-        """Report soft expiries (once) and remove hard-expired SA pairs."""
+        """Report soft expiries (once) and remove hard-expired SA pairs. One pair whose check
+        raises is logged and counted; the others are checked all the same, and the poller
+        runs on (a LoopingCall whose call raises stops for good)."""
         now = self._reactor.seconds()
         for child in list(self._by_id.values()):
-            if not child.ready:  # IKE abandons it when its quick mode expires
-                continue
-            events = (child.inbound.poll_lifetime(now), child.outbound.poll_lifetime(now))
-            event = child.event
-            if "hard" in events or child.inbound.expired or child.outbound.expired:
-                self._forget(child)
-                self._notify(
-                    event.deleted("lifetime expired")
-                )
-            elif "soft" in events and not child.soft_reported:
-                child.soft_reported = True
-                self._notify(RekeyRequested(event.child_sa_id))
+            try:
+                self._poll_child(child, now)
+            except Exception:
+                self._c["lifetime_poll_failed"] += 1
+                _log.failure("lifetime check of IPsec SA pair {child} failed",
+                             child=child.event.child_sa_id)
+
+    def _poll_child(self, child: _ChildSa, now: float) -> None:
+        if not child.ready:  # IKE abandons it when its quick mode expires
+            return
+        events = (child.inbound.poll_lifetime(now), child.outbound.poll_lifetime(now))
+        event = child.event
+        if "hard" in events or child.inbound.expired or child.outbound.expired:
+            self._forget(child)
+            self._notify(event.deleted("lifetime expired"))
+        elif "soft" in events and not child.soft_reported:
+            child.soft_reported = True
+            self._notify(RekeyRequested(event.child_sa_id))
 
     def esp_in_udp_received(self, data: bytes, source: tuple[str, int]) -> None:
         # the IKE shell took IKE (non-ESP marker) and NAT keepalives out: this is ESP

@@ -469,3 +469,55 @@ def test_quick_mode_2_installs_the_inbound_sa_and_an_abandoned_one_goes() -> Non
         assert bench.dataplane.pending_inbound == {} and bench.dataplane.removed == [gone]
     finally:
         bench.close()
+
+
+def test_a_pump_that_raises_still_arms_every_timer() -> None:
+    """Issue 29: an exception in the pump used to skip re-arming the cores' timers (the L2TP
+    hello, the PPP restart timers...): the gateway then never timed anything out again."""
+    import pytest
+
+    bench = Bench()
+    try:
+        alice = bench.client(1)
+        alice.connect()
+        assert alice.ppp.up
+        gw = bench.gateway
+        real = gw.links.drain
+        gw._l2tp_timer.cancel()
+        gw._ppp_timer.cancel()
+
+        def broken(now: float) -> bool:
+            gw.links.drain = real  # type: ignore[method-assign]
+            raise RuntimeError("a bug in a handler")
+
+        gw.links.drain = broken  # type: ignore[method-assign]
+        with pytest.raises(RuntimeError):
+            gw.pump()
+        assert gw._l2tp_timer._call is not None and gw._l2tp_timer._call.active()
+        assert gw.l2tp.get_timer() is not None
+        # and the gateway goes on: an hour of hellos later the client is still there
+        for _ in range(60):
+            bench.clock.advance(60)
+            bench.settle()
+        assert alice.ppp.up and gw.sessions
+    finally:
+        bench.close()
+
+
+def test_show_crypto_ipsec_stats_shows_the_dataplane_drops() -> None:
+    from pixgw.cli.commands import CommandContext
+    from pixgw.tap import build_command_table
+
+    bench = Bench()
+    try:
+        bench.dataplane.note_l2tp_without_ipsec(("198.51.100.9", 1701))
+        bench.dataplane.note_l2tp_without_ipsec(None)
+        table = build_command_table()
+        out = table.run(CommandContext(gateway=bench.view), "show crypto ipsec stats")
+        assert isinstance(out, str)
+        lines = out.splitlines()
+        assert lines[0] == "IPsec Global Statistics (memory dataplane)"
+        assert "  L2TP without IPsec:                 2" in lines
+        assert "  Lifetime check failures:            0" in lines
+    finally:
+        bench.close()

@@ -506,3 +506,26 @@ def test_a_start_that_fails_part_way_leaves_no_reader_and_no_socket() -> None:
         assert not reactor.getDelayedCalls()  # no lifetime poller left running
     finally:
         blocker.close()
+
+
+def test_a_lifetime_check_that_raises_spares_the_others_and_the_poller(gw):
+    """Issue 29: the listener raising for one SA pair used to stop the LoopingCall for good
+    (no SA would expire again); now it is counted, logged, and the rest go on."""
+    dp, clock, _, _, life = gw
+    dp.install_child_sa(event(1, 0x1000, 0x2000, 4500, seconds=100))
+    dp.install_child_sa(event(2, 0x1001, 0x2001, 4501, seconds=100))
+    calls: list[object] = []
+
+    def listener(ev):
+        calls.append(ev)
+        if len(calls) == 1:
+            raise RuntimeError("IKE could not take it")
+        life.append(ev)
+
+    dp.set_lifetime_listener(listener)
+    clock.advance(91)  # both soft
+    assert len(calls) == 2 and life == [RekeyRequested(2)]
+    assert dp.counters().lifetime_poll_failed == 1
+    clock.advance(10)  # both hard: the poller still runs
+    assert [e.child_sa_id for e in life[1:]] == [1, 2]
+    assert dp._poller.running
