@@ -171,6 +171,8 @@ class DataplaneCounters:
     sa_install_failed: int = 0  # xfrm: the kernel refused an SA or policy
     esp_before_quick_mode_3: int = 0  # taken in on an SA whose quick mode had not finished
     lifetime_poll_failed: int = 0  # an SA pair's lifetime check raised (logged; the rest go on)
+    tun_lost: int = 0  # the TUN device failed under us (then opened again)
+    tun_reopened: int = 0
 
 
 # === l2tp ========================================================================================

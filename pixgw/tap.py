@@ -240,6 +240,15 @@ def build_command_table() -> CommandTable:
     return table
 
 
+def stop_for_good(why: str) -> None:
+    """The gateway cannot go on (its TUN device lost for good): said, the services stopped in
+    order (accounting Stops go out or to the spool), then exit status 1 for the service
+    manager to restart it (``Restart=on-failure``)."""
+    _log.critical("pixgw stops: {why}", why=why)
+    _global_reactor.addSystemEventTrigger("after", "shutdown", os._exit, 1)
+    _global_reactor.callLater(0, _global_reactor.stop)
+
+
 def make_configured_dataplane(
     choice: str, config: PixConfig, reactor: Any, local: IPv4Address | None
 ) -> IDataplane:
@@ -365,6 +374,8 @@ def makeService(options: Options) -> service.IService:
         dataplane = make_configured_dataplane(options["dataplane"], config, reactor, local)
     except (OSError, ValueError) as e:
         raise usage.UsageError(f"--dataplane {options['dataplane']}: {e}") from e
+    if hasattr(dataplane, "on_fatal"):
+        dataplane.on_fatal = stop_for_good
     fqdn = ".".join(p for p in (config.hostname, config.domain_name) if p)
     pki = CaExec(
         config.ca,

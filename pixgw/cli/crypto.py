@@ -260,6 +260,8 @@ _DATAPLANE_ROWS = (
     ("IP to no session", "tun_no_session"),
     ("IP from a foreign source", "ip_source_not_client"),
     ("TUN write failures", "tun_write_failed"),
+    ("TUN device lost", "tun_lost"),
+    ("TUN device opened again", "tun_reopened"),
     ("SA install failures", "sa_install_failed"),
     ("Lifetime check failures", "lifetime_poll_failed"),
 )

@@ -3,6 +3,8 @@ counters of ``show crypto ipsec sa``'s footer, and what becomes of unprotected L
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pixgw.dataplane.interfaces import (
     DataplaneCounters,
     L2tpReceived,
@@ -26,6 +28,9 @@ class DataplaneBase:
         self._send_udp: SendUdp | None = None
         self._lifetime_listener: LifetimeListener | None = None
         self._c: dict[str, int] = dict.fromkeys(DataplaneCounters.__dataclass_fields__, 0)
+        # told, with the reason, when the dataplane cannot go on (its TUN device lost for
+        # good); twistd then stops with a non-zero status for the service manager
+        self.on_fatal: Callable[[str], None] | None = None
 
     def start(self, l2tp_received: L2tpReceived, send_udp: SendUdp) -> None:
         """From here on L2TP goes to *l2tp_received* and ESP-in-UDP out by *send_udp*; the

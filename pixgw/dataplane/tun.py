@@ -6,6 +6,7 @@ reader on its file descriptor that reads in batches.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import socket
@@ -73,11 +74,18 @@ class FdPacketReader:
     it is readable, up to :data:`READ_BATCH` per wake-up, and gives each to *received*."""
 
     def __init__(
-        self, fd: int, received: Callable[[bytes], None], read: Callable[[int], bytes] | None = None
+        self,
+        fd: int,
+        received: Callable[[bytes], None],
+        read: Callable[[int], bytes] | None = None,
+        lost: Callable[[OSError], None] | None = None,
     ) -> None:
         self._fd = fd
         self._received = received
         self._read: Callable[[int], bytes] = read or (lambda n: os.read(fd, n))
+        # a read error other than "nothing now": a socket's (an ICMP error on UDP) passes, a
+        # device's (the TUN gone) is handed to *lost*, once; the reader then reads no more
+        self._lost = lost
 
     def fileno(self) -> int:
         return self._fd
@@ -90,14 +98,23 @@ class FdPacketReader:
                 data = read(READ_SIZE)
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError:
+            except OSError as e:
+                if self._lost is not None:
+                    lost, self._lost = self._lost, None
+                    lost(e)
                 return
             if not data:
                 return
             received(data)
 
     def connectionLost(self, reason: Failure) -> None:
-        pass
+        # the reactor saw an error or hang-up on the fd and took the reader off: a TUN device
+        # deleted under us polls POLLERR (reads would fail with EBADFD)
+        if self._lost is not None:
+            lost, self._lost = self._lost, None
+            error = reason.value if isinstance(reason.value, OSError) else OSError(
+                errno.EBADFD, f"{reason.getErrorMessage()} (the reactor lost the fd)")
+            lost(error)
 
     def logPrefix(self) -> str:
         return "pixgw-dataplane"
@@ -113,11 +130,21 @@ class Readers:
         self._sockets: list[socket.socket] = []
 
     def add(
-        self, fd: int, received: Callable[[bytes], None], read: Callable[[int], bytes] | None = None
-    ) -> None:
-        reader = FdPacketReader(fd, received, read)
+        self,
+        fd: int,
+        received: Callable[[bytes], None],
+        read: Callable[[int], bytes] | None = None,
+        lost: Callable[[OSError], None] | None = None,
+    ) -> FdPacketReader:
+        reader = FdPacketReader(fd, received, read, lost)
         self._readers.append(reader)
         self._reactor.addReader(reader)
+        return reader
+
+    def remove(self, reader: FdPacketReader) -> None:
+        if reader in self._readers:
+            self._readers.remove(reader)
+            self._reactor.removeReader(reader)
 
     def add_socket(
         self,

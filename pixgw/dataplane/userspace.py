@@ -22,6 +22,7 @@ to the lifetime listener, whose owner sends the IKE Delete.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any, Final
 
+from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from zope.interface import implementer
@@ -51,15 +53,17 @@ from pixgw.dataplane.ipv4 import (
     parse_ipv4,
 )
 from pixgw.dataplane.snapshot import ipsec_sa_status
-from pixgw.dataplane.tun import Readers, configure_tun, open_tun, remove_tun
+from pixgw.dataplane.tun import FdPacketReader, Readers, configure_tun, open_tun, remove_tun
 from pixgw.esp.sa import EspDrop, EspSa
 from pixgw.ike.events import ChildSaDeleted, ChildSaEstablished, RekeyRequested
 from pixgw.status import IpsecSaStatus
 from pixgw.syslog import debug, pix_log
 
-__all__ = ["TunSettings", "UserspaceDataplane"]
+__all__ = ["TunDevice", "TunSettings", "UserspaceDataplane"]
 
 _log = Logger(namespace="pixgw")
+
+TUN_REOPEN_TRIES: Final = 5  # at once, then after 1, 2, 4 and 8 s
 
 L2TP_PORT: Final = 1701
 PROTO_IPIP: Final = 4
@@ -74,6 +78,24 @@ class TunSettings:
     mtu: int = 1500
     address: IPv4Address | None = None
     routes: tuple[IPv4Network, ...] = ()
+
+
+class TunDevice:
+    """How the inside network's TUN device is made, set up and taken away (Linux TUN; a test
+    hands in another)."""
+
+    def open(self, settings: TunSettings) -> tuple[int, str]:
+        fd, name = open_tun(settings.name)
+        try:
+            configure_tun(name, mtu=settings.mtu, address=settings.address,
+                          routes=settings.routes)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd, name
+
+    def remove(self, name: str) -> None:
+        remove_tun(name)
 
 
 class _ChildSa:
@@ -152,6 +174,7 @@ class UserspaceDataplane(DataplaneBase):
         replay_window: int = 64,
         lifetime_poll_seconds: float = 1.0,
         udp_checksums: bool = True,
+        tun_device: TunDevice | None = None,
     ) -> None:
         super().__init__()
         self._reactor = reactor
@@ -171,12 +194,18 @@ class UserspaceDataplane(DataplaneBase):
         self._guard: socket.socket | None = None
         self._tun_fd: int | None = None
         self._tun_name: str | None = None
+        self._tun_reader: FdPacketReader | None = None
+        self._tun_retry: IDelayedCall | None = None
+        self._stopped = False
+        # how the TUN device is opened and set up (the real ones; a test hands in fakes)
+        self._tun_device = tun_device or TunDevice()
         self._readers = Readers(reactor)
         self._poller: LoopingCall | None = None
 
     # --- lifecycle ------------------------------------------------------------------------------
 
     def _open(self) -> None:
+        self._stopped = False
         bind_host = str(self._local_address) if self._local_address else ""
         if self._want_raw:
             raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, PROTO_ESP)
@@ -197,17 +226,64 @@ class UserspaceDataplane(DataplaneBase):
             guard.setblocking(False)
             guard.bind((bind_host, L2TP_PORT))
         if self._tun_settings is not None:
-            settings = self._tun_settings
-            fd, name = open_tun(settings.name)
-            self._tun_fd, self._tun_name = fd, name
-            configure_tun(name, mtu=settings.mtu, address=settings.address, routes=settings.routes)
-            self._readers.add(fd, self._tun_received, None)
+            self._open_tun(self._tun_settings)
         if self._poll_seconds > 0:
             self._poller = LoopingCall(self.poll_lifetimes)
             self._poller.clock = self._reactor
             self._poller.start(self._poll_seconds, now=False)
 
+    def _open_tun(self, settings: TunSettings) -> None:
+        fd, name = self._tun_device.open(settings)
+        self._tun_fd, self._tun_name = fd, name
+        self._tun_reader = self._readers.add(fd, self._tun_received, None, self._tun_lost)
+
+    def _tun_lost(self, error: OSError) -> None:
+        """The TUN device failed under us (removed, or its fd broken): said, and opened again
+        at once, then after 1, 2, 4, 8 s; when that fails too the gateway is told it cannot go
+        on (``on_fatal``: twistd stops with a non-zero status for the service manager)."""
+        self._c["tun_lost"] += 1
+        name = self._tun_name
+        _log.error("TUN device {name} lost: {error}; opening it again", name=name,
+                   error=f"{type(error).__name__}: {error}")
+        if self._tun_reader is not None:
+            self._readers.remove(self._tun_reader)
+            self._tun_reader = None
+        if self._tun_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._tun_fd)
+            self._tun_fd = None
+        self._reopen_tun(0)
+
+    def _reopen_tun(self, attempt: int) -> None:
+        self._tun_retry = None
+        settings = self._tun_settings
+        if settings is None or self._stopped:
+            return
+        try:
+            self._open_tun(settings)
+        except Exception as e:
+            if self._tun_fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(self._tun_fd)
+                self._tun_fd = None
+            if attempt < TUN_REOPEN_TRIES - 1:
+                self._tun_retry = self._reactor.callLater(2.0 ** attempt, self._reopen_tun,
+                                                          attempt + 1)
+                return
+            why = (f"TUN device {settings.name} cannot be opened again after "
+                   f"{TUN_REOPEN_TRIES} tries: {type(e).__name__}: {e}")
+            _log.critical("{why}", why=why)
+            if self.on_fatal is not None:
+                self.on_fatal(why)
+            return
+        self._c["tun_reopened"] += 1
+        _log.info("TUN device {name} open again", name=self._tun_name)
+
     def stop(self) -> None:
+        self._stopped = True
+        if self._tun_retry is not None and self._tun_retry.active():
+            self._tun_retry.cancel()
+        self._tun_retry = None
         if self._poller is not None and self._poller.running:
             self._poller.stop()
         self._poller = None
@@ -218,7 +294,7 @@ class UserspaceDataplane(DataplaneBase):
             self._tun_fd = None
             if self._tun_name is not None:
                 try:
-                    remove_tun(self._tun_name)
+                    self._tun_device.remove(self._tun_name)
                 except Exception:
                     debug("crypto ipsec", f"TUN {self._tun_name} already gone")
         for child in list(self._by_id.values()):

@@ -89,6 +89,7 @@ class XfrmDataplane(DataplaneBase):
         self._tun_part = UserspaceDataplane(
             reactor, raw_esp=False, guard_l2tp=False, tun=tun, lifetime_poll_seconds=0
         )
+        self._tun_part.on_fatal = self._fatal
         self._xs: XfrmSocket | None = None
         self._expire_sock: socket.socket | None = None
         self._l2tp: socket.socket | None = None
@@ -98,6 +99,10 @@ class XfrmDataplane(DataplaneBase):
         # by lookup, not by a scan of every SA per datagram
         self._by_address: dict[IPv4Address, dict[int, None]] = {}
         self._pending: dict[int, ChildSaEstablished] = {}  # inbound SA only (quick mode 2 sent)
+
+    def _fatal(self, why: str) -> None:
+        if self.on_fatal is not None:
+            self.on_fatal(why)
 
     def _catch_all(self) -> dict[str, Any]:
         return _selector(None, 0, self._local, 32, protocol=IPPROTO_UDP, destination_port=L2TP_PORT)
@@ -398,5 +403,8 @@ class XfrmDataplane(DataplaneBase):
 
     def counters(self) -> DataplaneCounters:
         merged = dict(self._c)
-        merged["tun_no_session"] = self._tun_part.counters().tun_no_session
+        tun = self._tun_part.counters()
+        for name in ("tun_no_session", "tun_lost", "tun_reopened", "tun_write_failed",
+                     "ip_source_not_client"):
+            merged[name] = getattr(tun, name)
         return DataplaneCounters(**merged)

@@ -135,3 +135,24 @@ def test_client_reaches_the_inside_host(
     row = next(line.split() for line in pools.splitlines() if line.startswith("l2tp "))
     assert row[3:] == ["10", "0"], pools  # free 10, in use 0: the lease came back
     assert "%PIX-6-603107: L2TP Tunnel deleted" in pixgw_gateway.show("show logging")
+
+
+def test_a_removed_tun_device_is_opened_again(
+    pixgw_gateway: RunningGateway, gateway_netns: Namespace
+) -> None:
+    """Issue 29: the inside TUN device deleted under the running gateway (``ip link delete``
+    in its namespace): the loss is counted and the device is there again, configured. ~5 s."""
+    links = gateway_netns.exec(["ip", "-o", "link", "show", "type", "tun"]).stdout
+    (name,) = [line.split(":")[1].strip() for line in links.splitlines() if line.strip()]
+    before = gateway_netns.exec(["ip", "-o", "-4", "addr", "show", "dev", name]).stdout
+    gateway_netns.exec(["ip", "link", "delete", name])
+
+    def back() -> bool:
+        stats = pixgw_gateway.show("show crypto ipsec stats")
+        return "TUN device opened again:            1" in stats
+
+    assert wait_for(back, 15), pixgw_gateway.show("show crypto ipsec stats")
+    stats = pixgw_gateway.show("show crypto ipsec stats")
+    assert "TUN device lost:                    1" in stats, stats
+    after = gateway_netns.exec(["ip", "-o", "-4", "addr", "show", "dev", name]).stdout
+    assert after.split()[3] == before.split()[3], (before, after)  # its address again
