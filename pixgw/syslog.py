@@ -107,6 +107,7 @@ SEVERITY: dict[int, int] = {
     603110: 4,  # Failed to establish L2TP session (extension numbering, used for "one per tunnel")
     # PKI
     717001: 3,  # Querying keypair failed / enrollment errors (ASA numbering, used for CA errors)
+    717012: 3,  # Failed to refresh CRL cache entry from the server for trustpoint T at TIME
     717025: 6,  # enrollment succeeded (ASA numbering)
 }
 

@@ -50,6 +50,7 @@ from pixgw.links import l2tp_group
 from pixgw.logrouter import PixLogRouter
 from pixgw.manhole import ManholeError, make_manhole_service
 from pixgw.pki.commands import CaExec
+from pixgw.pki.refresh import CrlRefresher
 from pixgw.pki.store import CaStore
 from pixgw.view import GatewayView
 
@@ -306,6 +307,22 @@ def make_aaa(config: PixConfig, reactor: Any, state_dir: str) -> tuple[Any, Any]
     return authenticate, accounting
 
 
+class CrlRefreshService(service.Service):
+    """CRLs fetched again before their nextUpdate while the gateway runs
+    (:mod:`pixgw.pki.refresh`)."""
+
+    def __init__(self, refresher: CrlRefresher) -> None:
+        self.refresher = refresher
+
+    def startService(self) -> None:
+        super().startService()
+        self.refresher.start()
+
+    def stopService(self) -> Any:
+        self.refresher.stop()
+        return super().stopService()
+
+
 class GatewayService(service.Service):
     """Binds IKE (UDP 500/4500) and starts the gateway's layers; stops them on shutdown."""
 
@@ -417,6 +434,7 @@ def makeService(options: Options) -> service.IService:
 
     if config.logging.hosts:
         internet.UDPServer(0, sender).setServiceParent(top)
+    CrlRefreshService(CrlRefresher(pki, reactor)).setServiceParent(top)
 
     control = options["control"]
     path = control_path(control)

@@ -26,7 +26,7 @@ from twisted.internet.defer import Deferred, inlineCallbacks
 
 from pixgw.config.model import Ca, CaConfigure, CaIdentity
 from pixgw.pki import scep
-from pixgw.pki.ike import NO_CRL, PkiCertificateSource
+from pixgw.pki.ike import NO_CRL, PkiCertificateSource, crl_issuer
 from pixgw.pki.interfaces import CaError, EnrollmentRequest, ICertificateAuthority
 from pixgw.pki.store import DEFAULT_STORE, CaStore
 from pixgw.status import CaCertificateStatus, CaKeyStatus, PkiStatusSnapshot
@@ -125,6 +125,9 @@ class CaExec:
     identities: dict[str, IdentityState] = field(default_factory=dict)
     authorities: dict[str, ICertificateAuthority] = field(default_factory=dict)
     source: PkiCertificateSource = field(default_factory=PkiCertificateSource)
+    # the CDP URL each CRL fetched for a peer's certificate came from (issuer DN -> URL), to
+    # fetch it again before its nextUpdate (pixgw.pki.refresh)
+    crl_urls: dict[bytes, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.store is None:
@@ -325,7 +328,17 @@ class CaExec:
             der = yield fetch_crl(url, client)
             if der is not None and self.source.add_crl(der):
                 added += 1
+                issuer = crl_issuer(der)
+                if issuer is not None:
+                    self.crl_urls[issuer] = url
         return added
+
+    def identity_of_issuer(self, issuer: bytes) -> str | None:
+        """The ``ca identity`` whose CA is *issuer* (DER name), if one is."""
+        for name, state in self.identities.items():
+            if state.cas is not None and state.cas.ca.subject.public_bytes() == issuer:
+                return name
+        return None
 
     def save_all(self) -> list[str]:
         """``ca save all``: key and certificates to the store, atomically."""

@@ -27,7 +27,7 @@ from pixgw.ike.certauth import IkeCertificateSource, PeerCertificateVerdict, Pee
 from pixgw.pki.scep import ScepError, load_certificate
 from pixgw.syslog import debug
 
-__all__ = ["REVOCATION_UNKNOWN", "PkiCertificateSource", "identity_matches"]
+__all__ = ["REVOCATION_UNKNOWN", "PkiCertificateSource", "crl_issuer", "identity_matches"]
 
 REVOCATION_UNKNOWN = "cert revocation status unknown"
 NO_CRL = "Certificate, private key or CRL was not found while selecting CRL"
@@ -149,7 +149,12 @@ class PkiCertificateSource:
             pub = ca.public_key()
             ok = crl.issuer == ca.subject and isinstance(pub, RSAPublicKey)
             if ok and crl.is_signature_valid(pub):  # type: ignore[arg-type]
-                self.crls[ca.subject.public_bytes()] = crl
+                issuer = ca.subject.public_bytes()
+                held = self.crls.get(issuer)
+                # the newest one stays: an older CRL (replayed by a CDP server, or a slow
+                # mirror) must not take back revocations the newer one has
+                if held is None or crl.last_update_utc >= held.last_update_utc:
+                    self.crls[issuer] = crl
                 return True
         return False
 
@@ -225,6 +230,16 @@ class PkiCertificateSource:
                 False, reason=f"{REVOCATION_UNKNOWN} (no CRL, crloptional not configured)"
             )
         return PeerCertificateVerdict(True)
+
+
+def crl_issuer(der: bytes) -> bytes | None:
+    """The issuer (DER name) of a CRL in DER or PEM; None when it does not decode."""
+    try:
+        crl = x509.load_pem_x509_crl(der) if der.startswith(b"-----") else (
+            x509.load_der_x509_crl(der))
+    except ValueError:
+        return None
+    return crl.issuer.public_bytes()
 
 
 def _is_ca(cert: x509.Certificate) -> bool:

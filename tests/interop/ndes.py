@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from asn1crypto import cms, core
@@ -119,6 +120,10 @@ class NdesEmulator:
     revoked: set[int] = field(default_factory=set)
     operations: list[str] = field(default_factory=list)
     next_serial: int = 0x0347DC82000000000010
+    # the CRLs it publishes: valid this long from "now" (a test's clock may say when now is)
+    crl_lifetime: dt.timedelta = dt.timedelta(days=1)
+    now: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
+    crl_down: bool = False  # GetCRL answered with an error
 
     def __post_init__(self) -> None:
         ca_name = _name("pixgw test CA")
@@ -155,12 +160,12 @@ class NdesEmulator:
         self.approved.update(self.waiting)
 
     def crl(self) -> bytes:
-        now = dt.datetime.now(dt.UTC)
+        now = self.now()
         b = (
             x509.CertificateRevocationListBuilder()
             .issuer_name(self.ca_cert.subject)
             .last_update(now - dt.timedelta(minutes=5))
-            .next_update(now + dt.timedelta(days=1))
+            .next_update(now + self.crl_lifetime)
         )
         for serial in sorted(self.revoked):
             b = b.add_revoked_certificate(
@@ -200,6 +205,8 @@ class NdesEmulator:
                 return self._rep(tid, nonce, scep.PkiStatus.PENDING, requester)
             return self._issue(tid, nonce, self.waiting.pop(tid), requester)
         if mtype == scep.MessageType.GET_CRL.value:
+            if self.crl_down:
+                raise scep.ScepError("the CRL service is down")
             signed = cms.SignedData(
                 {
                     "version": "v1",
