@@ -100,9 +100,44 @@ def _text(lines: Sequence[str]) -> str:
     return "".join(f"{line}\n" for line in lines)
 
 
+def render_ca_crls(pki: Any, now: float) -> str:
+    """``show crypto ca crls``: each CRL IKE checks against (issuer, its updates, where it came
+    from, whether it is still good), and how keeping them current went."""
+    lines: list[str] = []
+    for issuer, crl in pki.source.crls.items():
+        next_update = crl.next_update_utc
+        stale = next_update is not None and next_update.timestamp() < now
+        url = pki.crl_urls.get(issuer)
+        name = pki.identity_of_issuer(issuer)
+        lines += [
+            "CRL Issuer Name:",
+            f"    {crl.issuer.rfc4514_string()}",
+            f"    LastUpdate: {_pix_time(crl.last_update_utc)}",
+            f"    NextUpdate: {_pix_time(next_update) if next_update else 'none'}"
+            + (" (expired: revocation status unknown)" if stale else ""),
+            f"    Retrieved from CRL Distribution Point: {url}" if url else
+            f"    Retrieved by SCEP GetCRL from ca identity {name or 'unknown'}",
+            f"    Revoked certificates: {len(crl)}",
+            "",
+        ]
+    if not lines:
+        lines = ["% No CRLs", ""]
+    lines.append(f"CRLs refreshed before their NextUpdate: {pki.crls_refreshed}, "
+                 f"refresh failures: {pki.crl_refresh_failures}")
+    return "\n".join(lines)
+
+
+def _pix_time(when: Any) -> str:
+    return f"{when:%H:%M:%S} UTC {when:%b} {when.day} {when:%Y}"
+
+
 def register(table: CommandTable) -> None:
     def show_certs(ctx: CommandContext, args: Sequence[str]) -> str:
         return render_ca_certificates(_pki(ctx).snapshot())
+
+    def show_crls(ctx: CommandContext, args: Sequence[str]) -> str:
+        pki = _pki(ctx)
+        return render_ca_crls(pki, pki.now())
 
     def show_mypubkey(ctx: CommandContext, args: Sequence[str]) -> str:
         return render_mypubkey_rsa(_pki(ctx).snapshot().key)
@@ -134,6 +169,8 @@ def register(table: CommandTable) -> None:
     table.register("show crypto ca certificates", show_certs, "Show the CA certificates")
     table.register("show ca certificate", show_certs, "Show the CA certificates")
     table.register("show ca mypubkey rsa", show_mypubkey, "Show our RSA public key")
+    table.register("show crypto ca crls", show_crls, "Show the CRLs and their refreshing")
+    table.register("show ca crl", show_crls, "Show the CRLs and their refreshing")
     table.register(
         "ca generate rsa key", generate, "Generate an RSA key pair", min_args=1, max_args=1
     )

@@ -128,6 +128,8 @@ class CaExec:
     # the CDP URL each CRL fetched for a peer's certificate came from (issuer DN -> URL), to
     # fetch it again before its nextUpdate (pixgw.pki.refresh)
     crl_urls: dict[bytes, str] = field(default_factory=dict)
+    crls_refreshed: int = 0  # by pixgw.pki.refresh, before their nextUpdate
+    crl_refresh_failures: int = 0
 
     def __post_init__(self) -> None:
         if self.store is None:

@@ -37,11 +37,17 @@ class CrlRefresher:
         self.pki = pki
         self.clock = clock
         self.http = http
-        self.refreshed = 0
-        self.failures = 0
         self._not_before: dict[bytes, float] = {}  # issuer -> no new try before this time
         self._loop: LoopingCall | None = None
         self._busy = False
+
+    @property
+    def refreshed(self) -> int:
+        return self.pki.crls_refreshed
+
+    @property
+    def failures(self) -> int:
+        return self.pki.crl_refresh_failures
 
     def start(self) -> None:
         self._loop = LoopingCall(self.check)
@@ -111,14 +117,14 @@ class CrlRefresher:
         newer = after is not None and (before is None or after.last_update_utc
                                        > before.last_update_utc)
         if ok and newer and after is not None:
-            self.refreshed += 1
+            self.pki.crls_refreshed += 1
             self._not_before.pop(issuer, None)
             debug("crypto ca", f"CRYPTO_PKI: CRL for {name or url} refreshed, next update "
                                f"{after.next_update_utc}")
             if issuer in self.due(now):  # the CA's new CRL is as short-lived: not every minute
                 self._not_before[issuer] = now + RETRY_AFTER
             return
-        self.failures += 1
+        self.pki.crl_refresh_failures += 1
         self._not_before[issuer] = now + RETRY_AFTER
         at = dt.datetime.fromtimestamp(now, dt.UTC).strftime("%H:%M:%S UTC %a %b %d %Y")
         pix_log(717012, f"Failed to refresh CRL cache entry from the server for trustpoint "

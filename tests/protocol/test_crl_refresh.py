@@ -144,3 +144,24 @@ def test_an_older_crl_does_not_take_back_a_revocation(tmp_path) -> None:
         assert not pki.source.verify_peer([peer], WHO, at(clock)).accepted
     finally:
         refresher.stop()
+
+
+def test_show_crypto_ca_crls_says_what_is_held_and_how_refreshing_goes(tmp_path) -> None:
+    from pixgw.cli.ca import render_ca_crls
+
+    clock, ndes, pki, refresher, peer = setup(tmp_path, crl_optional=False)
+    try:
+        text = render_ca_crls(pki, clock.seconds())
+        lines = text.splitlines()
+        assert lines[0] == "CRL Issuer Name:"
+        assert "CN=pixgw test CA" in lines[1]
+        assert lines[3] == "    NextUpdate: 09:00:00 UTC Jan 15 2027"  # T0 + 1 h
+        assert lines[4] == "    Retrieved by SCEP GetCRL from ca identity sjvpn"
+        assert lines[-1] == "CRLs refreshed before their NextUpdate: 0, refresh failures: 0"
+        ndes.crl_down = True
+        advance(clock, 3600 + 60)
+        text = render_ca_crls(pki, clock.seconds())
+        assert "(expired: revocation status unknown)" in text
+        assert text.splitlines()[-1].endswith("refresh failures: 2")  # in the margin, 5 min on
+    finally:
+        refresher.stop()
