@@ -149,7 +149,7 @@ def test_an_older_crl_does_not_take_back_a_revocation(tmp_path) -> None:
 def test_show_crypto_ca_crls_says_what_is_held_and_how_refreshing_goes(tmp_path) -> None:
     from pixgw.cli.ca import render_ca_crls
 
-    clock, ndes, pki, refresher, peer = setup(tmp_path, crl_optional=False)
+    clock, ndes, pki, refresher, _peer = setup(tmp_path, crl_optional=False)
     try:
         text = render_ca_crls(pki, clock.seconds())
         lines = text.splitlines()
