@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from ipaddress import IPv4Address
-from typing import Protocol
+from typing import Any, Protocol
 
 from pixgw.cli.commands import CliError, CommandContext, CommandTable
 from pixgw.config.families.access import access_list_line
@@ -300,16 +300,21 @@ def _source(context: CommandContext) -> CryptoStatusSource:
     return gateway  # type: ignore[return-value]
 
 
+def _ask(context: CommandContext, what: str, missing: str) -> Any:
+    """The gateway's answer to *what* (a method of the view); *missing* when it has none."""
+    source = getattr(context.gateway, what, None)
+    answer = source() if source is not None else None
+    if answer is None:
+        raise CliError(missing)
+    return answer
+
+
 def register(table: CommandTable) -> None:
     def show_isakmp_sa(ctx: CommandContext, args: Sequence[str]) -> str:
         return render_isakmp_sa(_source(ctx).isakmp_sa_status())
 
     def show_isakmp_stats(ctx: CommandContext, args: Sequence[str]) -> str:
-        source = getattr(ctx.gateway, "isakmp_stats", None)
-        stats = source() if source is not None else None
-        if stats is None:
-            raise CliError("ERROR: no gateway")
-        return render_isakmp_stats(stats)
+        return render_isakmp_stats(_ask(ctx, "isakmp_stats", "ERROR: no gateway"))
 
     def show_isakmp_policy(ctx: CommandContext, args: Sequence[str]) -> str:
         return render_isakmp_policy(isakmp_policy_status(_source(ctx).running_config()))
@@ -318,10 +323,7 @@ def register(table: CommandTable) -> None:
         return render_ipsec_sa(_source(ctx).ipsec_sa_status())
 
     def show_ipsec_stats(ctx: CommandContext, args: Sequence[str]) -> str:
-        source = getattr(ctx.gateway, "dataplane_counters", None)
-        counters = source() if source is not None else None
-        if counters is None:
-            raise CliError("ERROR: no dataplane")
+        counters = _ask(ctx, "dataplane_counters", "ERROR: no dataplane")
         return render_ipsec_stats(str(getattr(ctx.gateway, "dataplane_name", "")), counters)
 
     def show_crypto_map(ctx: CommandContext, args: Sequence[str]) -> str:

@@ -129,14 +129,7 @@ class Readers:
         self._readers: list[FdPacketReader] = []
         self._sockets: list[socket.socket] = []
 
-    def add(
-        self,
-        fd: int,
-        received: Callable[[bytes], None],
-        read: Callable[[int], bytes] | None = None,
-        lost: Callable[[OSError], None] | None = None,
-    ) -> FdPacketReader:
-        reader = FdPacketReader(fd, received, read, lost)
+    def add(self, reader: FdPacketReader) -> FdPacketReader:
         self._readers.append(reader)
         self._reactor.addReader(reader)
         return reader
@@ -154,7 +147,7 @@ class Readers:
     ) -> None:
         """Read *sock* (with ``recv`` unless *read* says otherwise) and close it at stop."""
         self._sockets.append(sock)
-        self.add(sock.fileno(), received, read or sock.recv)
+        self.add(FdPacketReader(sock.fileno(), received, read or sock.recv))
 
     def stop(self) -> None:
         for reader in self._readers:

@@ -235,7 +235,8 @@ class UserspaceDataplane(DataplaneBase):
     def _open_tun(self, settings: TunSettings) -> None:
         fd, name = self._tun_device.open(settings)
         self._tun_fd, self._tun_name = fd, name
-        self._tun_reader = self._readers.add(fd, self._tun_received, None, self._tun_lost)
+        self._tun_reader = self._readers.add(
+            FdPacketReader(fd, self._tun_received, lost=self._tun_lost))
 
     def _tun_lost(self, error: OSError) -> None:
         """The TUN device failed under us (removed, or its fd broken): said, and opened again

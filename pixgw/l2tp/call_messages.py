@@ -11,6 +11,7 @@ from pixgw.l2tp.avp import Avp, AvpType
 from pixgw.l2tp.events import SessionEstablished, SessionKey
 from pixgw.l2tp.message import CdnResult, ErrorCode, MessageType
 from pixgw.l2tp.session import SESSION_TABLE, L2tpSession, SessionAction, SessionState
+from pixgw.l2tp.teardown import Hangup
 from pixgw.l2tp.trace import error_line, event_line
 from pixgw.l2tp.tunnel import Incoming
 from pixgw.l2tp.values import avp_text, result_of
@@ -61,9 +62,11 @@ def on_icrq(lns: L2tpLns, m: Incoming) -> None:
             lns,
             tunnel,
             session,
-            CdnResult.NO_FACILITIES_TEMPORARY,
-            ErrorCode.INSUFFICIENT_RESOURCES,
-            "one session per tunnel",
+            Hangup(
+                CdnResult.NO_FACILITIES_TEMPORARY,
+                ErrorCode.INSUFFICIENT_RESOURCES,
+                "one session per tunnel",
+            ),
             now,
         )
         return
@@ -133,7 +136,7 @@ def on_cdn(lns: L2tpLns, m: Incoming) -> None:
             f"Received CDN, result {result}" + (f", error {error}" if error is not None else ""),
         )
     )
-    teardown.end_session(lns, tunnel, session, result, error, text, now, by_peer=True)
+    teardown.end_session(lns, tunnel, session, Hangup(result, error, text), now, by_peer=True)
 
 
 def on_session_info(lns: L2tpLns, m: Incoming) -> None:
@@ -146,8 +149,8 @@ def on_session_info(lns: L2tpLns, m: Incoming) -> None:
             lns,
             tunnel,
             session,
-            CdnResult.GENERAL_ERROR,
-            ErrorCode.UNKNOWN_MANDATORY_AVP,
-            "unknown mandatory AVP",
+            Hangup(
+                CdnResult.GENERAL_ERROR, ErrorCode.UNKNOWN_MANDATORY_AVP, "unknown mandatory AVP"
+            ),
             now,
         )

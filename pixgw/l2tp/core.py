@@ -68,6 +68,7 @@ from pixgw.l2tp.message import (
 from pixgw.l2tp.peer import L2tpPeer
 from pixgw.l2tp.session import L2tpSession, SessionState
 from pixgw.l2tp.snapshot import session_status, tunnel_status
+from pixgw.l2tp.teardown import Hangup
 from pixgw.l2tp.trace import (
     error_line,
     event_line,
@@ -280,7 +281,10 @@ class L2tpLns:
             elif tunnel.state is TunnelState.WAIT_CTL_CONN:
                 if now >= tunnel.changed_at + self.settings.setup_timeout:
                     teardown.stop_tunnel(
-                        self, tunnel, StopCcnResult.GENERAL_ERROR, None, "no SCCCN in time", now
+                        self,
+                        tunnel,
+                        Hangup(StopCcnResult.GENERAL_ERROR, None, "no SCCCN in time"),
+                        now,
                     )
             elif tunnel.state is TunnelState.ESTABLISHED:
                 for session in list(tunnel.sessions.values()):
@@ -289,7 +293,11 @@ class L2tpLns:
                         and now >= session.changed_at + self.settings.setup_timeout
                     ):
                         teardown.disconnect(
-                            self, tunnel, session, CdnResult.NOT_ESTABLISHED_IN_TIME, None, "", now
+                            self,
+                            tunnel,
+                            session,
+                            Hangup(CdnResult.NOT_ESTABLISHED_IN_TIME),
+                            now,
                         )
                 if (
                     self.settings.hello_interval > 0
@@ -335,7 +343,7 @@ class L2tpLns:
             return
         session = tunnel.sessions.get(session_key.session_id)
         if session is not None:
-            teardown.disconnect(self, tunnel, session, result_code, None, message, now)
+            teardown.disconnect(self, tunnel, session, Hangup(result_code, None, message), now)
 
     def close_tunnel(
         self, tunnel_key: TunnelKey, result_code: int, now: float, message: str = ""
@@ -345,7 +353,7 @@ class L2tpLns:
         self._now = now
         tunnel = self.tunnels.get(tunnel_key.tunnel_id)
         if tunnel is not None and tunnel.linger_until is None:
-            teardown.stop_tunnel(self, tunnel, result_code, None, message, now)
+            teardown.stop_tunnel(self, tunnel, Hangup(result_code, None, message), now)
 
     def tunnel_keys(self) -> tuple[TunnelKey, ...]:
         return tuple(TunnelKey(t.tunnel_id) for t in self._live_tunnels())
@@ -500,9 +508,11 @@ class L2tpLns:
                 teardown.stop_tunnel(
                     self,
                     tunnel,
-                    StopCcnResult.GENERAL_ERROR,
-                    ErrorCode.OUT_OF_RANGE,
-                    f"unknown message type {message_type}",
+                    Hangup(
+                        StopCcnResult.GENERAL_ERROR,
+                        ErrorCode.OUT_OF_RANGE,
+                        f"unknown message type {message_type}",
+                    ),
                     now,
                 )
             else:
@@ -529,7 +539,10 @@ class L2tpLns:
                 and tunnel.linger_until is None
             ):
                 teardown.stop_tunnel(
-                    self, tunnel, StopCcnResult.GENERAL_ERROR, ErrorCode.BAD_LENGTH, str(exc), now
+                    self,
+                    tunnel,
+                    Hangup(StopCcnResult.GENERAL_ERROR, ErrorCode.BAD_LENGTH, str(exc)),
+                    now,
                 )
 
     # --- sending and state ---------------------------------------------------------------
@@ -572,9 +585,7 @@ class L2tpLns:
                 teardown.end_tunnel(
                     self,
                     tunnel,
-                    StopCcnResult.GENERAL_ERROR,
-                    None,
-                    "",
+                    Hangup(StopCcnResult.GENERAL_ERROR),
                     now,
                     by_peer=False,
                     reason="control queue overflow" if overflowed else "retransmission limit",

@@ -5,6 +5,7 @@ handlers in :mod:`pixgw.l2tp.tunnel_messages` and :mod:`pixgw.l2tp.call_messages
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pixgw.l2tp.avp import Avp, AvpType, result_code_value
@@ -17,7 +18,29 @@ from pixgw.l2tp.tunnel import L2tpTunnel, TunnelState
 if TYPE_CHECKING:  # the LNS hands itself in; it imports this module, not the reverse
     from pixgw.l2tp.core import L2tpLns
 
-__all__ = ["disconnect", "end_session", "end_tunnel", "fsm_error", "reject_unknown", "stop_tunnel"]
+__all__ = [
+    "Hangup",
+    "disconnect",
+    "end_session",
+    "end_tunnel",
+    "fsm_error",
+    "reject_unknown",
+    "stop_tunnel",
+]
+
+
+@dataclass(frozen=True)
+class Hangup:
+    """Why a call or tunnel ends (RFC 2661 §4.4.2 Result Code AVP): the result code, the
+    general error code when there is one, and an optional text."""
+
+    result: int
+    error: int | None = None
+    text: str = ""
+
+    def value(self) -> bytes:
+        """The Result Code AVP's value."""
+        return result_code_value(self.result, self.error, self.text)
 
 
 def reject_unknown(
@@ -28,33 +51,28 @@ def reject_unknown(
     text = f"unknown mandatory AVP {unknown[0].vendor_id}:{unknown[0].attribute_type}"
     if session is None:
         stop_tunnel(
-            lns, tunnel, StopCcnResult.GENERAL_ERROR, ErrorCode.UNKNOWN_MANDATORY_AVP, text, now
+            lns,
+            tunnel,
+            Hangup(StopCcnResult.GENERAL_ERROR, ErrorCode.UNKNOWN_MANDATORY_AVP, text),
+            now,
         )
     else:
         disconnect(
             lns,
             tunnel,
             session,
-            CdnResult.GENERAL_ERROR,
-            ErrorCode.UNKNOWN_MANDATORY_AVP,
-            text,
+            Hangup(CdnResult.GENERAL_ERROR, ErrorCode.UNKNOWN_MANDATORY_AVP, text),
             now,
         )
 
 
 def fsm_error(lns: L2tpLns, tunnel: L2tpTunnel, what: str, now: float) -> None:
     lns.vpdn_error(error_line(tunnel.tunnel_id, None, f"{what} in state {tunnel.state}"))
-    stop_tunnel(lns, tunnel, StopCcnResult.FSM_ERROR, None, f"{what} unexpected", now)
+    stop_tunnel(lns, tunnel, Hangup(StopCcnResult.FSM_ERROR, None, f"{what} unexpected"), now)
 
 
-def disconnect(  # noqa: PLR0917
-    lns: L2tpLns,
-    tunnel: L2tpTunnel,
-    session: L2tpSession,
-    result: int,
-    error: int | None,
-    text: str,
-    now: float,
+def disconnect(
+    lns: L2tpLns, tunnel: L2tpTunnel, session: L2tpSession, hangup: Hangup, now: float
 ) -> None:
     """Send a CDN for *session* and end it."""
     lns.send_control(
@@ -62,25 +80,27 @@ def disconnect(  # noqa: PLR0917
         session.remote_session_id,
         [
             Avp.of_u16(AvpType.MESSAGE_TYPE, MessageType.CDN),
-            Avp(AvpType.RESULT_CODE, result_code_value(result, error, text)),
+            Avp(AvpType.RESULT_CODE, hangup.value()),
             Avp.of_u16(AvpType.ASSIGNED_SESSION_ID, session.session_id),
         ],
     )
-    lns.vpdn_event(event_line(tunnel.tunnel_id, session.session_id, f"O CDN, result {result}"))
-    end_session(lns, tunnel, session, result, error, text, now, by_peer=False)
+    lns.vpdn_event(
+        event_line(tunnel.tunnel_id, session.session_id, f"O CDN, result {hangup.result}")
+    )
+    end_session(lns, tunnel, session, hangup, now, by_peer=False)
 
 
-def end_session(  # noqa: PLR0917
+def end_session(
     lns: L2tpLns,
     tunnel: L2tpTunnel,
     session: L2tpSession,
-    result: int,
-    error: int | None,
-    text: str,
+    hangup: Hangup,
     now: float,
     *,
     by_peer: bool,
 ) -> None:
+    """*session* is over (a CDN either way, or its tunnel ended): closed, and the gateway told
+    when it had been announced."""
     tunnel.sessions.pop(session.session_id, None)
     was = session.state is SessionState.ESTABLISHED
     announced = session.state is not SessionState.IDLE
@@ -90,19 +110,18 @@ def end_session(  # noqa: PLR0917
             SessionClosed(
                 SessionKey(tunnel.tunnel_id, session.session_id),
                 tunnel.peer,
-                result,
-                error,
-                text,
+                hangup.result,
+                hangup.error,
+                hangup.text,
                 by_peer,
                 was,
             )
         )
 
 
-def stop_tunnel(  # noqa: PLR0917
-    lns: L2tpLns, tunnel: L2tpTunnel, result: int, error: int | None, text: str, now: float
-) -> None:
+def stop_tunnel(lns: L2tpLns, tunnel: L2tpTunnel, hangup: Hangup, now: float) -> None:
     """Send a StopCCN and end the tunnel."""
+    result, error = hangup.result, hangup.error
     lns.vpdn_event(
         event_line(
             tunnel.tunnel_id,
@@ -117,25 +136,25 @@ def stop_tunnel(  # noqa: PLR0917
         [
             Avp.of_u16(AvpType.MESSAGE_TYPE, MessageType.STOPCCN),
             Avp.of_u16(AvpType.ASSIGNED_TUNNEL_ID, tunnel.tunnel_id),
-            Avp(AvpType.RESULT_CODE, result_code_value(result, error, text)),
+            Avp(AvpType.RESULT_CODE, hangup.value()),
         ],
     )
-    end_tunnel(lns, tunnel, result, error, text, now, by_peer=False)
+    end_tunnel(lns, tunnel, hangup, now, by_peer=False)
 
 
-def end_tunnel(  # noqa: PLR0917
+def end_tunnel(
     lns: L2tpLns,
     tunnel: L2tpTunnel,
-    result: int,
-    error: int | None,
-    text: str,
+    hangup: Hangup,
     now: float,
     *,
     by_peer: bool,
     reason: str = "",
 ) -> None:
+    """The tunnel is over (a StopCCN either way, or the peer stopped acknowledging): its
+    sessions end, it lingers to acknowledge the peer, and the gateway is told."""
     for session in list(tunnel.sessions.values()):
-        end_session(lns, tunnel, session, result, error, text, now, by_peer=by_peer)
+        end_session(lns, tunnel, session, hangup, now, by_peer=by_peer)
     was_established = tunnel.state is TunnelState.ESTABLISHED
     lns.set_tunnel_state(tunnel, TunnelState.SHUTTING_DOWN, now)
     tunnel.linger_until = now + lns.settings.stop_linger
@@ -145,9 +164,9 @@ def end_tunnel(  # noqa: PLR0917
             TunnelKey(tunnel.tunnel_id),
             tunnel.peer,
             tunnel.remote_tunnel_id,
-            result,
-            error,
-            text,
+            hangup.result,
+            hangup.error,
+            hangup.text,
             by_peer,
             reason or ("StopCCN received" if by_peer else "StopCCN sent"),
             was_established,

@@ -14,6 +14,7 @@ from pixgw.l2tp.channel import ControlChannel
 from pixgw.l2tp.events import TunnelEstablished, TunnelKey
 from pixgw.l2tp.message import ControlMessage, ErrorCode, MessageType, StopCcnResult
 from pixgw.l2tp.peer import L2tpPeer
+from pixgw.l2tp.teardown import Hangup
 from pixgw.l2tp.trace import error_line, event_line
 from pixgw.l2tp.tunnel import Incoming, L2tpTunnel, TunnelState
 from pixgw.l2tp.values import FRAMING_ASYNC, FRAMING_SYNC, avp_text, challenge_response, result_of
@@ -67,9 +68,7 @@ def tunnel_for_sccrq(
         teardown.end_tunnel(
             lns,
             existing,
-            StopCcnResult.GENERAL_REQUEST,
-            None,
-            "",
+            Hangup(StopCcnResult.GENERAL_REQUEST),
             now,
             by_peer=True,
             reason="peer restarted",
@@ -156,20 +155,24 @@ def on_sccrq(lns: L2tpLns, m: Incoming) -> None:
         teardown.stop_tunnel(
             lns,
             tunnel,
-            StopCcnResult.GENERAL_ERROR,
-            ErrorCode.BAD_LENGTH,
-            f"missing {missing[0]} AVP",
+            Hangup(StopCcnResult.GENERAL_ERROR, ErrorCode.BAD_LENGTH, f"missing {missing[0]} AVP"),
             now,
         )
         return
     if avps[AvpType.ASSIGNED_TUNNEL_ID].u16() == 0:
         teardown.stop_tunnel(
-            lns, tunnel, StopCcnResult.GENERAL_ERROR, ErrorCode.OUT_OF_RANGE, "tunnel id 0", now
+            lns,
+            tunnel,
+            Hangup(StopCcnResult.GENERAL_ERROR, ErrorCode.OUT_OF_RANGE, "tunnel id 0"),
+            now,
         )
         return
     if avps[AvpType.PROTOCOL_VERSION].value != b"\x01\x00":
         teardown.stop_tunnel(
-            lns, tunnel, StopCcnResult.BAD_PROTOCOL_VERSION, None, "version 1.0 only", now
+            lns,
+            tunnel,
+            Hangup(StopCcnResult.BAD_PROTOCOL_VERSION, None, "version 1.0 only"),
+            now,
         )
         return
     peer_challenge = avps.get(AvpType.CHALLENGE)
@@ -190,9 +193,7 @@ def on_sccrq(lns: L2tpLns, m: Incoming) -> None:
             teardown.stop_tunnel(
                 lns,
                 tunnel,
-                StopCcnResult.NOT_AUTHORIZED,
-                None,
-                "challenge without a tunnel secret",
+                Hangup(StopCcnResult.NOT_AUTHORIZED, None, "challenge without a tunnel secret"),
                 now,
             )
             return
@@ -233,9 +234,7 @@ def on_scccn(lns: L2tpLns, m: Incoming) -> None:
             teardown.stop_tunnel(
                 lns,
                 tunnel,
-                StopCcnResult.NOT_AUTHORIZED,
-                None,
-                "tunnel authentication failed",
+                Hangup(StopCcnResult.NOT_AUTHORIZED, None, "tunnel authentication failed"),
                 now,
             )
             return
@@ -264,7 +263,7 @@ def on_stopccn(lns: L2tpLns, m: Incoming) -> None:
     )
     tunnel.channel.ack_now(now)
     lns.dirty.add(tunnel.tunnel_id)
-    teardown.end_tunnel(lns, tunnel, result, error, text, now, by_peer=True)
+    teardown.end_tunnel(lns, tunnel, Hangup(result, error, text), now, by_peer=True)
 
 
 def on_hello(lns: L2tpLns, m: Incoming) -> None:
@@ -273,8 +272,10 @@ def on_hello(lns: L2tpLns, m: Incoming) -> None:
         teardown.stop_tunnel(
             lns,
             tunnel,
-            StopCcnResult.GENERAL_ERROR,
-            ErrorCode.UNKNOWN_MANDATORY_AVP,
-            "unknown mandatory AVP in HELLO",
+            Hangup(
+                StopCcnResult.GENERAL_ERROR,
+                ErrorCode.UNKNOWN_MANDATORY_AVP,
+                "unknown mandatory AVP in HELLO",
+            ),
             now,
         )

@@ -319,10 +319,8 @@ class IkeInitiator:
         chosen, keys, cipher, dh = self.chosen, self._keys, self._cipher, self._dh
         if chosen is None or keys is None or cipher is None or dh is None:
             raise ValueError("out of order")
-        pt = cipher.decrypt(keys.encryption_key, self._iv, body)
+        pt, payloads, spans = _decrypted(cipher, keys.encryption_key, self._iv, header, body)
         self._iv = body[-cipher.block_size :]
-        payloads = decode_payloads(header.next_payload, pt, allow_padding=True)
-        spans = payload_spans(header.next_payload, pt)
         idir_b = pt[spans[0][1] + 4 : spans[0][2]]
         expected = crypto.hash_r(chosen.hash, keys.skeyid, gxi=dh.public, gxr=self._gxr,
                                  cky_i=self.cky_i, cky_r=self.cky_r, sai_b=self._sai_b,
@@ -405,10 +403,8 @@ class IkeInitiator:
         qm = self._quick.get(header.message_id)
         if chosen is None or keys is None or cipher is None or qm is None:
             raise ValueError("unexpected quick mode")
-        pt = cipher.decrypt(keys.encryption_key, qm.iv, body)
+        pt, payloads, spans = _decrypted(cipher, keys.encryption_key, qm.iv, header, body)
         qm.iv = body[-cipher.block_size :]
-        payloads = decode_payloads(header.next_payload, pt, allow_padding=True)
-        spans = payload_spans(header.next_payload, pt)
         mid_b = header.message_id.to_bytes(4, "big")
         rest = pt[spans[0][2] : spans[-1][2]]
         first = payloads[0]
@@ -509,9 +505,7 @@ class IkeInitiator:
         if chosen is None or keys is None or cipher is None:
             raise ValueError("no keys")
         iv = crypto.phase2_iv(chosen.hash, self._iv, header.message_id, cipher.block_size)
-        pt = cipher.decrypt(keys.encryption_key, iv, body)
-        payloads = decode_payloads(header.next_payload, pt, allow_padding=True)
-        spans = payload_spans(header.next_payload, pt)
+        pt, payloads, spans = _decrypted(cipher, keys.encryption_key, iv, header, body)
         first = payloads[0]
         rest = pt[spans[0][2] : spans[-1][2]]
         if not isinstance(first, HashPayload) or not hmac.compare_digest(
@@ -547,3 +541,12 @@ def _lifetimes(data: bytes) -> tuple[int | None, int | None]:
             else:
                 kilobytes = value
     return seconds, kilobytes
+
+
+def _decrypted(
+    cipher: crypto.CipherSpec, key: bytes, iv: bytes, header: Header, body: bytes
+) -> tuple[bytes, list[Payload], list[tuple[int, int, int]]]:
+    """An encrypted message's plaintext, its payloads and where each payload stands in it."""
+    pt = cipher.decrypt(key, iv, body)
+    payloads = list(decode_payloads(header.next_payload, pt, allow_padding=True))
+    return pt, payloads, payload_spans(header.next_payload, pt)
