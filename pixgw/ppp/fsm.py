@@ -14,9 +14,11 @@ Sans-I/O: time comes in as ``now``; packets go out through :attr:`ControlProtoco
 from __future__ import annotations
 
 import enum
+import inspect
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, ParamSpec
 
 from pixgw.ppp.frame import ControlPacket, Option, decode_options, encode_options, encode_packet
 from pixgw.wire import MalformedMessage
@@ -177,6 +179,27 @@ TRANSITIONS: Final[dict[tuple[State, Event], Transition]] = _parse_table()
 TIMER_STATES: Final = frozenset(
     {State.CLOSING, State.STOPPING, State.REQ_SENT, State.ACK_RCVD, State.ACK_SENT}
 )
+
+
+P = ParamSpec("P")
+
+
+def weak_hook(hook: Callable[P, None] | None) -> Callable[P, None] | None:
+    """*hook* held weakly when it is a bound method: a layer's hooks into its owner (the PPP
+    session's ``_lcp_up`` ...) must not make a reference cycle, so that a finished session is
+    freed by reference counting alone (with the cyclic collector frozen out of long-lived
+    objects, a cycle would never be freed: :mod:`pixgw.gcpolicy`). A hook whose owner is gone
+    does nothing."""
+    if hook is None or not inspect.ismethod(hook):
+        return hook
+    ref = weakref.WeakMethod(hook)
+
+    def call(*args: P.args, **kwargs: P.kwargs) -> None:
+        target = ref()
+        if target is not None:
+            target(*args, **kwargs)
+
+    return call
 
 
 class Automaton:

@@ -14,7 +14,13 @@ from collections.abc import Callable, Sequence
 from ipaddress import IPv4Address
 
 from pixgw.ppp.frame import PROTO_IPCP, Option
-from pixgw.ppp.fsm import DEFAULT_LIMITS, ControlProtocol, RequestVerdict, RestartLimits
+from pixgw.ppp.fsm import (
+    DEFAULT_LIMITS,
+    ControlProtocol,
+    RequestVerdict,
+    RestartLimits,
+    weak_hook,
+)
 
 __all__ = ["IpcpLayer"]
 
@@ -54,8 +60,8 @@ class IpcpLayer(ControlProtocol):
                 self._servers[option_type] = address
         self.negotiated_servers: dict[int, IPv4Address] = {}
         self._send_address = local_address is not None
-        self._on_up = on_up
-        self._on_down = on_down
+        self._on_up = weak_hook(on_up)
+        self._on_down = weak_hook(on_down)
 
     @property
     def dns(self) -> tuple[IPv4Address, ...]:

@@ -24,6 +24,7 @@ from pixgw.ppp.fsm import (
     RequestVerdict,
     RestartLimits,
     State,
+    weak_hook,
 )
 from pixgw.wire import Writer
 
@@ -105,9 +106,9 @@ class LcpLayer(ControlProtocol):
         self.echo_deadline: float | None = None
         self.echoes_unanswered = 0
         self.fatal_reason: str | None = None
-        self._on_up = on_up
-        self._on_down = on_down
-        self._on_protocol_rejected = on_protocol_rejected
+        self._on_up = weak_hook(on_up)
+        self._on_down = weak_hook(on_down)
+        self._on_protocol_rejected = weak_hook(on_protocol_rejected)
 
     @property
     def reply_limit(self) -> int:

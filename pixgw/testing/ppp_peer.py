@@ -12,8 +12,10 @@ Sans-I/O like :class:`pixgw.ppp.session.PppSession`; never used by the gateway i
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Callable, Sequence
 from ipaddress import IPv4Address
+from typing import cast
 
 from pixgw.ppp import mschap
 from pixgw.ppp.auth import (
@@ -223,8 +225,9 @@ class PppPeer:
         self._pap_identifier = 0
         self._expected_authenticator: str | None = None
         limits = RestartLimits(restart_interval=restart_interval)
-        self.lcp = _ClientLcp(self, limits=limits)
-        self.ipcp = _ClientIpcp(self, limits=limits)
+        me = cast("PppPeer", weakref.proxy(self))  # the layers' way back: no reference cycle
+        self.lcp = _ClientLcp(me, limits=limits)
+        self.ipcp = _ClientIpcp(me, limits=limits)
 
     # --- public API like PppSession -------------------------------------------------------------
 

@@ -521,3 +521,35 @@ def test_show_crypto_ipsec_stats_shows_the_dataplane_drops() -> None:
         assert "  Lifetime check failures:            0" in lines
     finally:
         bench.close()
+
+
+def test_a_finished_session_leaves_no_reference_cycle() -> None:
+    """Issue 30: a PPP session and its LCP/IPCP layers used to form a cycle (the layers' hooks
+    were bound methods of the session): only the cyclic collector freed them, so the GC's view
+    of long-lived objects could not be frozen. Now a finished session is freed by reference
+    counting alone: a whole client's life (IKE, L2TP, PPP, AAA, pool) leaves nothing for the
+    collector."""
+    import gc
+
+    bench = Bench()
+    try:
+        gc.collect()
+        gc.disable()
+        try:
+            for child_id in (1, 2):
+                client = bench.client(child_id)
+                client.connect()
+                assert client.ppp.up
+                client.lac.stop(bench.clock.seconds())
+                bench.settle()
+            assert not bench.gateway.sessions
+            bench.clients.clear()
+            gc.set_debug(gc.DEBUG_SAVEALL)
+            gc.collect()
+            assert [o for o in gc.garbage if type(o).__module__.startswith("pixgw.")] == []
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+            gc.enable()
+    finally:
+        bench.close()
