@@ -28,6 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gateway_harness import GatewayWorld
 
+from pixgw.gcpolicy import GcPolicy
+
 
 def rss_kib() -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -38,11 +40,21 @@ def rss_kib() -> int:
 
 def run(
     sessions: int = 50, group: int = 2, idle_seconds: float = 120.0, budget: float = 900.0,
-    spread: bool = False,
+    spread: bool = False, *, gc_policy: bool = True,
 ) -> dict[str, Any]:
     gc.collect()
     world = GatewayWorld(group, pool_size=max(sessions + 8, 16))
     gc.collect()
+    # the collector's pauses, per phase, with the gateway's policy (twistd installs it) or not
+    policy = GcPolicy(freeze=gc_policy)
+    policy.install()
+    phases: dict[str, Any] = {}
+
+    def phase(name: str) -> None:
+        st = policy.status()
+        phases[name] = {"longest_pause_ms": st["longest_pause_ms"],
+                        "collections": st["collections"], "total_pause_ms": st["total_pause_ms"]}
+        policy.longest_pause, policy.collections, policy.total_pause = 0.0, [0, 0, 0], 0.0
     rss0 = rss_kib()
     start = time.perf_counter()
     up = 0
@@ -54,7 +66,8 @@ def run(
         if time.perf_counter() - start > budget:
             break
     setup_s = time.perf_counter() - start
-    gc.collect()
+    phase("setup")
+    frozen_after_setup = gc.get_freeze_count()
     rss1 = rss_kib()
     # idle: simulated seconds with hellos (60 s) and the gateway's echoes; CPU per simulated second
     cpu0 = time.process_time()
@@ -62,6 +75,7 @@ def run(
     world.advance(idle_seconds, step=1.0)
     idle_cpu = time.process_time() - cpu0
     idle_gateway_cpu = world.gateway_cpu
+    phase("idle")
     alive = sum(1 for cl in world.clients if cl.ppp.up)
     start = time.perf_counter()
     now = world.clock.seconds()
@@ -69,8 +83,12 @@ def run(
         cl.lac.stop(now)
     world.settle(world.clients, rounds=20)
     teardown_s = time.perf_counter() - start
+    phase("teardown")
     left = len(world.gateway.sessions)
     world.close()
+    world.clients.clear()
+    leaked = policy.leak_check()  # cycles frozen and dead since: what the policy would leak
+    policy.uninstall()
     return {
         "sessions": sessions,
         "group": group,
@@ -85,6 +103,12 @@ def run(
         "alive_after_idle": alive,
         "teardown_seconds": round(teardown_s, 3),
         "sessions_left": left,
+        "gc_policy": "freeze after gen1" if gc_policy else "CPython default",
+        "gc_setup": phases["setup"],
+        "gc_idle": phases["idle"],
+        "gc_teardown": phases["teardown"],
+        "gc_frozen_objects_after_setup": frozen_after_setup,
+        "gc_cyclic_garbage_left": leaked,
     }
 
 
@@ -97,9 +121,12 @@ def main() -> None:
     ap.add_argument("--spread", action="store_true",
                     help="advance the simulated clock with the setups (as a real burst of "
                          "clients would: echo timers spread out) instead of all at time 0")
+    ap.add_argument("--no-gc-policy", action="store_true",
+                    help="CPython's collector as it is (no freezing), to compare pauses")
     ap.add_argument("--json", action="store_true", help="print the result as one JSON line")
     args = ap.parse_args()
-    r = run(min(args.sessions, 10000), args.group, args.idle, args.budget, args.spread)
+    r = run(min(args.sessions, 10000), args.group, args.idle, args.budget, args.spread,
+            gc_policy=not args.no_gc_policy)
     if args.json:
         print(json.dumps(r))
         return

@@ -138,6 +138,7 @@ class Gateway:
         self._l2tp_timer = CoreTimer(reactor, self._l2tp_timer_fired)
         self.running = False
         self.pki: Any = None  # pixgw.pki.commands.CaExec, set by the service (``ca`` commands)
+        self.gc_policy: Any = None  # pixgw.gcpolicy.GcPolicy, set by the service (show memory)
 
     # the AAA seams live with the links; tests and the service may put them in after the start
     @property

@@ -44,6 +44,7 @@ from pixgw.dataplane import make_dataplane, pool_routes, resolve_dataplane
 from pixgw.dataplane.interfaces import IDataplane
 from pixgw.files import atomic_write
 from pixgw.gateway import Gateway
+from pixgw.gcpolicy import GcPolicy
 from pixgw.ike.core import IkeResponder
 from pixgw.ike.transport import IkeUdpPorts
 from pixgw.links import l2tp_group
@@ -307,6 +308,24 @@ def make_aaa(config: PixConfig, reactor: Any, state_dir: str) -> tuple[Any, Any]
     return authenticate, accounting
 
 
+class GcPolicyService(service.Service):
+    """Short garbage-collector pauses with many sessions (:mod:`pixgw.gcpolicy`), installed
+    once the gateway has started; its figures are ``show memory``'s."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.policy = GcPolicy()
+
+    def startService(self) -> None:
+        super().startService()
+        self.policy.install()
+        self.gateway.gc_policy = self.policy
+
+    def stopService(self) -> Any:
+        self.policy.uninstall()
+        return super().stopService()
+
+
 class CrlRefreshService(service.Service):
     """CRLs fetched again before their nextUpdate while the gateway runs
     (:mod:`pixgw.pki.refresh`)."""
@@ -435,6 +454,7 @@ def makeService(options: Options) -> service.IService:
     if config.logging.hosts:
         internet.UDPServer(0, sender).setServiceParent(top)
     CrlRefreshService(CrlRefresher(pki, reactor)).setServiceParent(top)
+    GcPolicyService(gateway).setServiceParent(top)  # last: what startup made is set aside
 
     control = options["control"]
     path = control_path(control)

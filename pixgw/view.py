@@ -7,9 +7,11 @@ commands and ``write memory`` to the gateway. It holds no state of its own.
 
 from __future__ import annotations
 
+import gc
 import platform
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import twisted
@@ -73,6 +75,28 @@ class GatewayView:
         """``show running-config``: keys and passwords as ``********`` (they never appear in
         output); ``write memory`` writes them in clear to the file."""
         return render(self._gw.config, mask_secrets=mask_secrets)
+
+    def memory_status(self) -> tuple[int, int, int, dict[str, Any]]:
+        """``show memory``: resident bytes, the host's memory, sessions, the GC's figures."""
+        rss = total = 0
+        try:
+            for line in Path("/proc/self/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    rss = int(line.split()[1]) * 1024
+            for line in Path("/proc/meminfo").read_text().splitlines():
+                if line.startswith("MemTotal:"):
+                    total = int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        policy = self._gw.gc_policy
+        figures: dict[str, Any] = {"policy": "CPython default",
+                                   "collections": tuple(c["collections"] for c in gc.get_stats()),
+                                   "frozen_objects": gc.get_freeze_count()}
+        if policy is not None:
+            figures = {**policy.status(), "policy": "survivors frozen after each generation 1 "
+                                                    "collection" if policy.freeze else
+                                                    "CPython default, pauses measured"}
+        return rss, total, len(self._gw.sessions), figures
 
     def version(self) -> VersionInfo:
         return VersionInfo(

@@ -8,6 +8,7 @@ of their inputs; the handlers only fetch those inputs from the gateway.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from pixgw.cli.commands import CliError, CommandContext, CommandTable, Handler
 from pixgw.view import GatewayView, VersionInfo
@@ -62,6 +63,22 @@ def render_version(hostname: str, info: VersionInfo, uptime: float, dataplane: s
     )
 
 
+def render_memory(rss_bytes: int, total_bytes: int, sessions: int, gc: dict[str, Any]) -> str:
+    """``show memory``: the PIX's first line (the host's memory and what is free of it), then
+    the process (extension): its resident size, per session, and the garbage collector."""
+    per = f", {rss_bytes // sessions} bytes per session" if sessions else ""
+    collections = gc.get("collections", (0, 0, 0))
+    return "\n".join([
+        f"{total_bytes} bytes total, {max(0, total_bytes - rss_bytes)} bytes free",
+        f"pixgw process: {rss_bytes} bytes resident, {sessions} sessions{per}",
+        f"Garbage collector: {gc.get('policy', 'CPython default')}",
+        f"  collections (gen 0/1/2):   {collections[0]}/{collections[1]}/{collections[2]}",
+        f"  longest pause:             {gc.get('longest_pause_ms', 0)} ms "
+        f"(generation {gc.get('longest_pause_generation', 0)})",
+        f"  objects frozen:            {gc.get('frozen_objects', 0)}",
+    ])
+
+
 def render_debug(categories: Sequence[str]) -> str:
     return "\n".join(f"debug {c}" for c in sorted(categories))
 
@@ -70,6 +87,9 @@ def register(table: CommandTable) -> None:
     def show_version(ctx: CommandContext, args: Sequence[str]) -> str:
         gw = gateway_of(ctx)
         return render_version(gw.config.hostname, gw.version(), gw.uptime(), gw.dataplane_name)
+
+    def show_memory(ctx: CommandContext, args: Sequence[str]) -> str:
+        return render_memory(*gateway_of(ctx).memory_status())
 
     def show_running_config(ctx: CommandContext, args: Sequence[str]) -> str:
         return gateway_of(ctx).running_config_text().rstrip("\n")
@@ -104,6 +124,7 @@ def register(table: CommandTable) -> None:
         return "\n".join(table.help_lines(args))
 
     table.register("show version", show_version, "Display the software version and uptime")
+    table.register("show memory", show_memory, "Show memory and the garbage collector")
     table.register("show running-config", show_running_config, "Display the running config")
     table.register("write terminal", show_running_config, "Display the running config")
     table.register("write memory", write_memory, "Save the running config to its file")

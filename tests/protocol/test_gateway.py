@@ -553,3 +553,31 @@ def test_a_finished_session_leaves_no_reference_cycle() -> None:
             gc.enable()
     finally:
         bench.close()
+
+
+def test_show_memory_shows_the_process_and_the_collector() -> None:
+    from pixgw.cli.commands import CommandContext
+    from pixgw.gcpolicy import GcPolicy
+    from pixgw.tap import build_command_table
+
+    bench = Bench()
+    policy = GcPolicy()
+    try:
+        alice = bench.client(1)
+        alice.connect()
+        table = build_command_table()
+        before = table.run(CommandContext(gateway=bench.view), "show memory")
+        assert isinstance(before, str) and "Garbage collector: CPython default" in before
+        policy.install()
+        bench.gateway.gc_policy = policy
+        out = table.run(CommandContext(gateway=bench.view), "show memory")
+        assert isinstance(out, str)
+        lines = out.splitlines()
+        assert lines[0].endswith("bytes free") and " bytes total, " in lines[0]
+        assert lines[1].startswith("pixgw process: ") and "1 sessions, " in lines[1]
+        assert lines[2] == ("Garbage collector: survivors frozen after each generation 1 "
+                            "collection")
+        assert lines[5].startswith("  objects frozen:") and int(lines[5].split()[-1]) > 0
+    finally:
+        policy.uninstall()
+        bench.close()
