@@ -11,7 +11,8 @@ nothing to find among them.
 sight (``gc.freeze()``, an O(1) list splice) each time generation 1 has been collected: the
 oldest generation stays small and a full collection costs what a young one does. Objects that
 are frozen are still freed by reference counting; only a reference cycle that dies after it was
-frozen stays (none is made per session; :attr:`GcPolicy.leak_check` counts them on request).
+frozen stays until the gateway is idle (none is made per session; :meth:`GcPolicy.leak_check`
+frees them, and twistd runs it every ten minutes when no session is up).
 It also keeps the longest pause and the collections per generation for ``show memory``.
 """
 
@@ -30,6 +31,7 @@ class GcPolicy:
     def __init__(self, *, freeze: bool = True) -> None:
         self.freeze = freeze
         self.freezes = 0
+        self.swept = 0  # objects of dead frozen cycles freed by leak_check
         self.collections = [0, 0, 0]
         self.longest_pause = 0.0  # seconds
         self.longest_generation = 0
@@ -77,6 +79,7 @@ class GcPolicy:
         found = gc.collect()
         if self.freeze and self._installed:
             gc.freeze()
+        self.swept += found
         return found
 
     def status(self) -> dict[str, Any]:
@@ -88,4 +91,5 @@ class GcPolicy:
             "frozen_objects": gc.get_freeze_count(),
             "tracked_objects": sum(gc.get_count()),
             "freezes": self.freezes,
+            "swept": self.swept,
         }

@@ -23,6 +23,7 @@ from twisted.application.service import ServiceMaker
 from twisted.internet import reactor as _global_reactor
 from twisted.internet.error import MessageLengthError
 from twisted.internet.protocol import DatagramProtocol
+from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python import usage
 
@@ -312,16 +313,32 @@ class GcPolicyService(service.Service):
     """Short garbage-collector pauses with many sessions (:mod:`pixgw.gcpolicy`), installed
     once the gateway has started; its figures are ``show memory``'s."""
 
+    IDLE_SWEEP_EVERY = 600.0  # seconds
+
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self.policy = GcPolicy()
+        self._sweeper: LoopingCall | None = None
 
     def startService(self) -> None:
         super().startService()
         self.policy.install()
         self.gateway.gc_policy = self.policy
+        self._sweeper = LoopingCall(self.idle_sweep)
+        self._sweeper.start(self.IDLE_SWEEP_EVERY, now=False)
+
+    def idle_sweep(self) -> None:
+        """With no session up, a full collection is short: reference cycles that died after
+        they were frozen (none per session; a library may make some) are freed then."""
+        if not self.gateway.sessions:
+            freed = self.policy.leak_check()
+            if freed:
+                _log.info("garbage collector: {n} objects in dead reference cycles freed while "
+                          "idle", n=freed)
 
     def stopService(self) -> Any:
+        if self._sweeper is not None and self._sweeper.running:
+            self._sweeper.stop()
         self.policy.uninstall()
         return super().stopService()
 

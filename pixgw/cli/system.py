@@ -76,6 +76,7 @@ def render_memory(rss_bytes: int, total_bytes: int, sessions: int, gc: dict[str,
         f"  longest pause:             {gc.get('longest_pause_ms', 0)} ms "
         f"(generation {gc.get('longest_pause_generation', 0)})",
         f"  objects frozen:            {gc.get('frozen_objects', 0)}",
+        f"  freed by idle sweeps:      {gc.get('swept', 0)}",
     ])
 
 

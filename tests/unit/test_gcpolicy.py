@@ -64,3 +64,25 @@ def test_without_freezing_pauses_are_still_measured() -> None:
         assert gc.get_freeze_count() == frozen
     finally:
         policy.uninstall()
+
+
+def test_the_service_sweeps_dead_frozen_cycles_only_when_no_session_is_up() -> None:
+    from types import SimpleNamespace
+
+    from pixgw.tap import GcPolicyService
+
+    gateway = SimpleNamespace(sessions={"a session": object()}, gc_policy=None)
+    service = GcPolicyService(gateway)  # type: ignore[arg-type]
+    service.policy.install()
+    try:
+        a, b = Node(), Node()
+        a.other, b.other = b, a
+        gc.freeze()
+        del a, b
+        service.idle_sweep()
+        assert service.policy.swept == 0  # sessions up: no full collection (a long pause)
+        gateway.sessions.clear()
+        service.idle_sweep()
+        assert service.policy.swept >= 2
+    finally:
+        service.policy.uninstall()
