@@ -53,8 +53,10 @@ def run(
     def phase(name: str) -> None:
         st = policy.status()
         phases[name] = {"longest_pause_ms": st["longest_pause_ms"],
+                        "longest_pause_cpu_ms": st["longest_pause_cpu_ms"],
                         "collections": st["collections"], "total_pause_ms": st["total_pause_ms"]}
-        policy.longest_pause, policy.collections, policy.total_pause = 0.0, [0, 0, 0], 0.0
+        policy.longest_pause, policy.longest_pause_cpu = 0.0, 0.0
+        policy.collections, policy.total_pause = [0, 0, 0], 0.0
     rss0 = rss_kib()
     start = time.perf_counter()
     up = 0

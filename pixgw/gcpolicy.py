@@ -33,10 +33,12 @@ class GcPolicy:
         self.freezes = 0
         self.swept = 0  # objects of dead frozen cycles freed by leak_check
         self.collections = [0, 0, 0]
-        self.longest_pause = 0.0  # seconds
+        self.longest_pause = 0.0  # seconds, wall clock (what clients wait)
+        self.longest_pause_cpu = 0.0  # seconds of this thread's CPU (without the scheduler's share)
         self.longest_generation = 0
         self.total_pause = 0.0
         self._started = 0.0
+        self._started_cpu = 0.0
         self._installed = False
 
     def install(self) -> None:
@@ -61,8 +63,10 @@ class GcPolicy:
     def _callback(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
             self._started = time.perf_counter()
+            self._started_cpu = time.thread_time()
             return
         pause = time.perf_counter() - self._started
+        self.longest_pause_cpu = max(self.longest_pause_cpu, time.thread_time() - self._started_cpu)
         generation = int(info.get("generation", 0))
         self.collections[generation] += 1
         self.total_pause += pause
@@ -86,6 +90,7 @@ class GcPolicy:
         return {
             "longest_pause_ms": round(1000 * self.longest_pause, 2),
             "longest_pause_generation": self.longest_generation,
+            "longest_pause_cpu_ms": round(1000 * self.longest_pause_cpu, 2),
             "collections": tuple(self.collections),
             "total_pause_ms": round(1000 * self.total_pause, 1),
             "frozen_objects": gc.get_freeze_count(),
