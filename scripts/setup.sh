@@ -3,7 +3,8 @@
 #   scripts/setup.sh install   Debian packages (scripts/apt-packages.txt) + .venv with pixgw[test]
 #   scripts/setup.sh start     install, then run the gateway on etc/pixgw.conf in the foreground
 #   scripts/setup.sh test      install, then ruff, mypy --strict and the whole pytest suite, the
-#                              fast tiers first; prints the wall time of each step at the end
+#                              fast tiers first, and the fuzzers' short mode (scripts/fuzz.py);
+#                              prints the wall time of each step at the end
 #   scripts/setup.sh quick     the inner loop (no install, no root, no QEMU): ruff, mypy --strict,
 #                              unit + protocol + fuzz tests not marked root (a few minutes)
 set -euo pipefail
@@ -84,6 +85,7 @@ case "${1:-}" in
     step "tests/unit" "${PYTEST[@]}" tests/unit
     step "tests/protocol" "${PYTEST[@]}" tests/protocol
     step "tests/fuzz" "${PYTEST[@]}" tests/fuzz
+    step "fuzz, coverage-guided (short)" .venv/bin/python scripts/fuzz.py --corpus "$(mktemp -d)"
     step "clock check (tests/unit, +2 h jump)" bash scripts/clockcheck.sh --jump-only tests/unit
     for v in client gateway libreswan; do
       step "guest image: $v" .venv/bin/python -m tests.interop.qemu.build "$v"

@@ -1,0 +1,366 @@
+"""The coverage-guided fuzz targets (issue 30), one per decoder and two stateful ones, each a
+function of one input's bytes that must return or raise only the error its decoder documents
+(anything else is a crash), with the seeds its corpus starts from: the annotated vectors in
+tests/vectors and messages the testing peers (the same code paths the QEMU clients' captures
+exercise) make. ``scripts/fuzz.py`` runs them under atheris (libFuzzer); the pytest module
+test_targets.py runs every target on its seeds.
+
+Stateful targets: ``lns`` feeds a sequence of datagrams to one fresh L2TP LNS (task.Clock
+between them); ``gateway`` feeds datagrams from three peers (IKE on 500/4500, L2TP on three
+child SAs, IP from the inside, time passing) to one fresh Gateway with the in-memory dataplane,
+and checks its invariants after each input: nothing escapes, every PPP link has its L2TP
+session, every pool lease its link, no counter below zero.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import struct
+from collections.abc import Callable, Iterator
+from ipaddress import IPv4Address
+from pathlib import Path
+
+VECTORS = Path(__file__).resolve().parents[1] / "vectors"
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference"
+
+
+def annotated_hex(path: Path) -> bytes:
+    """An annotated vector: hex left of ``#`` on each line, joined."""
+    digits = "".join(line.split("#", 1)[0] for line in path.read_text().splitlines())
+    return bytes.fromhex("".join(digits.split()))
+
+
+# --- decoders ---------------------------------------------------------------------------------
+
+
+def ike_message(data: bytes) -> None:
+    from pixgw.ike.message import decode_message, decode_payloads
+    from pixgw.wire import MalformedMessage
+
+    with contextlib.suppress(MalformedMessage):
+        decode_message(data)
+    if data:
+        with contextlib.suppress(MalformedMessage):
+            decode_payloads(data[0], data[1:], allow_padding=True)
+
+
+def ike_responder(data: bytes) -> None:
+    """Datagrams to an IKE responder, unencrypted and (after a main mode with the testing
+    initiator) encrypted with the IKE SA's keys: the decrypted payload chains are fuzzed."""
+    from pixgw.ike.message import Header, encode_message
+    from tests.protocol.ike_harness import main_mode
+
+    path = _ike_path()
+    now = 1000.0
+    for piece in _pieces(data):
+        if piece and piece[0] & 1:  # encrypted: a quick mode or informational body
+            init = path.initiator
+            if init._cipher is None or init._keys is None:
+                main_mode(path, now)
+            cipher, keys = init._cipher, init._keys
+            assert cipher is not None and keys is not None
+            body = piece[1:]
+            pad = (-len(body)) % cipher.block_size
+            ct = cipher.encrypt(keys.encryption_key, init._iv, body + bytes(pad))
+            exchange = (32, 5)[piece[0] >> 1 & 1]
+            header = Header(init.cky_i, init.cky_r, 8, 0x10, exchange, 1,
+                            int.from_bytes((piece + bytes(4))[1:5], "big") or 1)
+            path.send(encode_message(header, encrypted_body=ct), now)
+        else:
+            path.send(piece[1:], now)
+        now += 1.0
+
+
+def _ike_path() -> object:
+    from pixgw.config.model import IsakmpPolicy
+    from pixgw.ike import constants as c
+    from pixgw.testing.ike_initiator import InitiatorProfile, Phase1Offer
+    from tests.protocol.ike_harness import make_pair, pix_config
+
+    config = pix_config(policies=(IsakmpPolicy(10, "pre-share", "3des", "sha", 2),))
+    profile = InitiatorProfile(psk=b"s3cret", phase1=(
+        Phase1Offer(c.ENC_3DES, None, c.HASH_SHA, c.AUTH_PSK, 2),))
+    return make_pair(config, profile)
+
+
+def esp(data: bytes) -> None:
+    """ESP packets to an SA (RFC 4303): *data* as it comes (it fails its ICV, or is too short),
+    then *data* sealed by the peer's SA and opened again (the padding and next header that
+    decryption parses), which must give back what went in."""
+    from pixgw.esp import EspDrop, EspSa
+    from pixgw.ike.events import EspSaParameters
+
+    params = EspSaParameters(0x1000, "esp-aes", "esp-sha-hmac", bytes(range(16)), bytes(range(20)))
+    inbound = EspSa(params, now=0.0, random_bytes=bytes)
+    outbound = EspSa(params, now=0.0, random_bytes=bytes)
+    with contextlib.suppress(EspDrop):
+        inbound.decrypt(data)
+    if data:
+        sealed = outbound.encrypt(data[0], data[1:])
+        assert inbound.decrypt(sealed) == (data[0], data[1:])
+
+
+def l2tp_message(data: bytes) -> None:
+    from pixgw.l2tp.avp import decode_avps
+    from pixgw.l2tp.message import decode
+    from pixgw.wire import MalformedMessage
+
+    with contextlib.suppress(MalformedMessage):
+        decode(data)
+    with contextlib.suppress(MalformedMessage):
+        decode_avps(data, secret=b"s3cret")
+
+
+def ppp(data: bytes) -> None:
+    from pixgw.ppp.frame import decode_frame, decode_options, decode_packet
+    from pixgw.wire import MalformedMessage
+
+    for decoder in (decode_frame, decode_packet, decode_options):
+        with contextlib.suppress(MalformedMessage):
+            decoder(data)
+
+
+def ppp_session(data: bytes) -> None:
+    """PPP frames to a PPP session (LCP, then the authentication protocol, then IPCP)."""
+    from pixgw.ppp.session import PppSession, PppSettings
+
+    session = PppSession(PppSettings(interface_id=1, authentication=("mschapv2", "chap", "pap"),
+                                     local_address=IPv4Address("203.0.113.1")),
+                         random_bytes=bytes)
+    now = 1.0
+    session.start(now)
+    for piece in _pieces(data):
+        session.receive_frame(piece, now)
+        session.frames_to_send(now)
+        while session.next_event() is not None:
+            pass
+        now += 0.5
+        if (deadline := session.get_timer()) is not None and deadline <= now:
+            session.handle_timer(now)
+
+
+def radius_reply(data: bytes) -> None:
+    from pixgw.aaa.radius.codec import check_reply, decode_attributes, load_dictionary
+
+    dictionary = _dictionary()
+    check_reply(data, b"secret", bytes(16), True)
+    if len(data) >= 20:
+        with contextlib.suppress(ValueError):
+            decode_attributes(dictionary, data[0], data[20:])
+    del load_dictionary
+
+
+_DICTIONARY: list[object] = []
+
+
+def _dictionary() -> object:
+    from pixgw.aaa.radius.codec import load_dictionary
+
+    if not _DICTIONARY:
+        _DICTIONARY.append(load_dictionary())
+    return _DICTIONARY[0]
+
+
+def scep(data: bytes) -> None:
+    from pixgw.pki import pkcs7, scep
+
+    with contextlib.suppress(scep.ScepError, ValueError):
+        scep.parse_ca_certificates("application/x-x509-ca-ra-cert", data)
+    with contextlib.suppress(scep.ScepError, ValueError):
+        scep.parse_ca_caps(data)
+    with contextlib.suppress(scep.ScepError, ValueError):
+        pkcs7.parse_certs_only(data)
+
+
+def config(data: bytes) -> None:
+    from pixgw.config.parser import ConfigError, parse
+    from pixgw.config.render import render
+
+    text = data.decode("utf-8", "replace")
+    try:
+        result = parse(text)
+    except ConfigError:
+        return
+    again = parse(render(result.config))  # what it writes, it reads back
+    assert again.config == result.config
+
+
+# --- stateful ---------------------------------------------------------------------------------
+
+
+def _pieces(data: bytes) -> Iterator[bytes]:
+    """*data* as a sequence of length-prefixed pieces (two length bytes each, big-endian)."""
+    i = 0
+    while i + 2 <= len(data):
+        n = int.from_bytes(data[i : i + 2], "big")
+        yield data[i + 2 : i + 2 + n]
+        i += 2 + n
+
+
+def lns(data: bytes) -> None:
+    from twisted.internet.task import Clock
+
+    from pixgw.l2tp.core import L2tpLns, L2tpSettings
+    from pixgw.l2tp.peer import L2tpPeer
+
+    clock = Clock()
+    core = L2tpLns(L2tpSettings(), random_bytes=lambda n: bytes(i % 256 for i in range(n)))
+    peers = [L2tpPeer(i, IPv4Address(f"192.0.2.{i + 2}"), 4500, 1701) for i in range(3)]
+    for piece in _pieces(data):
+        if not piece:
+            continue
+        head = piece[0]
+        if head >= 0xF0:
+            clock.advance(head - 0xEF)
+            core.handle_timer(clock.seconds())
+        else:
+            core.receive_datagram(piece[1:], peers[head % 3], clock.seconds())
+        core.datagrams_to_send(clock.seconds())
+        while core.next_event() is not None:
+            pass
+
+
+def gateway(data: bytes) -> None:
+    """Datagrams from three peers into one Gateway (memory dataplane, task.Clock); each piece's
+    first byte says what it is: 0 IKE to UDP 500, 1 IKE to 4500, 2..4 L2TP on child SA 1..3,
+    5 an IP packet from the inside, 6 time passing (the next byte's seconds)."""
+    from pixgw.ike.events import Endpoint
+    from tests.protocol.test_gateway import Bench, child_sa
+
+    bench = Bench()
+    gw, dp = bench.gateway, bench.dataplane
+    try:
+        for child in (1, 2, 3):
+            dp.install_child_sa(child_sa(child, 4500 + child))
+        here = IPv4Address("192.0.2.1")
+        for piece in _pieces(data):
+            if not piece:
+                continue
+            kind, body = piece[0] % 7, piece[1:]
+            peer = IPv4Address(f"192.0.2.{2 + piece[0] // 7 % 3}")
+            if kind in (0, 1):
+                port = (500, 4500)[kind]
+                gw.ike_received(body, Endpoint(here, port), Endpoint(peer, port))
+            elif kind in (2, 3, 4):
+                if kind - 1 in dp.child_sas:
+                    dp.receive_l2tp(kind - 1, body)
+            elif kind == 5:
+                dp.receive_ip(body)
+            else:
+                bench.clock.advance(body[0] if body else 1)
+        check_invariants(bench)
+    finally:
+        bench.close()
+
+
+def check_invariants(bench: object) -> None:
+    gw = bench.gateway  # type: ignore[attr-defined]
+    for key, active in gw.sessions.items():
+        assert active.key == key
+        assert gw.l2tp.session_open(key) or active.closing, key
+    leased = sum(1 for a in gw.sessions.values() if a.leased)
+    in_use = sum(p.in_use for p in gw.pools.status())
+    assert leased == in_use, (leased, in_use)
+    for name, value in vars(gw.l2tp.counters()).items():
+        assert value >= 0, name
+    for name, value in vars(bench.dataplane.counters()).items():  # type: ignore[attr-defined]
+        assert value >= 0, name
+
+
+# --- seeds ------------------------------------------------------------------------------------
+
+
+def _ike_seeds() -> list[bytes]:
+    from tests.protocol.ike_harness import main_mode, quick_mode
+
+    seeds = [annotated_hex(VECTORS / "ike" / "windows10_main_mode_1.txt")]
+    path = _ike_path()
+    sent: list[bytes] = []
+    real_send = path.send  # type: ignore[attr-defined]
+
+    def record(data: bytes, now: float) -> list[bytes]:
+        sent.append(data)
+        replies: list[bytes] = real_send(data, now)
+        sent.extend(replies)
+        return replies
+
+    path.send = record  # type: ignore[attr-defined]
+    main_mode(path)  # type: ignore[arg-type]
+    quick_mode(path)  # type: ignore[arg-type]
+    return seeds + sent
+
+
+def _l2tp_seeds() -> list[bytes]:
+    from pixgw.testing.l2tp_lac import L2tpLac
+
+    lac = L2tpLac(random_bytes=lambda n: bytes(n), tunnel_id=7)
+    lac.start_tunnel(0.0)
+    return [annotated_hex(VECTORS / "l2tp" / "sccrq.txt"), *lac.datagrams_to_send(0.0)]
+
+
+def _ppp_seeds() -> list[bytes]:
+    return [annotated_hex(p) for p in sorted((VECTORS / "ppp").glob("*.hex"))]
+
+
+def _length_prefixed(pieces: list[bytes]) -> bytes:
+    return b"".join(len(p).to_bytes(2, "big") + p for p in pieces)
+
+
+def _gateway_seeds() -> list[bytes]:
+    """A client's real conversation (the testing LAC and PPP peer, as in the gateway tests),
+    as the gateway target reads it: L2TP on child SA 1, with time passing."""
+    from tests.protocol.test_gateway import Bench
+
+    bench = Bench()
+    sent: list[bytes] = []
+    real = bench.dataplane.receive_l2tp
+
+    def record(child: int, payload: bytes, l2tp_port: int = 1701) -> object:
+        if child == 1:
+            sent.append(bytes([2]) + payload)
+        return real(child, payload, l2tp_port)
+
+    bench.dataplane.receive_l2tp = record  # type: ignore[method-assign]
+    try:
+        bench.client(1).connect()
+    finally:
+        bench.close()
+    return [_length_prefixed(sent), _length_prefixed([*sent, bytes([6, 61]), bytes([6, 61])])]
+
+
+def _config_seeds() -> list[bytes]:
+    seeds = [(VECTORS / "config" / "every-command.conf").read_bytes()]
+    seed_config = REFERENCE / "pix63-seed-running-config.txt"
+    if seed_config.exists():
+        seeds.append(seed_config.read_bytes())
+    return seeds
+
+
+def _radius_seeds() -> list[bytes]:
+    import hashlib
+
+    body = bytes([1, 7]) + b"alice" + bytes([18, 6]) + b"Hi!!"
+    packet = bytearray(struct.pack("!BBH", 2, 1, 20 + len(body)) + bytes(16) + body)
+    packet[4:20] = hashlib.md5(bytes(packet[:4]) + bytes(16) + body + b"secret").digest()
+    return [bytes(packet)]
+
+
+def _scep_seeds() -> list[bytes]:
+    return [(VECTORS / "pki" / "getcacert-ndes-ra.der").read_bytes(),
+            b"POSTPKIOperation\nSHA-256\nAES\n"]
+
+
+TARGETS: dict[str, tuple[Callable[[bytes], None], Callable[[], list[bytes]]]] = {
+    "ike_message": (ike_message, _ike_seeds),
+    "ike_responder": (ike_responder, lambda: [_length_prefixed([b"\x00" + s])
+                                              for s in _ike_seeds()]),
+    "esp": (esp, lambda: [annotated_hex(VECTORS / "esp" / "aes128_sha1.hex")]),
+    "l2tp_message": (l2tp_message, _l2tp_seeds),
+    "lns": (lns, lambda: [_length_prefixed([b"\x00" + s for s in _l2tp_seeds()])]),
+    "ppp": (ppp, _ppp_seeds),
+    "ppp_session": (ppp_session, lambda: [_length_prefixed(_ppp_seeds())]),
+    "radius_reply": (radius_reply, _radius_seeds),
+    "scep": (scep, _scep_seeds),
+    "config": (config, _config_seeds),
+    "gateway": (gateway, _gateway_seeds),
+}
