@@ -4,6 +4,8 @@ session is accounted through ``CredAccounting`` (Start, then Stop with the PPP o
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import replace
 from ipaddress import IPv4Address
 from typing import Any
@@ -89,6 +91,22 @@ def _granting(**limits: int) -> Any:
     return authenticate
 
 
+@contextlib.contextmanager
+def accounted(
+    config: str = CONFIG, authenticate: Any = None
+) -> Iterator[tuple[Bench, MemoryAccounting]]:
+    """A gateway bench whose accounting records are kept in memory (and its AAA, if given)."""
+    bench = Bench(config)
+    try:
+        memory = MemoryAccounting()
+        bench.gateway.accounting = CredAccounting(memory, bench.clock)
+        if authenticate is not None:
+            bench.gateway.authenticate = authenticate
+        yield bench, memory
+    finally:
+        bench.close()
+
+
 def _stop_cause(memory: MemoryAccounting) -> str:
     (stop,) = [r for r in memory.records if r.status == "Stop"]
     return stop.cause
@@ -96,11 +114,7 @@ def _stop_cause(memory: MemoryAccounting) -> str:
 
 def test_session_timeout_ends_the_session_with_its_cause() -> None:
     """Issue 28: RFC 2865 §5.27 Session-Timeout is enforced, and accounted as such."""
-    bench = Bench()
-    try:
-        memory = MemoryAccounting()
-        bench.gateway.accounting = CredAccounting(memory, bench.clock)
-        bench.gateway.authenticate = _granting(session_timeout=30)
+    with accounted(CONFIG, _granting(session_timeout=30)) as (bench, memory):
         alice = bench.client(1)
         alice.connect()
         assert alice.ppp.up
@@ -111,17 +125,11 @@ def test_session_timeout_ends_the_session_with_its_cause() -> None:
         bench.settle()
         assert not bench.gateway.sessions
         assert _stop_cause(memory) == "session-timeout"  # RFC 2866 §5.10
-    finally:
-        bench.close()
 
 
 def test_idle_timeout_ends_only_an_idle_session() -> None:
     """RFC 2865 §5.28 Idle-Timeout: traffic either way keeps the link; silence ends it."""
-    bench = Bench()
-    try:
-        memory = MemoryAccounting()
-        bench.gateway.accounting = CredAccounting(memory, bench.clock)
-        bench.gateway.authenticate = _granting(idle_timeout=60)
+    with accounted(CONFIG, _granting(idle_timeout=60)) as (bench, memory):
         alice = bench.client(1)
         alice.connect()
         packet = bytes.fromhex("4500001c000000004001") + bytes(2) + bytes([198, 51, 100, 10])
@@ -135,8 +143,6 @@ def test_idle_timeout_ends_only_an_idle_session() -> None:
         bench.settle()
         assert not bench.gateway.sessions
         assert _stop_cause(memory) == "idle-timeout"
-    finally:
-        bench.close()
 
 
 GROUP_LIMITS = CONFIG + """\
@@ -155,10 +161,7 @@ def test_group_idle_timeout_ends_an_idle_link_and_shows_what_is_left() -> None:
     from pixgw.cli.ppp import render_uauth
     from pixgw.cli.vpdn import render_vpdn_session
 
-    bench = Bench(GROUP_LIMITS)
-    try:
-        memory = MemoryAccounting()
-        bench.gateway.accounting = CredAccounting(memory, bench.clock)
+    with accounted(GROUP_LIMITS) as (bench, memory):
         alice = bench.client(1)
         alice.connect()
         assert alice.ppp.up
@@ -180,17 +183,12 @@ def test_group_idle_timeout_ends_an_idle_link_and_shows_what_is_left() -> None:
         bench.settle()
         assert not bench.gateway.sessions
         assert _stop_cause(memory) == "idle-timeout"
-    finally:
-        bench.close()
 
 
 def test_group_session_timeout_and_aaa_over_the_group() -> None:
     """AAA's Session-Timeout / Idle-Timeout for the user win over the group's."""
-    bench = Bench(GROUP_LIMITS)
-    try:
-        memory = MemoryAccounting()
-        bench.gateway.accounting = CredAccounting(memory, bench.clock)
-        bench.gateway.authenticate = _granting(session_timeout=30, idle_timeout=3600)
+    granting = _granting(session_timeout=30, idle_timeout=3600)
+    with accounted(GROUP_LIMITS, granting) as (bench, memory):
         alice = bench.client(1)
         alice.connect()
         (active,) = bench.gateway.sessions.values()
@@ -199,12 +197,7 @@ def test_group_session_timeout_and_aaa_over_the_group() -> None:
         bench.settle()
         assert not bench.gateway.sessions
         assert _stop_cause(memory) == "session-timeout"
-    finally:
-        bench.close()
-    bench = Bench(GROUP_LIMITS)
-    try:
-        memory = MemoryAccounting()
-        bench.gateway.accounting = CredAccounting(memory, bench.clock)
+    with accounted(GROUP_LIMITS) as (bench, memory):
         alice = bench.client(1)
         alice.connect()
         for _ in range(6):  # busy: the group's 10 minutes end it all the same
@@ -215,5 +208,3 @@ def test_group_session_timeout_and_aaa_over_the_group() -> None:
         bench.settle()
         assert not bench.gateway.sessions
         assert _stop_cause(memory) == "session-timeout"
-    finally:
-        bench.close()
