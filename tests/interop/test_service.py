@@ -135,6 +135,12 @@ def test_starts_answers_and_stops(netns: str, tmp_path: Path, dataplane: str) ->
         assert version.returncode == 0
         assert "pixgw Version" in version.stdout and " up " in version.stdout
 
+        memory = pixgw("exec", "--control", control, "show memory")  # the GC policy installed
+        assert "Garbage collector: survivors frozen after each generation 1 collection" in (
+            memory.stdout), memory.stdout
+        stats = pixgw("exec", "--control", control, "show crypto ipsec stats")
+        assert stats.returncode == 0 and "TUN device lost:" in stats.stdout, stats.stdout
+
         pools = pixgw("exec", "--control", control, "show ip local pool")
         assert pools.returncode == 0 and "Pool" in pools.stdout, pools.stdout
         aaa = pixgw("exec", "--control", control, "show aaa-server")
