@@ -4,6 +4,8 @@ a finding. Under 10 s."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.fuzz.targets import TARGETS
@@ -19,3 +21,15 @@ def test_target_passes_its_seeds_and_their_truncations(name: str) -> None:
         for cut in (1, len(seed) // 2, len(seed) - 1):
             target(seed[:cut])
         target(bytes(b ^ 0x5A for b in seed[:64]) + seed[64:])
+
+
+FOUND = Path(__file__).resolve().parents[1] / "vectors" / "fuzz"
+
+
+@pytest.mark.parametrize(
+    "found", sorted(FOUND.glob("*/*")) if FOUND.exists() else [], ids=lambda p: p.name
+)
+def test_what_the_fuzzer_found_stays_fixed(found: Path) -> None:
+    """An input a fuzzer once crashed on (tests/vectors/fuzz/TARGET/NAME) runs clean."""
+    target, _ = TARGETS[found.parent.name]
+    target(found.read_bytes())
