@@ -47,6 +47,7 @@ def ike_message(data: bytes) -> None:
 def ike_responder(data: bytes) -> None:
     """Datagrams to an IKE responder, unencrypted and (after a main mode with the testing
     initiator) encrypted with the IKE SA's keys: the decrypted payload chains are fuzzed."""
+    from pixgw.ike import crypto
     from pixgw.ike.message import Header, encode_message
     from tests.protocol.ike_harness import main_mode
 
@@ -59,12 +60,19 @@ def ike_responder(data: bytes) -> None:
                 main_mode(path, now)
             cipher, keys = init._cipher, init._keys
             assert cipher is not None and keys is not None
-            body = piece[1:]
+            mid = int.from_bytes((piece[1:] + bytes(4))[:4], "big") or 1
+            # piece[5]: the payload after HASH; piece[6:]: those payloads. HASH(1) (RFC 2409
+            # §5.5: prf(SKEYID_a, M-ID | the rest)) is made here, with this SA's keys, so the
+            # responder goes on to parse and act on what follows
+            nxt, rest = (piece + bytes(6))[5], piece[6:]
+            assert init.chosen is not None
+            h = crypto.prf(init.chosen.hash, keys.skeyid_a, mid.to_bytes(4, "big") + rest)
+            body = bytes([nxt, 0]) + (4 + len(h)).to_bytes(2, "big") + h + rest
             pad = (-len(body)) % cipher.block_size
-            ct = cipher.encrypt(keys.encryption_key, init._iv, body + bytes(pad))
-            exchange = (32, 5)[piece[0] >> 1 & 1]
-            header = Header(init.cky_i, init.cky_r, 8, 0x10, exchange, 1,
-                            int.from_bytes((piece + bytes(4))[1:5], "big") or 1)
+            iv = crypto.phase2_iv(init.chosen.hash, init._iv, mid, cipher.block_size)
+            ct = cipher.encrypt(keys.encryption_key, iv, body + bytes(pad))
+            exchange = (32, 5)[piece[0] >> 1 & 1]  # quick mode or informational
+            header = Header(init.cky_i, init.cky_r, 8, 0x10, exchange, 1, mid)
             path.send(encode_message(header, encrypted_body=ct), now)
         else:
             path.send(piece[1:], now)
@@ -290,6 +298,26 @@ def _ike_seeds() -> list[bytes]:
     return seeds + sent
 
 
+def _quick_mode_1_plaintext() -> bytes:
+    """A quick mode 1 as the responder decrypts it: its message ID, then its payload chain."""
+    from pixgw.ike import crypto
+    from pixgw.ike.message import decode_header
+    from tests.protocol.ike_harness import main_mode
+
+    path = _ike_path()
+    main_mode(path)  # type: ignore[arg-type]
+    init = path.initiator  # type: ignore[attr-defined]
+    iv_after_main_mode = init._iv
+    qm1 = init.quick_mode_1()
+    header, body = decode_header(qm1)
+    cipher, keys = init._cipher, init._keys
+    iv = crypto.phase2_iv(init.chosen.hash, iv_after_main_mode, header.message_id,
+                          cipher.block_size)
+    plain: bytes = cipher.decrypt(keys.encryption_key, iv, body)
+    hash_length = int.from_bytes(plain[2:4], "big")
+    return header.message_id.to_bytes(4, "big") + plain[:1] + plain[hash_length:]
+
+
 def _l2tp_seeds() -> list[bytes]:
     from pixgw.testing.l2tp_lac import L2tpLac
 
@@ -352,8 +380,10 @@ def _scep_seeds() -> list[bytes]:
 
 TARGETS: dict[str, tuple[Callable[[bytes], None], Callable[[], list[bytes]]]] = {
     "ike_message": (ike_message, _ike_seeds),
-    "ike_responder": (ike_responder, lambda: [_length_prefixed([b"\x00" + s])
-                                              for s in _ike_seeds()]),
+    "ike_responder": (ike_responder, lambda: [
+        *(_length_prefixed([b"\x00" + s]) for s in _ike_seeds()),
+        _length_prefixed([b"\x01" + _quick_mode_1_plaintext()]),
+    ]),
     "esp": (esp, lambda: [annotated_hex(VECTORS / "esp" / "aes128_sha1.hex")]),
     "l2tp_message": (l2tp_message, _l2tp_seeds),
     "lns": (lns, lambda: [_length_prefixed([b"\x00" + s for s in _l2tp_seeds()])]),
