@@ -2,7 +2,8 @@
 function of one input's bytes that must return or raise only the error its decoder documents
 (anything else is a crash), with the seeds its corpus starts from: the annotated vectors in
 tests/vectors and messages the testing peers (the same code paths the QEMU clients' captures
-exercise) make. ``scripts/fuzz.py`` runs them under atheris (libFuzzer); the pytest module
+exercise) make, and real clients' packets recorded from the QEMU clients (tests/vectors/captures,
+read by captures.py). ``scripts/fuzz.py`` runs them under atheris (libFuzzer); the pytest module
 test_targets.py runs every target on its seeds.
 
 Stateful targets: ``lns`` feeds a sequence of datagrams to one fresh L2TP LNS (task.Clock
@@ -86,8 +87,9 @@ def _ike_path() -> object:
     from tests.protocol.ike_harness import make_pair, pix_config
 
     config = pix_config(policies=(IsakmpPolicy(10, "pre-share", "3des", "sha", 2),))
-    profile = InitiatorProfile(psk=b"s3cret", phase1=(
-        Phase1Offer(c.ENC_3DES, None, c.HASH_SHA, c.AUTH_PSK, 2),))
+    profile = InitiatorProfile(
+        psk=b"s3cret", phase1=(Phase1Offer(c.ENC_3DES, None, c.HASH_SHA, c.AUTH_PSK, 2),)
+    )
     return make_pair(config, profile)
 
 
@@ -132,9 +134,14 @@ def ppp_session(data: bytes) -> None:
     """PPP frames to a PPP session (LCP, then the authentication protocol, then IPCP)."""
     from pixgw.ppp.session import PppSession, PppSettings
 
-    session = PppSession(PppSettings(interface_id=1, authentication=("mschapv2", "chap", "pap"),
-                                     local_address=IPv4Address("203.0.113.1")),
-                         random_bytes=bytes)
+    session = PppSession(
+        PppSettings(
+            interface_id=1,
+            authentication=("mschapv2", "chap", "pap"),
+            local_address=IPv4Address("203.0.113.1"),
+        ),
+        random_bytes=bytes,
+    )
     now = 1.0
     session.start(now)
     for piece in _pieces(data):
@@ -278,6 +285,36 @@ def check_invariants(bench: object) -> None:
 # --- seeds ------------------------------------------------------------------------------------
 
 
+def _recorded(kind: str) -> list[bytes]:
+    """Every message of one kind (ike, esp, l2tp, ppp) in the real clients' captures, both ways."""
+    from tests.fuzz.captures import conversations, ppp_frame
+
+    found = [
+        d.data for c in conversations() for d in c if d.kind == ("l2tp" if kind == "ppp" else kind)
+    ]
+    if kind == "ppp":
+        return [f for f in map(ppp_frame, found) if f]
+    return found
+
+
+def _client_sequences(kind: str, head: Callable[[int], bytes]) -> list[bytes]:
+    """Per capture, what its client sent of one kind (ike, l2tp, ppp) as one sequence of
+    length-prefixed pieces, each after ``head(port)`` (the target's piece header)."""
+    from tests.fuzz.captures import client_of, conversations, ppp_frame
+
+    sequences = []
+    for c in conversations():
+        client = client_of(c)
+        if kind == "ppp":
+            pieces = [
+                f for d in c if d.src == client and d.kind == "l2tp" if (f := ppp_frame(d.data))
+            ]
+        else:
+            pieces = [head(d.port) + d.data for d in c if d.src == client and d.kind == kind]
+        sequences.append(_length_prefixed(pieces))
+    return sequences
+
+
 def _ike_seeds() -> list[bytes]:
     from tests.protocol.ike_harness import main_mode, quick_mode
 
@@ -295,7 +332,7 @@ def _ike_seeds() -> list[bytes]:
     path.send = record  # type: ignore[attr-defined]
     main_mode(path)  # type: ignore[arg-type]
     quick_mode(path)  # type: ignore[arg-type]
-    return seeds + sent
+    return seeds + sent + _recorded("ike")
 
 
 def _quick_mode_1_plaintext() -> bytes:
@@ -311,8 +348,9 @@ def _quick_mode_1_plaintext() -> bytes:
     qm1 = init.quick_mode_1()
     header, body = decode_header(qm1)
     cipher, keys = init._cipher, init._keys
-    iv = crypto.phase2_iv(init.chosen.hash, iv_after_main_mode, header.message_id,
-                          cipher.block_size)
+    iv = crypto.phase2_iv(
+        init.chosen.hash, iv_after_main_mode, header.message_id, cipher.block_size
+    )
     plain: bytes = cipher.decrypt(keys.encryption_key, iv, body)
     hash_length = int.from_bytes(plain[2:4], "big")
     return header.message_id.to_bytes(4, "big") + plain[:1] + plain[hash_length:]
@@ -323,11 +361,15 @@ def _l2tp_seeds() -> list[bytes]:
 
     lac = L2tpLac(random_bytes=lambda n: bytes(n), tunnel_id=7)
     lac.start_tunnel(0.0)
-    return [annotated_hex(VECTORS / "l2tp" / "sccrq.txt"), *lac.datagrams_to_send(0.0)]
+    return [
+        annotated_hex(VECTORS / "l2tp" / "sccrq.txt"),
+        *lac.datagrams_to_send(0.0),
+        *_recorded("l2tp"),
+    ]
 
 
 def _ppp_seeds() -> list[bytes]:
-    return [annotated_hex(p) for p in sorted((VECTORS / "ppp").glob("*.hex"))]
+    return [annotated_hex(p) for p in sorted((VECTORS / "ppp").glob("*.hex"))] + _recorded("ppp")
 
 
 def _length_prefixed(pieces: list[bytes]) -> bytes:
@@ -353,7 +395,12 @@ def _gateway_seeds() -> list[bytes]:
         bench.client(1).connect()
     finally:
         bench.close()
-    return [_length_prefixed(sent), _length_prefixed([*sent, bytes([6, 61]), bytes([6, 61])])]
+    return [
+        _length_prefixed(sent),
+        _length_prefixed([*sent, bytes([6, 61]), bytes([6, 61])]),
+        *_client_sequences("l2tp", lambda port: bytes([2])),
+        *_client_sequences("ike", lambda port: bytes([port == 4500])),
+    ]
 
 
 def _config_seeds() -> list[bytes]:
@@ -374,21 +421,36 @@ def _radius_seeds() -> list[bytes]:
 
 
 def _scep_seeds() -> list[bytes]:
-    return [(VECTORS / "pki" / "getcacert-ndes-ra.der").read_bytes(),
-            b"POSTPKIOperation\nSHA-256\nAES\n"]
+    return [
+        (VECTORS / "pki" / "getcacert-ndes-ra.der").read_bytes(),
+        b"POSTPKIOperation\nSHA-256\nAES\n",
+    ]
 
 
 TARGETS: dict[str, tuple[Callable[[bytes], None], Callable[[], list[bytes]]]] = {
     "ike_message": (ike_message, _ike_seeds),
-    "ike_responder": (ike_responder, lambda: [
-        *(_length_prefixed([b"\x00" + s]) for s in _ike_seeds()),
-        _length_prefixed([b"\x01" + _quick_mode_1_plaintext()]),
-    ]),
-    "esp": (esp, lambda: [annotated_hex(VECTORS / "esp" / "aes128_sha1.hex")]),
+    "ike_responder": (
+        ike_responder,
+        lambda: [
+            *(_length_prefixed([b"\x00" + s]) for s in _ike_seeds()),
+            _length_prefixed([b"\x01" + _quick_mode_1_plaintext()]),
+            *_client_sequences("ike", lambda port: b"\x00"),
+        ],
+    ),
+    "esp": (esp, lambda: [annotated_hex(VECTORS / "esp" / "aes128_sha1.hex"), *_recorded("esp")]),
     "l2tp_message": (l2tp_message, _l2tp_seeds),
-    "lns": (lns, lambda: [_length_prefixed([b"\x00" + s for s in _l2tp_seeds()])]),
+    "lns": (
+        lns,
+        lambda: [
+            _length_prefixed([b"\x00" + s for s in _l2tp_seeds()]),
+            *_client_sequences("l2tp", lambda port: b"\x00"),
+        ],
+    ),
     "ppp": (ppp, _ppp_seeds),
-    "ppp_session": (ppp_session, lambda: [_length_prefixed(_ppp_seeds())]),
+    "ppp_session": (
+        ppp_session,
+        lambda: [_length_prefixed(_ppp_seeds()), *_client_sequences("ppp", lambda port: b"")],
+    ),
     "radius_reply": (radius_reply, _radius_seeds),
     "scep": (scep, _scep_seeds),
     "config": (config, _config_seeds),

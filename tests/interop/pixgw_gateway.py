@@ -65,9 +65,11 @@ def gateway_config(
     keepalive: tuple[int, int] | None = None,
     hostname: str = "pixgw-matrix",
     outside: str = "192.0.2.1",
+    transform_sets: dict[str, tuple[str, str]] | None = None,
 ) -> str:
     """A running-config for the interop topology (outside 192.0.2.1 - or ``outside``, e.g. the
-    gateway guest's 192.0.2.3 -, inside 203.0.113.1)."""
+    gateway guest's 192.0.2.3 -, inside 203.0.113.1); ``transform_sets`` (name -> encryption,
+    authentication, in the dynamic map's order) replaces TRANSFORM_SETS."""
     lines = [
         f"hostname {hostname}",
         "nameif ethernet0 outside security0",
@@ -79,7 +81,8 @@ def gateway_config(
         "logging on",
         "logging buffered debugging",
     ]
-    for name, (enc, mac) in TRANSFORM_SETS.items():
+    sets = TRANSFORM_SETS if transform_sets is None else transform_sets
+    for name, (enc, mac) in sets.items():
         lines += [
             f"crypto ipsec transform-set {name} {enc} {mac}",
             f"crypto ipsec transform-set {name} mode transport",
@@ -87,7 +90,7 @@ def gateway_config(
     lines += [
         f"crypto ipsec security-association lifetime seconds {esp_lifetime}",
         "crypto dynamic-map dyna 20 match address l2tp",
-        f"crypto dynamic-map dyna 20 set transform-set {' '.join(TRANSFORM_SETS)}",
+        f"crypto dynamic-map dyna 20 set transform-set {' '.join(sets)}",
         "crypto map mymap 10 ipsec-isakmp dynamic dyna",
         "crypto map mymap interface outside",
         "isakmp enable outside",

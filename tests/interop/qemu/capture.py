@@ -26,8 +26,16 @@ class Capture:
 
     @classmethod
     def start(
-        cls, namespace: Namespace, iface: str, pcap: Path, bpf: str = "", max_seconds: int = 600
+        cls,
+        namespace: Namespace,
+        iface: str,
+        pcap: Path,
+        bpf: str = "",
+        *,
+        max_seconds: int = 600,
+        snaplen: int = 256,
     ) -> Capture:
+        """tcpdump on ``iface``; ``snaplen`` bytes of each packet (0: whole packets)."""
         pcap.unlink(missing_ok=True)
         argv = [
             "timeout",
@@ -39,7 +47,7 @@ class Capture:
             "-i",
             iface,
             "-s",
-            "256",
+            str(snaplen),
             "-w",
             str(pcap),
         ]
