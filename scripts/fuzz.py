@@ -22,7 +22,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parents[1]
@@ -82,6 +83,14 @@ def run_target(name: str, runs: int, seconds: int, corpus: Path, seed: int) -> d
     }
 
 
+def as_completed_rows(
+    pool: ThreadPoolExecutor, one: Callable[[str], dict[str, object]], names: list[str]
+) -> Iterator[dict[str, object]]:
+    futures = [pool.submit(one, name) for name in names]
+    for future in as_completed(futures):
+        yield future.result()
+
+
 def main() -> int:
     if len(sys.argv) > 2 and sys.argv[1] == "--child":
         child(sys.argv[2], sys.argv[4:])
@@ -107,14 +116,15 @@ def main() -> int:
         runs = args.runs or SHORT_RUNS.get(name, SHORT_DEFAULT)
         return run_target(name, runs, args.seconds, args.corpus, args.seed)
 
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        rows = list(pool.map(one, names))
     print(f"{'target':<15}{'inputs':>11}{'cov':>7}{'ft':>8}{'corpus':>15}{'inputs/s':>10}"
-          f"{'s':>8}  crash")
-    for r in rows:
-        rate = int(r["inputs"]) / float(r["seconds"]) if r["seconds"] else 0  # type: ignore[arg-type]
-        print(f"{r['target']:<15}{r['inputs']:>11}{r['cov']:>7}{r['ft']:>8}{r['corpus']:>15}"
-              f"{rate:>10.0f}{r['seconds']:>8}  {'CRASH' if r['crash'] else '-'}")
+          f"{'s':>8}  crash", flush=True)
+    rows = []
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        for r in as_completed_rows(pool, one, names):  # a row as soon as its target ends
+            rate = int(r["inputs"]) / float(r["seconds"]) if r["seconds"] else 0  # type: ignore[arg-type]
+            print(f"{r['target']:<15}{r['inputs']:>11}{r['cov']:>7}{r['ft']:>8}{r['corpus']:>15}"
+                  f"{rate:>10.0f}{r['seconds']:>8}  {'CRASH' if r['crash'] else '-'}", flush=True)
+            rows.append(r)
     failed = [r for r in rows if r["crash"]]
     for r in failed:
         print(f"\n--- {r['target']} ---\n{r['tail']}")
