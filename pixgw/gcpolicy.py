@@ -94,7 +94,6 @@ class GcPolicy:
             "collections": tuple(self.collections),
             "total_pause_ms": round(1000 * self.total_pause, 1),
             "frozen_objects": gc.get_freeze_count(),
-            "tracked_objects": sum(gc.get_count()),
             "freezes": self.freezes,
             "swept": self.swept,
         }

@@ -26,6 +26,7 @@ module runs a file's lines through them, checks the cross-references and builds 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -117,14 +118,18 @@ _IGNORED_COMMANDS: tuple[tuple[str, ...], ...] = (
 )
 
 _COMMANDS = command_table()
+_IGNORED = frozenset(_IGNORED_COMMANDS)
+_IGNORED_LENGTHS = sorted({len(key) for key in _IGNORED_COMMANDS})
+# C0 controls but TAB, and DEL: a line holding one is refused, named
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 # --- reading a file -----------------------------------------------------------------------------
 
 
 def _is_ignored(words: list[str]) -> bool:
-    lowered = [w.lower() for w in words]
-    return any(lowered[: len(key)] == list(key) for key in _IGNORED_COMMANDS)
+    lowered = tuple(w.lower() for w in words[: _IGNORED_LENGTHS[-1]])
+    return any(lowered[:n] in _IGNORED for n in _IGNORED_LENGTHS)
 
 
 def _read_line(st: State, words: list[str]) -> None:
@@ -263,8 +268,9 @@ def parse(text: str) -> ParseResult:
         if len(line) > MAX_LINE_LENGTH:
             problems.append(ConfigProblem(number, line[:80] + "...", "line too long"))
             continue
-        bad = next((ch for ch in line if (ord(ch) < 32 and ch != "\t") or ord(ch) == 127), None)
-        if bad is not None:
+        control = _CONTROL.search(line)
+        if control is not None:
+            bad = control.group()
             problems.append(
                 ConfigProblem(
                     number,

@@ -171,9 +171,9 @@ class XfrmDataplane(DataplaneBase):
             return
         child_id = reqid & 0xFFFF
         event = self._children.get(child_id)
-        if event is None or self._lifetime_listener is None:
+        if event is None:
             return
-        if hard:
+        if hard:  # the kernel deleted the SA: forget it, listener or not
             gone = event.deleted("lifetime expired")
             self.remove_child_sa(gone)
             self._notify(gone)

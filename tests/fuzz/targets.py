@@ -16,10 +16,12 @@ session, every pool lease its link, no counter below zero.
 from __future__ import annotations
 
 import contextlib
+import functools
 import struct
 from collections.abc import Callable, Iterator
 from ipaddress import IPv4Address
 from pathlib import Path
+from typing import Any
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference"
@@ -155,25 +157,20 @@ def ppp_session(data: bytes) -> None:
 
 
 def radius_reply(data: bytes) -> None:
-    from pixgw.aaa.radius.codec import check_reply, decode_attributes, load_dictionary
+    from pixgw.aaa.radius.codec import check_reply, decode_attributes
 
     dictionary = _dictionary()
     check_reply(data, b"secret", bytes(16), True)
     if len(data) >= 20:
         with contextlib.suppress(ValueError):
             decode_attributes(dictionary, data[0], data[20:])
-    del load_dictionary
 
 
-_DICTIONARY: list[object] = []
-
-
-def _dictionary() -> object:
+@functools.cache
+def _dictionary() -> Any:
     from pixgw.aaa.radius.codec import load_dictionary
 
-    if not _DICTIONARY:
-        _DICTIONARY.append(load_dictionary())
-    return _DICTIONARY[0]
+    return load_dictionary()
 
 
 def scep(data: bytes) -> None:

@@ -466,3 +466,42 @@ def test_an_l2tp_datagram_is_attributed_to_the_newest_sa_of_its_address_by_looku
     dp.remove_child_sa(ChildSaDeleted(bytes(16), 1, 0x101, 0x101, "gone"))
     assert peer_of(A2) is None and peer_of(a3) == 3
     assert dp._by_address == {a3: {3: None}}
+
+
+def test_a_hard_expire_forgets_the_sa_listener_or_not_and_a_soft_one_asks_for_a_rekey():
+    """XFRM_MSG_EXPIRE (the kernel's lifetime notice, xfrm_user_expire: the SA's xfrm_usersa_info
+    then ``hard``): a hard one means the kernel deleted the SA - the dataplane forgets it even
+    with nobody listening, and tells IKE when somebody is; a soft one asks IKE for a rekey."""
+    from twisted.internet.task import Clock
+
+    from pixgw.ike.events import ChildSaDeleted, RekeyRequested
+    from tests.protocol.test_gateway import child_sa
+
+    class Requests:
+        def request(self, build):
+            return []
+
+    def expire(child_id: int, hard: int, ours: bool = True) -> bytes:
+        body = bytearray(224 + 8)
+        reqid = (netlink.REQID_BASE if ours else 0x10000) | child_id
+        body[netlink._REQID_OFFSET : netlink._REQID_OFFSET + 4] = reqid.to_bytes(4, "little")
+        body[224] = hard
+        header = (16 + len(body)).to_bytes(4, "little") + netlink.XFRM_MSG_EXPIRE.to_bytes(
+            2, "little") + bytes(10)
+        return header + bytes(body)
+
+    dp = xfrm.XfrmDataplane(Clock(), local_address=A1)
+    dp._xs = Requests()
+    for child in (1, 2, 3):
+        dp.install_child_sa(child_sa(child))
+    dp._expire_received(expire(1, hard=1))  # nobody listening: still forgotten
+    assert sorted(dp._children) == [2, 3]
+    heard: list[object] = []
+    dp.set_lifetime_listener(heard.append)
+    dp._expire_received(expire(2, hard=0))
+    dp._expire_received(expire(3, hard=0, ours=False))  # not ours: ignored
+    dp._expire_received(expire(3, hard=1))
+    dp._expire_received(expire(3, hard=1)[:100])  # short: ignored
+    assert [type(e) for e in heard] == [RekeyRequested, ChildSaDeleted]
+    assert heard[0].child_sa_id == 2 and heard[1].child_sa_id == 3
+    assert sorted(dp._children) == [2]
