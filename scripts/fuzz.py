@@ -62,11 +62,12 @@ def run_target(name: str, runs: int, seconds: int, corpus: Path, seed: int) -> d
         args.insert(0, f"-max_total_time={seconds}")
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     t0 = time.monotonic()
-    done = subprocess.run([sys.executable, __file__, "--child", name, "--", *args], env=env,
-                          capture_output=True, text=True, check=False, cwd=HERE)
+    log_file = corpus / f"{name}.log"  # written as it runs: tail it to follow a long run
+    with log_file.open("w") as out:
+        done = subprocess.run([sys.executable, __file__, "--child", name, "--", *args], env=env,
+                              stdout=out, stderr=subprocess.STDOUT, check=False, cwd=HERE)
     wall = time.monotonic() - t0
-    log = done.stdout + done.stderr
-    (corpus / f"{name}.log").write_text(log)
+    log = log_file.read_text(errors="replace")
     last = [line for line in log.splitlines() if re.match(r"#\d+\s", line)]
     stats = dict(re.findall(r"(cov|ft|corp|exec/s): (\S+)", last[-1])) if last else {}
     executed = re.search(r"stat::number_of_executed_units: (\d+)", log)
