@@ -209,15 +209,20 @@ def _pieces(data: bytes) -> Iterator[bytes]:
         i += 2 + n
 
 
-def lns(data: bytes) -> None:
+def _new_lns() -> tuple[Any, list[Any], Any]:
+    """The lns target's LNS (deterministic: the same IDs every time), its three peers, a clock."""
     from twisted.internet.task import Clock
 
     from pixgw.l2tp.core import L2tpLns, L2tpSettings
     from pixgw.l2tp.peer import L2tpPeer
 
-    clock = Clock()
     core = L2tpLns(L2tpSettings(), random_bytes=lambda n: bytes(i % 256 for i in range(n)))
     peers = [L2tpPeer(i, IPv4Address(f"192.0.2.{i + 2}"), 4500, 1701) for i in range(3)]
+    return core, peers, Clock()
+
+
+def lns(data: bytes) -> None:
+    core, peers, clock = _new_lns()
     for piece in _pieces(data):
         if not piece:
             continue
@@ -353,6 +358,58 @@ def _quick_mode_1_plaintext() -> bytes:
     return header.message_id.to_bytes(4, "big") + plain[:1] + plain[hash_length:]
 
 
+def _replayed_l2tp() -> list[bytes]:
+    """Per capture, what its client sent in L2TP as the lns target's input, readdressed to the
+    target's LNS: the recorded gateway's tunnel and session IDs (in the client's headers) become
+    the ones the target's LNS assigns (its SCCRP's and ICRP's Assigned Tunnel / Session ID), so
+    a real xl2tpd's whole control exchange - tunnel, call, data, CDN, StopCCN - reaches it."""
+    from pixgw.l2tp.avp import AvpType, decode_avps
+    from pixgw.l2tp.message import ControlMessage, decode
+    from tests.fuzz.captures import client_of, conversations
+
+    seeds = []
+    for c in conversations():
+        client = client_of(c)
+        sent = [d.data for d in c if d.src == client and d.kind == "l2tp"]
+        headers = [decode(m) for m in sent]
+        theirs = (
+            next((h.tunnel_id for h in headers if h.tunnel_id), 0),
+            next((h.session_id for h in headers if h.session_id), 0),
+        )
+        ours = {theirs[0]: theirs[0], theirs[1]: theirs[1]}
+        core, peers, clock = _new_lns()
+        pieces = []
+        for message in sent:
+            message = _readdressed(
+                message, {theirs[0]: ours[theirs[0]]}, {theirs[1]: ours[theirs[1]]}
+            )
+            pieces.append(b"\x00" + message)
+            core.receive_datagram(message, peers[0], clock.seconds())
+            for out, _ in core.datagrams_to_send(clock.seconds()):
+                reply = decode(out)
+                if isinstance(reply, ControlMessage) and reply.avp_bytes:
+                    for avp in decode_avps(reply.avp_bytes)[0]:
+                        if avp.attribute_type == AvpType.ASSIGNED_TUNNEL_ID:
+                            ours[theirs[0]] = avp.u16()
+                        elif avp.attribute_type == AvpType.ASSIGNED_SESSION_ID:
+                            ours[theirs[1]] = avp.u16()
+            while core.next_event() is not None:
+                pass
+        seeds.append(_length_prefixed(pieces))
+    return seeds
+
+
+def _readdressed(message: bytes, tunnels: dict[int, int], sessions: dict[int, int]) -> bytes:
+    """An L2TP message with its header's Tunnel ID and Session ID mapped (RFC 2661 §3.1)."""
+    at = 4 if message[0] & 0x40 else 2  # the L bit: a Length field first
+    tunnel = int.from_bytes(message[at : at + 2], "big")
+    session = int.from_bytes(message[at + 2 : at + 4], "big")
+    ids = tunnels.get(tunnel, tunnel).to_bytes(2, "big") + sessions.get(session, session).to_bytes(
+        2, "big"
+    )
+    return message[:at] + ids + message[at + 4 :]
+
+
 def _l2tp_seeds() -> list[bytes]:
     from pixgw.testing.l2tp_lac import L2tpLac
 
@@ -440,7 +497,7 @@ TARGETS: dict[str, tuple[Callable[[bytes], None], Callable[[], list[bytes]]]] = 
         lns,
         lambda: [
             _length_prefixed([b"\x00" + s for s in _l2tp_seeds()]),
-            *_client_sequences("l2tp", lambda port: b"\x00"),
+            *_replayed_l2tp(),
         ],
     ),
     "ppp": (ppp, _ppp_seeds),

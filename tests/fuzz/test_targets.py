@@ -33,3 +33,23 @@ def test_what_the_fuzzer_found_stays_fixed(found: Path) -> None:
     """An input a fuzzer once crashed on (tests/vectors/fuzz/TARGET/NAME) runs clean."""
     target, _ = TARGETS[found.parent.name]
     target(found.read_bytes())
+
+
+def test_the_recorded_clients_l2tp_replays_a_whole_tunnel_into_the_lns_target() -> None:
+    """The lns target's seeds from the captures are readdressed to its LNS: a real xl2tpd's
+    tunnel and call come up, carry PPP and are torn down by the client's CDN and StopCCN."""
+    from tests.fuzz.targets import _new_lns, _pieces, _replayed_l2tp
+
+    seeds = _replayed_l2tp()
+    assert seeds, "no capture in tests/vectors/captures"
+    for seed in seeds:
+        core, peers, clock = _new_lns()
+        events = []
+        for piece in _pieces(seed):
+            core.receive_datagram(piece[1:], peers[0], clock.seconds())
+            core.datagrams_to_send(clock.seconds())
+            while (event := core.next_event()) is not None:
+                events.append(type(event).__name__)
+        assert events[:2] == ["TunnelEstablished", "SessionEstablished"], events
+        assert events.count("PppFrameReceived") >= 10, events
+        assert events[-2:] == ["SessionClosed", "TunnelClosed"], events
