@@ -358,11 +358,15 @@ def _quick_mode_1_plaintext() -> bytes:
     return header.message_id.to_bytes(4, "big") + plain[:1] + plain[hash_length:]
 
 
-def _replayed_l2tp() -> list[bytes]:
-    """Per capture, what its client sent in L2TP as the lns target's input, readdressed to the
-    target's LNS: the recorded gateway's tunnel and session IDs (in the client's headers) become
-    the ones the target's LNS assigns (its SCCRP's and ICRP's Assigned Tunnel / Session ID), so
-    a real xl2tpd's whole control exchange - tunnel, call, data, CDN, StopCCN - reaches it."""
+def _replayed_l2tp(
+    head: bytes = b"\x00", receiver: Callable[[], Callable[[bytes], list[bytes]]] | None = None
+) -> list[bytes]:
+    """Per capture, what its client sent in L2TP as a stateful target's input (each piece after
+    ``head``), readdressed to the target: the recorded gateway's tunnel and session IDs (in the
+    client's headers) become the ones the target assigns (its SCCRP's and ICRP's Assigned
+    Tunnel / Session ID), so a real xl2tpd's whole control exchange - tunnel, call, data, CDN,
+    StopCCN - reaches it.  ``receiver()`` makes a fresh target's ``deliver(message) ->
+    replies`` (the lns target's LNS by default)."""
     from pixgw.l2tp.avp import AvpType, decode_avps
     from pixgw.l2tp.message import ControlMessage, decode
     from tests.fuzz.captures import client_of, conversations
@@ -377,15 +381,14 @@ def _replayed_l2tp() -> list[bytes]:
             next((h.session_id for h in headers if h.session_id), 0),
         )
         ours = {theirs[0]: theirs[0], theirs[1]: theirs[1]}
-        core, peers, clock = _new_lns()
+        deliver = (receiver or _lns_receiver)()
         pieces = []
         for message in sent:
             message = _readdressed(
                 message, {theirs[0]: ours[theirs[0]]}, {theirs[1]: ours[theirs[1]]}
             )
-            pieces.append(b"\x00" + message)
-            core.receive_datagram(message, peers[0], clock.seconds())
-            for out, _ in core.datagrams_to_send(clock.seconds()):
+            pieces.append(head + message)
+            for out in deliver(message):
                 reply = decode(out)
                 if isinstance(reply, ControlMessage) and reply.avp_bytes:
                     for avp in decode_avps(reply.avp_bytes)[0]:
@@ -393,10 +396,38 @@ def _replayed_l2tp() -> list[bytes]:
                             ours[theirs[0]] = avp.u16()
                         elif avp.attribute_type == AvpType.ASSIGNED_SESSION_ID:
                             ours[theirs[1]] = avp.u16()
-            while core.next_event() is not None:
-                pass
         seeds.append(_length_prefixed(pieces))
     return seeds
+
+
+def _lns_receiver() -> Callable[[bytes], list[bytes]]:
+    core, peers, clock = _new_lns()
+
+    def deliver(message: bytes) -> list[bytes]:
+        core.receive_datagram(message, peers[0], clock.seconds())
+        replies = [out for out, _ in core.datagrams_to_send(clock.seconds())]
+        while core.next_event() is not None:
+            pass
+        return replies
+
+    return deliver
+
+
+def _gateway_receiver() -> Callable[[bytes], list[bytes]]:
+    """The gateway target's Gateway (child SA 1, as its pieces headed 2 reach it)."""
+    from tests.protocol.test_gateway import Bench, child_sa
+
+    bench = Bench()
+    bench.close()  # no log observer left behind; the gateway itself works on
+    dp = bench.dataplane
+    dp.install_child_sa(child_sa(1, 4501))
+
+    def deliver(message: bytes) -> list[bytes]:
+        before = len(dp.sent_l2tp)
+        dp.receive_l2tp(1, message)
+        return [sent.payload for sent in dp.sent_l2tp[before:]]
+
+    return deliver
 
 
 def _readdressed(message: bytes, tunnels: dict[int, int], sessions: dict[int, int]) -> bytes:
@@ -452,7 +483,7 @@ def _gateway_seeds() -> list[bytes]:
     return [
         _length_prefixed(sent),
         _length_prefixed([*sent, bytes([6, 61]), bytes([6, 61])]),
-        *_client_sequences("l2tp", lambda port: bytes([2])),
+        *_replayed_l2tp(bytes([2]), _gateway_receiver),
         *_client_sequences("ike", lambda port: bytes([port == 4500])),
     ]
 

@@ -53,3 +53,25 @@ def test_the_recorded_clients_l2tp_replays_a_whole_tunnel_into_the_lns_target() 
         assert events[:2] == ["TunnelEstablished", "SessionEstablished"], events
         assert events.count("PppFrameReceived") >= 10, events
         assert events[-2:] == ["SessionClosed", "TunnelClosed"], events
+
+
+def test_the_recorded_clients_l2tp_replays_a_call_into_the_gateway_target() -> None:
+    """The gateway target's seeds from the captures reach its Gateway readdressed: the call
+    comes up (PPP starts on it) and the client's StopCCN ends it again."""
+    from tests.fuzz.targets import _gateway_receiver, _pieces, _replayed_l2tp
+    from tests.protocol.test_gateway import Bench, child_sa
+
+    seeds = _replayed_l2tp(bytes([2]), _gateway_receiver)
+    assert seeds, "no capture in tests/vectors/captures"
+    for seed in seeds:
+        bench = Bench()
+        try:
+            bench.dataplane.install_child_sa(child_sa(1, 4501))
+            most = 0
+            for piece in _pieces(seed):
+                bench.dataplane.receive_l2tp(1, piece[1:])
+                most = max(most, len(bench.gateway.sessions))
+            assert most == 1 and not bench.gateway.sessions
+            assert any("603107" in line for line in bench.lines), bench.lines
+        finally:
+            bench.close()
