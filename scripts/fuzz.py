@@ -4,6 +4,7 @@
     .venv/bin/python scripts/fuzz.py                       # the short mode CI runs (~1-2 min)
     .venv/bin/python scripts/fuzz.py --runs 10000000 --jobs 2 [--target ike_message ...]
                                                            # the long mode (hours)
+    .venv/bin/python scripts/fuzz.py --replay-only --corpus DIR   # lines covered by the corpora
 
 Each target runs in a process of its own (pixgw instrumented for coverage, PYTHONHASHSEED=0,
 libFuzzer's -seed fixed: a short run gives the same inputs each time), from its seeds plus what
@@ -44,6 +45,42 @@ def child(name: str, libfuzzer_args: list[str]) -> None:
             target(seed)
     atheris.Setup([sys.argv[0], *libfuzzer_args], target)
     atheris.Fuzz()
+
+
+def replay_child(name: str, corpus: Path) -> None:
+    """Run every input of ``corpus`` through target ``name`` under coverage.py; print the lines
+    of the target's modules run, of all, as ``LINES covered total``."""
+    import coverage  # noqa: PLC0415 (only the replaying child needs it)
+
+    sys.path.insert(0, str(HERE))
+    from tests.fuzz.targets import MODULES  # noqa: PLC0415 (before coverage: only the modules count)
+
+    cov = coverage.Coverage(data_file=None, include=[str(HERE / m) for m in MODULES[name]])
+    cov.start()
+    from tests.fuzz.targets import TARGETS  # noqa: PLC0415
+
+    target = TARGETS[name][0]
+    for path in sorted(corpus.iterdir()):
+        target(path.read_bytes())
+    cov.stop()
+    covered = total = 0
+    for filename in cov.get_data().measured_files():
+        _, statements, _, missing, _ = cov.analysis2(filename)
+        total += len(statements)
+        covered += len(statements) - len(missing)
+    print(f"LINES {covered} {total}")
+
+
+def replay(name: str, corpus: Path) -> str:
+    """``covered/total (percent)`` of the target's module lines its corpus runs."""
+    done = subprocess.run([sys.executable, __file__, "--replay-child", name, str(corpus / name)],
+                          capture_output=True, text=True, check=False, cwd=HERE,
+                          env={**os.environ, "PYTHONHASHSEED": "0"}, timeout=3600)
+    found = re.search(r"LINES (\d+) (\d+)", done.stdout)
+    if found is None:
+        return "failed: " + (done.stdout + done.stderr)[-200:]
+    covered, total = int(found.group(1)), int(found.group(2))
+    return f"{covered}/{total} ({100 * covered / max(total, 1):.0f} %)"
 
 
 def run_target(name: str, runs: int, seconds: int, corpus: Path, seed: int) -> dict[str, object]:
@@ -96,6 +133,9 @@ def main() -> int:
     if len(sys.argv) > 2 and sys.argv[1] == "--child":
         child(sys.argv[2], sys.argv[4:])
         return 0
+    if len(sys.argv) > 3 and sys.argv[1] == "--replay-child":
+        replay_child(sys.argv[2], Path(sys.argv[3]))
+        return 0
     sys.path.insert(0, str(HERE))
     from tests.fuzz.targets import TARGETS  # noqa: PLC0415 (after the path)
 
@@ -110,8 +150,17 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1, help="libFuzzer's random seed")
     ap.add_argument("--corpus", type=Path, default=Path(tempfile.gettempdir()) / "pixgw-fuzz",
                     help="where corpora, logs and crash inputs are kept")
+    ap.add_argument("--lines", action="store_true",
+                    help="after the runs, replay each target's corpus under coverage.py and print "
+                         "the share of its modules' lines it runs")
+    ap.add_argument("--replay-only", action="store_true",
+                    help="no fuzzing: only --lines, on the corpora already in --corpus")
     args = ap.parse_args()
     names = args.target or sorted(TARGETS)
+    if args.replay_only:
+        for name in names:
+            print(f"{name:<15}{replay(name, args.corpus)}", flush=True)
+        return 0
 
     def one(name: str) -> dict[str, object]:
         runs = args.runs or SHORT_RUNS.get(name, SHORT_DEFAULT)
@@ -126,6 +175,10 @@ def main() -> int:
             print(f"{r['target']:<15}{r['inputs']:>11}{r['cov']:>7}{r['ft']:>8}{r['corpus']:>15}"
                   f"{rate:>10.0f}{r['seconds']:>8}  {'CRASH' if r['crash'] else '-'}", flush=True)
             rows.append(r)
+    if args.lines:
+        print(f"\n{'target':<15}lines of its modules run by its corpus (coverage.py)")
+        for name in names:
+            print(f"{name:<15}{replay(name, args.corpus)}", flush=True)
     failed = [r for r in rows if r["crash"]]
     for r in failed:
         print(f"\n--- {r['target']} ---\n{r['tail']}")
