@@ -235,6 +235,7 @@ def lns(data: bytes) -> None:
         core.datagrams_to_send(clock.seconds())
         while core.next_event() is not None:
             pass
+        check_lns_invariants(core)
 
 
 def gateway(data: bytes) -> None:
@@ -278,9 +279,27 @@ def check_invariants(bench: object) -> None:
     leased = sum(1 for a in gw.sessions.values() if a.leased)
     in_use = sum(p.in_use for p in gw.pools.status())
     assert leased == in_use, (leased, in_use)
-    for name, value in vars(gw.l2tp.counters()).items():
-        assert value >= 0, name
+    check_lns_invariants(gw.l2tp)
     for name, value in vars(bench.dataplane.counters()).items():  # type: ignore[attr-defined]
+        assert value >= 0, name
+
+
+def check_lns_invariants(core: Any) -> None:
+    """The LNS's indexes agree with its tunnels (no tunnel without its entry, no entry without
+    its tunnel), its bounds hold, no counter is below zero."""
+    for child, ids in core.by_child.items():
+        assert ids, f"empty by_child entry {child}"
+        for tunnel_id in ids:
+            assert core.tunnels[tunnel_id].peer.child_sa_id == child, (tunnel_id, child)
+    for tunnel_id, tunnel in core.tunnels.items():
+        assert tunnel.tunnel_id == tunnel_id
+        assert tunnel_id in core.by_child.get(tunnel.peer.child_sa_id, ()), tunnel_id
+        assert len(tunnel.sessions) <= core.settings.sessions_per_tunnel, tunnel_id
+    for (peer, remote_id), tunnel_id in core.by_remote.items():
+        tunnel = core.tunnels[tunnel_id]
+        assert (tunnel.peer, tunnel.remote_tunnel_id) == (peer, remote_id), tunnel_id
+    assert len(core.tunnels) <= core.settings.max_tunnels
+    for name, value in vars(core.counters()).items():
         assert value >= 0, name
 
 
