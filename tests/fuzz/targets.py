@@ -49,18 +49,30 @@ def ike_message(data: bytes) -> None:
 
 def ike_responder(data: bytes) -> None:
     """Datagrams to an IKE responder, unencrypted and (after a main mode with the testing
-    initiator) encrypted with the IKE SA's keys: the decrypted payload chains are fuzzed."""
+    initiator) encrypted with the IKE SA's keys - the decrypted payload chains are fuzzed - and
+    time passing (its timers: retransmissions, expiries). Each piece's first byte says which:
+    0xF0 and above, time (that many tens of seconds past 0xEF); odd, encrypted (bit 1: quick
+    mode or informational); even, a datagram in clear from one of three addresses (bits 2-3;
+    the first is the initiator's) to port 500 or 4500 (bit 1).  The responder's indexes are
+    checked after every piece."""
     from pixgw.ike import crypto
+    from pixgw.ike.events import Endpoint
     from pixgw.ike.message import Header, encode_message
-    from tests.protocol.ike_harness import main_mode
+    from tests.protocol.ike_harness import CLIENT, GATEWAY, main_mode
 
     path = _ike_path()
+    responder = path.responder  # type: ignore[attr-defined]
     now = 1000.0
     for piece in _pieces(data):
-        if piece and piece[0] & 1:  # encrypted: a quick mode or informational body
-            init = path.initiator
+        head = piece[0] if piece else 0
+        if head >= 0xF0:
+            now += 10.0 * (head - 0xEF)
+            if (due := responder.get_timer()) is not None and due <= now:
+                responder.handle_timer(now)
+        elif head & 1:  # encrypted: a quick mode or informational body
+            init = path.initiator  # type: ignore[attr-defined]
             if init._cipher is None or init._keys is None:
-                main_mode(path, now)
+                main_mode(path, now)  # type: ignore[arg-type]
             cipher, keys = init._cipher, init._keys
             assert cipher is not None and keys is not None
             mid = int.from_bytes((piece[1:] + bytes(4))[:4], "big") or 1
@@ -74,12 +86,78 @@ def ike_responder(data: bytes) -> None:
             pad = (-len(body)) % cipher.block_size
             iv = crypto.phase2_iv(init.chosen.hash, init._iv, mid, cipher.block_size)
             ct = cipher.encrypt(keys.encryption_key, iv, body + bytes(pad))
-            exchange = (32, 5)[piece[0] >> 1 & 1]  # quick mode or informational
+            exchange = (32, 5)[head >> 1 & 1]  # quick mode or informational
             header = Header(init.cky_i, init.cky_r, 8, 0x10, exchange, 1, mid)
-            path.send(encode_message(header, encrypted_body=ct), now)
+            path.send(encode_message(header, encrypted_body=ct), now)  # type: ignore[attr-defined]
         else:
-            path.send(piece[1:], now)
+            port = (500, 4500)[head >> 1 & 1]
+            source = (CLIENT, IPv4Address("198.51.100.8"), IPv4Address("203.0.113.9"))[
+                head >> 2 & 3 if head >> 2 & 3 < 3 else 0
+            ]
+            responder.receive_datagram(
+                piece[1:], Endpoint(GATEWAY, port), Endpoint(source, port), now
+            )
+        responder.datagrams_to_send(now)
+        while responder.next_event() is not None:
+            pass
+        check_ike_invariants(responder)
         now += 1.0
+
+
+def check_ike_invariants(core: Any) -> None:
+    """The IKE responder's indexes agree with its SAs both ways (no SA, quick mode or child SA
+    without its entries, no entry without its SA), the half-open accounting adds up, no counter
+    is below zero."""
+
+    def entries(index: dict[Any, Any]) -> Iterator[tuple[Any, Any]]:
+        for key, members in index.items():
+            assert members, f"empty index entry {key!r}"
+            for member in members:
+                yield key, member
+
+    for ike_sa_id, sa in core.sas.items():
+        assert sa.ike_sa_id == ike_sa_id
+        assert ike_sa_id in core.sas_by_address.get(sa.remote.address, ()), sa.remote
+        if sa.peer_id is not None:
+            assert ike_sa_id in core.sas_by_peer.get((sa.remote.address, sa.peer_id), ())
+    for address, ike_sa_id in entries(core.sas_by_address):
+        assert core.sas[ike_sa_id].remote.address == address
+    for (address, peer_id), ike_sa_id in entries(core.sas_by_peer):
+        assert (core.sas[ike_sa_id].remote.address, core.sas[ike_sa_id].peer_id) == (
+            address,
+            peer_id,
+        )
+    for (cky_i, _first), ike_sa_id in core.by_initiator.items():
+        assert core.sas[ike_sa_id].cky_i == cky_i
+    for ike_sa_id, mid in core.quick:
+        assert ike_sa_id in core.sas and mid in core.quick_of_sa.get(ike_sa_id, ())
+    for ike_sa_id, mid in entries(core.quick_of_sa):
+        assert (ike_sa_id, mid) in core.quick
+    for child_id, record in core.children.items():
+        e = record.event
+        assert child_id in core.children_by_sa.get(e.ike_sa_id, ())
+        assert child_id in core.children_by_address.get(e.remote.address, ())
+        assert child_id in core.children_by_endpoint.get((e.remote.address, e.remote.port), ())
+        assert e.inbound.spi in core.child_spis
+    for index in (
+        core.children_by_sa,
+        core.children_by_address,
+        core.children_by_endpoint,
+        core.orphans_by_address,
+    ):
+        for _, child_id in entries(index):
+            assert child_id in core.children, child_id
+    for _, child_id in entries(core.orphans_by_address):
+        assert core.children[child_id].event.ike_sa_id not in core.sas
+    for ike_sa_id, source in core.unauthenticated.items():
+        assert ike_sa_id in core.sas
+        assert ike_sa_id in core.unauthenticated_by_source.get(source, {})
+    for source, ike_sa_id in entries(core.unauthenticated_by_source):
+        assert core.unauthenticated.get(ike_sa_id) == source
+    assert set(core.half_open) <= set(core.unauthenticated)
+    assert core.half_open_bytes == sum(core.half_open.values()) >= 0
+    for name, value in vars(core.counters).items():  # a property here
+        assert value >= 0, name
 
 
 def _ike_path() -> object:
@@ -280,6 +358,8 @@ def check_invariants(bench: object) -> None:
     in_use = sum(p.in_use for p in gw.pools.status())
     assert leased == in_use, (leased, in_use)
     check_lns_invariants(gw.l2tp)
+    if gw.ike is not None:
+        check_ike_invariants(gw.ike)
     for name, value in vars(bench.dataplane.counters()).items():  # type: ignore[attr-defined]
         assert value >= 0, name
 

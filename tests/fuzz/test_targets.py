@@ -75,3 +75,34 @@ def test_the_recorded_clients_l2tp_replays_a_call_into_the_gateway_target() -> N
             assert any("603107" in line for line in bench.lines), bench.lines
         finally:
             bench.close()
+
+
+def test_the_invariant_checks_see_a_broken_index() -> None:
+    """The checks the stateful targets run after every input catch an index out of step."""
+    from tests.fuzz.targets import (
+        _ike_path,
+        _new_lns,
+        _pieces,
+        _replayed_l2tp,
+        check_ike_invariants,
+        check_lns_invariants,
+    )
+    from tests.protocol.ike_harness import main_mode
+
+    path = _ike_path()
+    main_mode(path)  # type: ignore[arg-type]
+    responder = path.responder  # type: ignore[attr-defined]
+    check_ike_invariants(responder)
+    (address,) = responder.sas_by_address
+    responder.sas_by_address[address] = set()
+    with pytest.raises(AssertionError):
+        check_ike_invariants(responder)
+
+    core, peers, clock = _new_lns()
+    for piece in list(_pieces(_replayed_l2tp()[0]))[:4]:  # SCCRQ .. ICCN: a tunnel up
+        core.receive_datagram(piece[1:], peers[0], clock.seconds())
+    check_lns_invariants(core)
+    assert core.tunnels
+    core.by_child.clear()
+    with pytest.raises(AssertionError):
+        check_lns_invariants(core)
