@@ -360,6 +360,10 @@ def check_invariants(bench: object) -> None:
     check_lns_invariants(gw.l2tp)
     if gw.ike is not None:
         check_ike_invariants(gw.ike)
+    installed = bench.dataplane.child_sas  # type: ignore[attr-defined]
+    for tunnel in gw.l2tp.tunnels.values():  # a live tunnel rides on an installed SA
+        child = tunnel.peer.child_sa_id
+        assert tunnel.linger_until is not None or child is None or child in installed, tunnel
     for name, value in vars(bench.dataplane.counters()).items():  # type: ignore[attr-defined]
         assert value >= 0, name
 
