@@ -170,7 +170,9 @@ def _ike_path() -> object:
     profile = InitiatorProfile(
         psk=b"s3cret", phase1=(Phase1Offer(c.ENC_3DES, None, c.HASH_SHA, c.AUTH_PSK, 2),)
     )
-    return make_pair(config, profile)
+    from tests.protocol.test_gateway import counting_random
+
+    return make_pair(config, profile, random_bytes=counting_random())
 
 
 def esp(data: bytes) -> None:

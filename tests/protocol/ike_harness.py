@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
@@ -193,10 +193,13 @@ def make_pair(
     nat: bool = False,
     certificates: InMemoryCertificateSource | None = None,
     nat_base_port: int = 40000,
+    random_bytes: Callable[[int], bytes] = os.urandom,
 ) -> Path:
-    responder = Responder(config, random_bytes=os.urandom, certificates=certificates)
+    """An initiator and a responder, connected; ``random_bytes`` for both (the fuzz targets
+    pass a deterministic one: an input gives the same run every time)."""
+    responder = Responder(config, random_bytes=random_bytes, certificates=certificates)
     own = CLIENT_PRIVATE if nat else CLIENT
-    initiator = IkeInitiator(profile, Endpoint(own, 500), Endpoint(GATEWAY, 500), os.urandom)
+    initiator = IkeInitiator(profile, Endpoint(own, 500), Endpoint(GATEWAY, 500), random_bytes)
     return Path(responder, initiator, nat, nat_base_port)
 
 
