@@ -139,7 +139,8 @@ def test_a_real_client_recorded(
             avps, _ = decode_avps(message.avp_bytes)
             assert avps[0].attribute_type == AvpType.MESSAGE_TYPE, avps
             names.append(message_name(avps[0].u16()))
-    assert names[:3] == ["SCCRQ", "SCCCN", "ICRQ"], names
+    # in order of first sending (a retransmission on a slow guest repeats one)
+    assert list(dict.fromkeys(names))[:3] == ["SCCRQ", "SCCCN", "ICRQ"], names
     assert "StopCCN" in names or "CDN" in names, names
     protocols = {_ppp_protocol(f) for f in frames}
     assert {LCP, auth_protocol, IPCP, IP} <= protocols, sorted(hex(p) for p in protocols)
