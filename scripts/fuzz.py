@@ -29,7 +29,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parents[1]
 SHORT_RUNS = {"gateway": 1000, "ike_responder": 2000, "ppp_session": 6000, "config": 3000,
-              "lns": 10000}
+              "cert_rep": 2000, "lns": 10000}
 SHORT_DEFAULT = 20000
 
 

@@ -264,6 +264,80 @@ def scep(data: bytes) -> None:
         pkcs7.parse_certs_only(data)
 
 
+def cert_rep(data: bytes) -> None:
+    """SCEP CertReps (RFC 8894 §3.3.2) answering the PKCSReq the target made: *data* as it
+    comes (its signature fails but for the seed's), then - the first byte says which - *data*
+    as the pkcsPKIEnvelope, or as the degenerate certificates-only SignedData inside one, of a
+    CertRep SUCCESS the RA signs with the transaction ID and nonce echoed: what opening and
+    reading a real answer does is fuzzed past the signature. Only ScepError may come out."""
+    from pixgw.pki import pkcs7, scep
+
+    b = _scep_bench()
+    with contextlib.suppress(scep.ScepError):
+        scep.parse_cert_rep(data, b.request, b.cas, b.key)
+    if not data or data[0] % 3 == 0:
+        return
+    content = data[1:]
+    if data[0] % 3 == 2:
+        content = pkcs7.envelope(content, b.requester, "aes128", b.random)
+    with contextlib.suppress(scep.ScepError):
+        scep.parse_cert_rep(b.signed(content), b.request, b.cas, b.key)
+
+
+@functools.cache
+def _scep_bench() -> Any:
+    """An NDES in RA mode (1024-bit keys: the target signs per input), a PKCSReq to it made
+    with a deterministic random source, the CAs its GetCACert names, the requester's key and
+    self-signed certificate, a signer of CertReps to that request, and the NDES's real answer."""
+    from types import SimpleNamespace
+
+    from asn1crypto import cms, core
+    from cryptography import x509
+
+    from pixgw.pki import scep
+    from tests.interop.ndes import NdesEmulator, cached_key
+    from tests.protocol.test_gateway import counting_random
+
+    keys = [cached_key(20 + i, 1024) for i in range(4)]
+    ndes = NdesEmulator(challenge="fuzz", ca_key=keys[0], ra_sig_key=keys[1], ra_enc_key=keys[2])
+    random = counting_random()
+    csr = scep.build_csr(keys[3], "gw.pixgw.test", "fuzz", "480430455", "192.0.2.1")
+    requester = scep.build_self_signed(keys[3], x509.load_der_x509_csr(csr).subject, 7, 1.7e9)
+    cas = scep.parse_ca_certificates(*ndes.get_ca_cert())
+    caps = scep.parse_ca_caps(ndes.caps)
+    request = scep.build_pkcs_req(csr, keys[3], requester, cas, caps, random)
+    echoed = [
+        cms.CMSAttribute({"type": scep.OID_PKI_STATUS, "values": [core.PrintableString("0")]}),
+        cms.CMSAttribute(
+            {"type": scep.OID_RECIPIENT_NONCE, "values": [core.OctetString(request.sender_nonce)]}
+        ),
+    ]
+
+    def signed(content: bytes) -> bytes:
+        return scep.sign_message(
+            content,
+            ndes.ra_sig_cert,
+            ndes.ra_sig_key,
+            scep.MessageType.CERT_REP,
+            request.transaction_id,
+            bytes(16),
+            "sha256",
+            echoed,
+            [ndes.ra_sig_cert],
+        )
+
+    return SimpleNamespace(
+        ndes=ndes,
+        request=request,
+        cas=cas,
+        key=keys[3],
+        requester=requester,
+        random=random,
+        signed=signed,
+        answer=ndes.pki_operation(request.message),
+    )
+
+
 def config(data: bytes) -> None:
     from pixgw.config.parser import ConfigError, parse
     from pixgw.config.render import render
@@ -610,6 +684,19 @@ def _radius_seeds() -> list[bytes]:
     return [bytes(packet)]
 
 
+def _scep_envelope_of(cert_rep: bytes) -> bytes:
+    from pixgw.pki import scep
+
+    b = _scep_bench()
+    return scep.read_signed_message(cert_rep, b.cas.signer_certs)[1]
+
+
+def _scep_inner_of(cert_rep: bytes) -> bytes:
+    from pixgw.pki import pkcs7
+
+    return pkcs7.open_envelope(_scep_envelope_of(cert_rep), _scep_bench().key)
+
+
 def _scep_seeds() -> list[bytes]:
     return [
         (VECTORS / "pki" / "getcacert-ndes-ra.der").read_bytes(),
@@ -643,6 +730,14 @@ TARGETS: dict[str, tuple[Callable[[bytes], None], Callable[[], list[bytes]]]] = 
     ),
     "radius_reply": (radius_reply, _radius_seeds),
     "scep": (scep, _scep_seeds),
+    "cert_rep": (
+        cert_rep,
+        lambda: [
+            _scep_bench().answer,  # the NDES's CertRep with the issued certificate, as it comes
+            b"\x01" + _scep_envelope_of(_scep_bench().answer),  # its envelope, signed anew
+            b"\x02" + _scep_inner_of(_scep_bench().answer),  # its certificates, enveloped anew
+        ],
+    ),
     "config": (config, _config_seeds),
     "gateway": (gateway, _gateway_seeds),
 }
@@ -659,6 +754,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "ppp_session": ("pixgw/ppp/*.py",),
     "radius_reply": ("pixgw/aaa/radius/codec.py",),
     "scep": ("pixgw/pki/scep.py", "pixgw/pki/pkcs7.py"),
+    "cert_rep": ("pixgw/pki/scep.py", "pixgw/pki/pkcs7.py"),
     "config": ("pixgw/config/*.py", "pixgw/config/families/*.py"),
     "gateway": ("pixgw/gateway.py", "pixgw/l2tp/*.py", "pixgw/ppp/*.py", "pixgw/ike/*.py"),
 }

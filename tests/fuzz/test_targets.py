@@ -106,3 +106,19 @@ def test_the_invariant_checks_see_a_broken_index() -> None:
     core.by_child.clear()
     with pytest.raises(AssertionError):
         check_lns_invariants(core)
+
+
+def test_the_cert_rep_targets_three_ways_reach_an_issued_certificate() -> None:
+    """The cert_rep target's seeds - the NDES's answer, its envelope signed anew, its
+    certificates enveloped anew - each open to SUCCESS with the issued certificate: the
+    structure-aware modes get past the signature and the decryption."""
+    from pixgw.pki import pkcs7, scep
+    from tests.fuzz.targets import _scep_bench, _scep_envelope_of, _scep_inner_of
+
+    b = _scep_bench()
+    envelope = _scep_envelope_of(b.answer)
+    again = pkcs7.envelope(_scep_inner_of(b.answer), b.requester, "aes128", b.random)
+    for answer in (b.answer, b.signed(envelope), b.signed(again)):
+        rep = scep.parse_cert_rep(answer, b.request, b.cas, b.key)
+        assert rep.status is scep.PkiStatus.SUCCESS
+        assert rep.certificates == (b.ndes.issued[0],) or rep.certificates == [b.ndes.issued[0]]
