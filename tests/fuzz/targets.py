@@ -237,13 +237,85 @@ def ppp_session(data: bytes) -> None:
 
 
 def radius_reply(data: bytes) -> None:
-    from pixgw.aaa.radius.codec import check_reply, decode_attributes
+    """RADIUS replies: *data* as it comes (check_reply says why it is not genuine, the
+    attributes decode or raise ValueError), then, structure-aware, *data*'s attributes in an
+    Access-Accept made genuine here (its Response Authenticator and any Message-Authenticator
+    computed with the secret, RFC 2865 §3, RFC 3579 §3.2) applied to a login - PAP, MS-CHAP v1
+    or v2 by *data*'s second byte - as the RADIUS checker does: the MPPE keys' salt decryption
+    (RFC 2548 §2.4.2/§2.4.3), addresses, timeouts; only UnauthorizedLogin may come out."""
+    from twisted.cred.error import UnauthorizedLogin
+
+    from pixgw.aaa.radius.authorization import authorization_from_accept
+    from pixgw.aaa.radius.codec import RadiusReply, check_reply, decode_attributes
 
     dictionary = _dictionary()
     check_reply(data, b"secret", bytes(16), True)
     if len(data) >= 20:
         with contextlib.suppress(ValueError):
             decode_attributes(dictionary, data[0], data[20:])
+    genuine = _genuine_accept(data[20:], data[1] if len(data) > 1 else 0)
+    assert check_reply(genuine, b"secret", bytes(16), True) in (None, "no Message-Authenticator")
+    try:
+        attributes = decode_attributes(dictionary, 2, genuine[20:])
+    except ValueError:
+        return
+    reply = RadiusReply(2, genuine[1], attributes, bytes(16))
+    credentials = _radius_logins()[genuine[1] % 3]
+    with contextlib.suppress(UnauthorizedLogin):
+        authorization_from_accept(reply, credentials, _radius_server())
+
+
+def _salt_encrypted(salt: bytes, key: bytes) -> bytes:
+    """RFC 2548 §2.4.2 the other way (what the RADIUS server does): the key's length, the key,
+    zero padding to 16-byte blocks, each XORed with MD5(secret + R + salt), then MD5(secret +
+    the previous cipher block); the request authenticator R is 16 zeros here."""
+    import hashlib
+
+    plain = bytes([len(key)]) + key
+    plain += bytes(-len(plain) % 16)
+    out, last = b"", bytes(16) + salt
+    for i in range(0, len(plain), 16):
+        b = hashlib.md5(b"secret" + last).digest()
+        last = bytes(x ^ y for x, y in zip(plain[i : i + 16], b, strict=True))
+        out += last
+    return salt + out
+
+
+def _genuine_accept(attributes: bytes, identifier: int) -> bytes:
+    """An Access-Accept carrying *attributes* to the request whose authenticator is 16 zeros,
+    signed with the secret ``secret``: its Message-Authenticator, when it has one, then its
+    Response Authenticator."""
+    import hashlib
+
+    from pixgw.aaa.radius.codec import _find_message_authenticator, message_authenticator
+
+    attributes = attributes[: 4096 - 20]
+    packet = bytearray(struct.pack("!BBH", 2, identifier & 0xFF, 20 + len(attributes)))
+    packet += bytes(16) + attributes
+    at = _find_message_authenticator(attributes)
+    if at is not None:
+        packet[20 + at : 20 + at + 16] = bytes(16)
+        packet[20 + at : 20 + at + 16] = message_authenticator(b"secret", bytes(packet))
+    packet[4:20] = hashlib.md5(bytes(packet) + b"secret").digest()
+    return bytes(packet)
+
+
+@functools.cache
+def _radius_logins() -> tuple[Any, ...]:
+    from pixgw.aaa.credentials import MsChapV1Credentials, MsChapV2Credentials, PapCredentials
+
+    return (
+        PapCredentials("alice", "alice-pw"),
+        MsChapV1Credentials("alice", bytes(range(8)), bytes(49)),
+        MsChapV2Credentials("alice", bytes(16), bytes(range(16)), bytes(24)),
+    )
+
+
+@functools.cache
+def _radius_server() -> Any:
+    from pixgw.aaa.radius.client import RadiusServer
+
+    return RadiusServer(IPv4Address("127.0.0.1"), b"secret")
 
 
 @functools.cache
@@ -681,7 +753,25 @@ def _radius_seeds() -> list[bytes]:
     body = bytes([1, 7]) + b"alice" + bytes([18, 6]) + b"Hi!!"
     packet = bytearray(struct.pack("!BBH", 2, 1, 20 + len(body)) + bytes(16) + body)
     packet[4:20] = hashlib.md5(bytes(packet[:4]) + bytes(16) + body + b"secret").digest()
-    return [bytes(packet)]
+    accept = [
+        ("Framed-IP-Address", "198.51.100.20"),
+        ("Session-Timeout", 3600),
+        ("Idle-Timeout", 600),
+        ("Acct-Interim-Interval", 300),
+        ("Class", b"class-1"),
+        ("MS-CHAP2-Success", b"\x01S=" + b"0123456789ABCDEF0123456789ABCDEF01234567"),
+        ("MS-MPPE-Send-Key", _salt_encrypted(b"\x80\x01", bytes(range(16)))),
+        ("MS-MPPE-Recv-Key", _salt_encrypted(b"\x80\x02", bytes(range(16, 32)))),
+        ("MS-CHAP-MPPE-Keys", bytes(range(32))),
+        ("MS-Primary-DNS-Server", "192.0.2.53"),
+        ("MS-Primary-NBNS-Server", "192.0.2.137"),
+        ("Reply-Message", "welcome"),
+    ]
+    from pixgw.aaa.radius.codec import encode_attributes
+
+    body = encode_attributes(_dictionary(), accept)
+    # what FreeRADIUS grants an MS-CHAP v2 / v1 / PAP login (the second byte picks the login)
+    return [bytes(packet), *(_genuine_accept(body, login) for login in (2, 1, 0))]
 
 
 def _scep_envelope_of(cert_rep: bytes) -> bytes:
@@ -752,7 +842,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "lns": ("pixgw/l2tp/*.py",),
     "ppp": ("pixgw/ppp/frame.py",),
     "ppp_session": ("pixgw/ppp/*.py",),
-    "radius_reply": ("pixgw/aaa/radius/codec.py",),
+    "radius_reply": ("pixgw/aaa/radius/codec.py", "pixgw/aaa/radius/authorization.py"),
     "scep": ("pixgw/pki/scep.py", "pixgw/pki/pkcs7.py"),
     "cert_rep": ("pixgw/pki/scep.py", "pixgw/pki/pkcs7.py"),
     "config": ("pixgw/config/*.py", "pixgw/config/families/*.py"),

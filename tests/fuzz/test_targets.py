@@ -122,3 +122,21 @@ def test_the_cert_rep_targets_three_ways_reach_an_issued_certificate() -> None:
         rep = scep.parse_cert_rep(answer, b.request, b.cas, b.key)
         assert rep.status is scep.PkiStatus.SUCCESS
         assert rep.certificates == (b.ndes.issued[0],) or rep.certificates == [b.ndes.issued[0]]
+
+
+def test_the_radius_targets_genuine_accept_grants_what_it_carries() -> None:
+    """The radius_reply target's structure-aware seeds are genuine Access-Accepts: check_reply
+    takes them, and the MS-CHAP v2 one grants the address, the timeouts and both MPPE keys."""
+    from pixgw.aaa.radius.authorization import authorization_from_accept
+    from pixgw.aaa.radius.codec import RadiusReply, check_reply, decode_attributes
+    from tests.fuzz.targets import _dictionary, _radius_logins, _radius_seeds, _radius_server
+
+    _plain, v2, _v1, _pap = _radius_seeds()
+    assert check_reply(v2, b"secret", bytes(16), False) is None
+    reply = RadiusReply(2, v2[1], decode_attributes(_dictionary(), 2, v2[20:]), bytes(16))
+    granted = authorization_from_accept(reply, _radius_logins()[2], _radius_server())
+    assert str(granted.address) == "198.51.100.20"
+    assert (granted.session_timeout, granted.idle_timeout) == (3600, 600)
+    # the salt-encrypted keys decrypt to what the seed put in (RFC 2548 §2.4.2)
+    assert granted.mppe_send_key == bytes(range(16))
+    assert granted.mppe_recv_key == bytes(range(16, 32))
