@@ -31,6 +31,7 @@ from tests.interop.qemu.client import (
 )
 from tests.interop.qemu.guest import Guest, boot_guest
 from tests.interop.qemu.netns import (
+    BRIDGE_MACS,
     INSIDE_HOST,
     OUTSIDE_GW,
     OUTSIDE_NAT,
@@ -109,6 +110,38 @@ def test_a_crashed_runs_namespaces_are_removed_a_live_runs_kept(
         run(["ip", "netns", "del", f"{crashed}-gw"], check=False)
     names = set(netns_list())
     assert not {f"{crashed}-gw", f"{live.prefix}-gw", f"{mine.prefix}-gw"} & names
+
+
+def _mac(ns: str, dev: str) -> str:
+    out = run(["ip", "-n", ns, "-o", "link", "show", dev]).stdout
+    found = re.search(r"link/ether ([0-9a-f:]{17})", out)
+    assert found, out
+    return found.group(1)
+
+
+def test_bridges_keep_their_mac_as_taps_come_and_go(tmp_path: Path) -> None:
+    """A guest behind the NAT keeps 198.51.100.1 (br1) in its ARP cache: if br1 took the lowest
+    MAC of its ports, as a bridge without an address of its own does, another guest's tap
+    coming or going would move it and strand the first guest's packets (CI lost test_nat's
+    first ping so). No guest here: taps with MACs below any random one, then none."""
+    topo = Topology(prefix=f"pb{runid.RUN_ID}", workdir=tmp_path)
+    try:
+        topo.create()
+        nat = topo.add_nat().name
+        before = {"br0": _mac(topo.outside.name, "br0"), "br1": _mac(nat, "br1")}
+        assert before == BRIDGE_MACS
+        for behind_nat, ns, tap in ((False, topo.outside.name, "tlow0"), (True, nat, "tlow1")):
+            assert topo.add_tap(behind_nat, tap) == ns
+            run(["ip", "-n", ns, "link", "set", tap, "address", "00:00:00:00:00:01"])
+        assert _mac(topo.outside.name, "br0") == BRIDGE_MACS["br0"]
+        assert _mac(nat, "br1") == BRIDGE_MACS["br1"]
+        run(["ip", "-n", topo.outside.name, "link", "del", "tlow0"])
+        run(["ip", "-n", nat, "link", "del", "tlow1"])
+        assert _mac(topo.outside.name, "br0") == BRIDGE_MACS["br0"]
+        assert _mac(nat, "br1") == BRIDGE_MACS["br1"]
+    finally:
+        topo.destroy()
+    assert not [n for n in netns_list() if n.startswith(f"{topo.prefix}-")]
 
 
 def test_guest_build_is_cached(interop_image: GuestImage) -> None:

@@ -43,6 +43,12 @@ PRIVATE_NAT = "198.51.100.1"
 INSIDE_GW = "203.0.113.1"
 INSIDE_HOST = "203.0.113.2"
 DOC_PREFIXES = ("192.0.2.", "198.51.100.", "203.0.113.")
+# A bridge without an address of its own takes the lowest MAC of its ports and changes it as taps
+# come and go (00:00:00:00:00:00 with none): the guests behind the NAT would keep 198.51.100.1 at a
+# MAC no longer there after another guest's tap left br1 - their packets flooded on the bridge
+# (and, with br_netfilter, conntracked un-NATed) until their ARP entry was probed again, ~5-8 s.
+# CI lost test_nat's first ping to that. Fixed, locally administered addresses keep them put.
+BRIDGE_MACS = {"br0": "02:00:c0:00:02:00", "br1": "02:00:c6:33:64:01"}
 
 
 def run(
@@ -267,6 +273,8 @@ class Topology:
                 "link",
                 "add",
                 "br0",
+                "address",
+                BRIDGE_MACS["br0"],
                 "type",
                 "bridge",
                 "stp_state",
@@ -308,6 +316,8 @@ class Topology:
                 "link",
                 "add",
                 "br1",
+                "address",
+                BRIDGE_MACS["br1"],
                 "type",
                 "bridge",
                 "stp_state",
