@@ -176,7 +176,20 @@ class Namespace:
         )
         proc = BackgroundProcess(argv, self.name, log, popen, fh)
         self.processes.append(proc)
+        self._await_entry(popen)
         return proc
+
+    def _await_entry(self, popen: subprocess.Popen[bytes]) -> None:
+        """Until the process is in this namespace or has ended, at most 5 s: Popen returns once
+        ``ip netns exec`` runs, before its setns (CI under load once found the namespace still
+        without the process it had just been given)."""
+        want = os.stat(f"/run/netns/{self.name}").st_ino
+        deadline = time.monotonic() + 5.0
+        while popen.poll() is None and time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                if os.stat(f"/proc/{popen.pid}/ns/net").st_ino == want:
+                    return
+            time.sleep(0.01)
 
     def stop(self, proc: BackgroundProcess, grace: float = 5.0) -> int | None:
         rc = proc.stop(grace)
@@ -259,31 +272,19 @@ class Topology:
         run(["ip", "link", "set", tmp_a, "netns", ns_a, "name", name_a])
         run(["ip", "link", "set", tmp_b, "netns", ns_b, "name", name_b])
 
+    def _bridge(self, ns: str, name: str) -> None:
+        """A bridge with its fixed MAC (``BRIDGE_MACS``), no STP, forwarding at once; up."""
+        run(["ip", "-n", ns, "link", "add", name, "address", BRIDGE_MACS[name], "type", "bridge",
+             "stp_state", "0", "forward_delay", "0"])
+        run(["ip", "-n", ns, "link", "set", name, "up"])
+
     def create(self) -> Topology:
         self.clean_stale()
         self.created = True
         out, gw, inside = self.outside.name, self.gateway.name, self.inside.name
         for ns in (out, gw, inside):
             self._new_ns(ns)
-        run(
-            [
-                "ip",
-                "-n",
-                out,
-                "link",
-                "add",
-                "br0",
-                "address",
-                BRIDGE_MACS["br0"],
-                "type",
-                "bridge",
-                "stp_state",
-                "0",
-                "forward_delay",
-                "0",
-            ]
-        )
-        run(["ip", "-n", out, "link", "set", "br0", "up"])
+        self._bridge(out, "br0")
         self._sysctl(out, "net.ipv4.ip_forward", "0")
         self._veth(gw, "eth0", out, "gw0")
         run(["ip", "-n", out, "link", "set", "gw0", "master", "br0", "up"])
@@ -308,26 +309,8 @@ class Topology:
         run(["ip", "-n", self.outside.name, "link", "set", "nat0", "master", "br0", "up"])
         run(["ip", "-n", ns, "addr", "add", f"{OUTSIDE_NAT}/24", "dev", "eth0"])
         run(["ip", "-n", ns, "link", "set", "eth0", "up"])
-        run(
-            [
-                "ip",
-                "-n",
-                ns,
-                "link",
-                "add",
-                "br1",
-                "address",
-                BRIDGE_MACS["br1"],
-                "type",
-                "bridge",
-                "stp_state",
-                "0",
-                "forward_delay",
-                "0",
-            ]
-        )
+        self._bridge(ns, "br1")
         run(["ip", "-n", ns, "addr", "add", f"{PRIVATE_NAT}/24", "dev", "br1"])
-        run(["ip", "-n", ns, "link", "set", "br1", "up"])
         self._sysctl(ns, "net.ipv4.ip_forward", "1")
         run(
             [
